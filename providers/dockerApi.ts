@@ -1,0 +1,159 @@
+// A small client for the Docker Engine API over its unix socket.
+//
+// Why not the docker CLI: `docker run -e KEY=VALUE` would put secret values on a command line,
+// where `ps` and shell history see them. The API takes them in a request body instead.
+// Why not @pulumi/docker: its plugin cannot be built from the package sources this project
+// may use (see README, "Toolchain"), so the stack talks to the engine itself.
+//
+// Everything here uses only Node built-ins, because dynamic providers are serialized into the
+// state and re-run in a separate process where only built-ins and node_modules resolve.
+import * as http from "http";
+
+export interface DockerEndpoint {
+    /** Unix socket path of the engine. Default: taken from DOCKER_HOST, else /var/run/docker.sock. */
+    readonly socketPath?: string;
+}
+
+export class DockerApiError extends Error {
+    constructor(message: string, readonly statusCode: number) {
+        super(message);
+    }
+}
+
+/** Resolves the engine's socket the way the docker CLI does for unix sockets. */
+export function dockerSocketPath(explicit?: string): string {
+    if (explicit) {
+        return explicit;
+    }
+    const host = process.env.DOCKER_HOST ?? "";
+    if (host.startsWith("unix://")) {
+        return host.slice("unix://".length);
+    }
+    if (host !== "") {
+        throw new Error(`DOCKER_HOST=${host} is not a unix socket; opsbook talks to a local engine over its unix socket.`);
+    }
+    return "/var/run/docker.sock";
+}
+
+/**
+ * Sends one request to the engine and parses a JSON answer. Non-2xx answers become
+ * DockerApiError with the engine's own message, which names the object and the problem.
+ */
+export function dockerRequest<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts: { socketPath?: string; timeoutMs?: number; rawBody?: Buffer; contentType?: string } = {},
+): Promise<T> {
+    const payload = opts.rawBody ?? (body === undefined ? undefined : Buffer.from(JSON.stringify(body)));
+    return new Promise<T>((resolve, reject) => {
+        const req = http.request(
+            {
+                socketPath: dockerSocketPath(opts.socketPath),
+                method,
+                path,
+                headers: payload
+                    ? { "Content-Type": opts.contentType ?? "application/json", "Content-Length": payload.length }
+                    : {},
+                timeout: opts.timeoutMs ?? 120_000,
+            },
+            (res) => {
+                const chunks: Buffer[] = [];
+                res.on("data", (c: Buffer) => chunks.push(c));
+                res.on("end", () => {
+                    const text = Buffer.concat(chunks).toString("utf8");
+                    const status = res.statusCode ?? 0;
+                    if (status < 200 || status >= 300) {
+                        let message = text.trim();
+                        try {
+                            message = (JSON.parse(text) as { message?: string }).message ?? message;
+                        } catch {
+                            // Not JSON: keep the raw text.
+                        }
+                        reject(new DockerApiError(`docker ${method} ${path.split("?")[0]}: ${message} (HTTP ${status})`, status));
+                        return;
+                    }
+                    if (text === "") {
+                        resolve(undefined as T);
+                        return;
+                    }
+                    try {
+                        resolve(JSON.parse(text) as T);
+                    } catch {
+                        resolve(text as unknown as T);
+                    }
+                });
+            },
+        );
+        req.on("timeout", () => req.destroy(new Error(`docker ${method} ${path}: no answer within ${opts.timeoutMs ?? 120_000} ms`)));
+        req.on("error", (err: NodeJS.ErrnoException) => {
+            if (err.code === "ENOENT" || err.code === "ECONNREFUSED") {
+                reject(new Error(`cannot reach the Docker engine at ${dockerSocketPath(opts.socketPath)} (${err.code}); start it with 'npm run -s toolchain'.`));
+            } else {
+                reject(err);
+            }
+        });
+        if (payload) {
+            req.write(payload);
+        }
+        req.end();
+    });
+}
+
+/** True when the engine answered 404 for the object: it is gone. */
+export function isNotFound(err: unknown): boolean {
+    return err instanceof DockerApiError && err.statusCode === 404;
+}
+
+/**
+ * Reads a container's logs (stdout and stderr, demultiplexed) for error reports.
+ * Only the tail is kept: enough to say why a start or a migration failed.
+ */
+export async function containerLogs(id: string, tail = 40, socketPath?: string): Promise<string> {
+    const raw = await new Promise<Buffer>((resolve, reject) => {
+        const req = http.request(
+            {
+                socketPath: dockerSocketPath(socketPath),
+                method: "GET",
+                path: `/containers/${id}/logs?stdout=1&stderr=1&tail=${tail}`,
+            },
+            (res) => {
+                const chunks: Buffer[] = [];
+                res.on("data", (c: Buffer) => chunks.push(c));
+                res.on("end", () => resolve(Buffer.concat(chunks)));
+            },
+        );
+        req.on("error", reject);
+        req.end();
+    });
+    // Without a TTY the engine multiplexes streams: 8-byte frame headers, size in bytes 4..7.
+    const out: string[] = [];
+    let offset = 0;
+    while (offset + 8 <= raw.length) {
+        const size = raw.readUInt32BE(offset + 4);
+        out.push(raw.subarray(offset + 8, offset + 8 + size).toString("utf8"));
+        offset += 8 + size;
+    }
+    return out.join("").trimEnd();
+}
+
+export interface ImageSummary {
+    Id: string;
+    RepoTags?: string[];
+}
+
+/** Looks an image up locally by name; never pulls (no registry is assumed reachable). */
+export async function inspectImage(name: string, socketPath?: string): Promise<ImageSummary | undefined> {
+    try {
+        return await dockerRequest<ImageSummary>("GET", `/images/${encodeURIComponent(name)}/json`, undefined, { socketPath });
+    } catch (err) {
+        if (isNotFound(err)) {
+            return undefined;
+        }
+        throw err;
+    }
+}
+
+export function sleep(ms: number): Promise<void> {
+    return new Promise((r) => setTimeout(r, ms));
+}

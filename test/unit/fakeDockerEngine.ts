@@ -1,0 +1,38 @@
+// A stand-in for the Docker engine's image lookup, on a unix socket, for tests that run the
+// program under Pulumi mocks. Only GET /images/<name>/json is answered; anything else is a
+// test bug and answers 500 with the path so the failure says what was asked.
+import * as fs from "fs";
+import * as http from "http";
+import * as os from "os";
+import * as path from "path";
+
+export interface FakeEngine {
+    socketPath: string;
+    requests: string[];
+    close(): Promise<void>;
+}
+
+export async function startFakeEngine(images: Record<string, string>): Promise<FakeEngine> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "opsbook-fake-engine-"));
+    const socketPath = path.join(dir, "docker.sock");
+    const requests: string[] = [];
+    const server = http.createServer((req, res) => {
+        requests.push(`${req.method} ${req.url}`);
+        const match = /^\/images\/(.+)\/json$/.exec(req.url ?? "");
+        if (req.method === "GET" && match) {
+            const name = decodeURIComponent(match[1]);
+            const id = images[name];
+            res.writeHead(id ? 200 : 404, { "Content-Type": "application/json" });
+            res.end(JSON.stringify(id ? { Id: id, RepoTags: [name] } : { message: `No such image: ${name}` }));
+            return;
+        }
+        res.writeHead(500);
+        res.end(JSON.stringify({ message: `fake engine: unexpected ${req.method} ${req.url}` }));
+    });
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    return {
+        socketPath,
+        requests,
+        close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+}

@@ -1,0 +1,138 @@
+// The whole program under Pulumi mocks: what the staging spec registers, with no engine.
+// Mocks and config are set before the program is imported, as the program reads them at load.
+import { strict as assert } from "node:assert";
+import { after, before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { FakeEngine, startFakeEngine } from "./fakeDockerEngine";
+
+interface Registered {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+}
+
+const registered: Registered[] = [];
+let engine: FakeEngine;
+let outputs: Record<string, pulumi.Output<unknown>>;
+
+function unwrap<T>(o: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => o.apply((v) => resolve(v)));
+}
+
+function isSecret(o: pulumi.Output<unknown>): Promise<boolean> {
+    return (o as unknown as { isSecret: Promise<boolean> }).isSecret;
+}
+
+/** Pulumi's marker for a secret value crossing the resource monitor boundary. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** The value inside a secret, and whether it was one. */
+function reveal(value: any): { secret: boolean; value: any } {
+    if (value && typeof value === "object" && SECRET_SIG in value) {
+        return { secret: true, value: value.value };
+    }
+    return { secret: false, value };
+}
+
+function containers(): Registered[] {
+    return registered.filter((r) => r.type === "pulumi-nodejs:dynamic/opsbook:Container");
+}
+
+function containerOf(component: string): Registered {
+    const found = containers().find((c) => c.inputs.labels["opsbook.component"] === component);
+    assert.ok(found, `no container labelled ${component}; registered: ${containers().map((c) => c.name).join(", ")}`);
+    return found;
+}
+
+describe("the staging stack under mocks", () => {
+    before(async () => {
+        engine = await startFakeEngine({
+            "opsbook/postgres:15": "sha256:1111",
+            "opsbook/redis:7": "sha256:2222",
+            "opsbook/app:reference": "sha256:3333",
+        });
+        process.env.DOCKER_HOST = `unix://${engine.socketPath}`;
+        pulumi.runtime.setMocks(
+            {
+                newResource(args) {
+                    registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+                    const outs: Record<string, unknown> = { ...args.inputs };
+                    if (args.type.endsWith(":Container")) {
+                        outs.containerName = `${args.inputs.name}-abc123`;
+                        outs.hostPorts = Object.fromEntries((args.inputs.publish as number[]).map((p) => [String(p), 40000 + p]));
+                    }
+                    if (args.type.endsWith(":GeneratedSecretValue")) {
+                        outs.value = "x".repeat(args.inputs.length);
+                    }
+                    if (args.type.endsWith(":Network")) {
+                        outs.networkName = `${args.inputs.name}-abc123`;
+                    }
+                    return { id: `${args.name}-id`, state: outs };
+                },
+                call(args) {
+                    throw new Error(`unexpected call to ${args.token}`);
+                },
+            },
+            "opsbook",
+            "staging",
+            false,
+        );
+        pulumi.runtime.setAllConfig({
+            "opsbook:services": JSON.stringify({ api: { env: { APP_ROLE: "api" }, uses: ["postgres", "redis"] } }),
+        });
+        outputs = (await import("../../index")) as unknown as Record<string, pulumi.Output<unknown>>;
+        await unwrap(outputs.endpoints);
+    });
+
+    after(async () => {
+        await engine.close();
+    });
+
+    it("exports each published service's base URL on 127.0.0.1", async () => {
+        assert.deepEqual(await unwrap(outputs.endpoints), { api: "http://127.0.0.1:48080" });
+        assert.deepEqual(await unwrap(outputs.healthChecks), { api: "http://127.0.0.1:48080/health" });
+    });
+
+    it("publishes no Postgres or Redis port", () => {
+        assert.deepEqual(containerOf("postgres").inputs.publish, []);
+        assert.deepEqual(containerOf("redis").inputs.publish, []);
+        assert.deepEqual(containerOf("service").inputs.publish, [8080]);
+    });
+
+    it("keys containers on image IDs looked up locally, not on tags", () => {
+        assert.equal(containerOf("postgres").inputs.image, "sha256:1111");
+        assert.equal(containerOf("service").inputs.image, "sha256:3333");
+        assert.ok(engine.requests.includes("GET /images/opsbook%2Fapp%3Areference/json"), engine.requests.join("\n"));
+    });
+
+    it("gives the api DATABASE_URL and REDIS_URL as secrets only", async () => {
+        const api = containerOf("service");
+        const secretEnv = reveal(api.inputs.secretEnv);
+        assert.equal(secretEnv.secret, true, "secretEnv reached the provider as plain values");
+        assert.deepEqual(Object.keys(secretEnv.value).sort(), ["DATABASE_URL", "REDIS_URL"]);
+        assert.match(secretEnv.value.DATABASE_URL, /^postgres:\/\/opsbook_admin:x{32}@postgres:5432\/app$/);
+        assert.ok(!("DATABASE_URL" in api.inputs.env), "DATABASE_URL leaked into plain env");
+        assert.equal(await isSecret(outputs.endpoints), false);
+    });
+
+    it("puts every container on the stack network with a stable alias", () => {
+        const aliases = containers().map((c) => c.inputs.networks[0].aliases[0]).sort();
+        assert.deepEqual(aliases, ["api", "postgres", "redis"]);
+        for (const c of containers()) {
+            assert.equal(c.inputs.networks[0].name, "opsbook-staging-net-abc123");
+        }
+    });
+
+    it("gives every container a health check, a restart policy and a memory limit", () => {
+        for (const c of containers()) {
+            assert.ok(c.inputs.healthCheck?.test?.length > 0, `${c.name} has no health check`);
+            assert.equal(c.inputs.restartPolicy, "unless-stopped", c.name);
+            assert.ok(c.inputs.memoryMb > 0, `${c.name} has no memory limit`);
+        }
+    });
+
+    it("names the data volumes after the stack so a redeploy finds them again", () => {
+        const volumes = registered.filter((r) => r.type.endsWith(":Volume")).map((v) => v.inputs.name).sort();
+        assert.deepEqual(volumes, ["opsbook-staging-postgres-data", "opsbook-staging-redis-data"]);
+    });
+});
