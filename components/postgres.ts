@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Container, Volume } from "../providers/docker";
 import { GeneratedSecretValue } from "../providers/random";
+import { EMPTY_ENV_CONTRACT } from "./envContract";
 import { HARDENED_DEFAULTS, healthCheck } from "./hardening";
 import { localImageId } from "./images";
 import { StackIdentity, engineName, stackLabels } from "./naming";
@@ -75,6 +76,8 @@ export class Postgres extends pulumi.ComponentResource {
                 env: { POSTGRES_USER: adminUser, POSTGRES_DB: database },
                 secretEnv: { POSTGRES_PASSWORD: password.value },
                 labels: stackLabels(args.identity, "postgres"),
+                role: "database",
+                envContract: { ...EMPTY_ENV_CONTRACT, required: ["POSTGRES_PASSWORD"] },
                 networks: [{ name: args.networkName, aliases: [POSTGRES_HOST] }],
                 publish: [],
                 mounts: [{ volume: volume.name, target: "/var/lib/postgresql/data", readOnly: false }],

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Container, Volume } from "../providers/docker";
 import { GeneratedSecretValue } from "../providers/random";
+import { EMPTY_ENV_CONTRACT } from "./envContract";
 import { HARDENED_DEFAULTS, healthCheck } from "./hardening";
 import { localImageId } from "./images";
 import { StackIdentity, engineName, stackLabels } from "./naming";
@@ -59,6 +60,8 @@ export class Redis extends pulumi.ComponentResource {
                 // REDISCLI_AUTH lets the health check authenticate without the password in its argv.
                 secretEnv: { REDIS_PASSWORD: password.value, REDISCLI_AUTH: password.value },
                 labels: stackLabels(args.identity, "redis"),
+                role: "cache",
+                envContract: { ...EMPTY_ENV_CONTRACT, required: ["REDIS_PASSWORD"] },
                 networks: [{ name: args.networkName, aliases: [REDIS_HOST] }],
                 publish: [],
                 mounts: [{ volume: volume.name, target: "/data", readOnly: false }],

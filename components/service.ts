@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Container } from "../providers/docker";
+import { EMPTY_ENV_CONTRACT, EnvContract } from "./envContract";
 import { HARDENED_DEFAULTS, httpHealthCheck } from "./hardening";
 import { localImageId } from "./images";
 import { StackIdentity, engineName, stackLabels } from "./naming";
@@ -33,6 +34,8 @@ export interface AppServiceArgs {
     readonly replicas?: number;
     /** Numeric user to run as; default the image's (the reference app runs as 10001). */
     readonly user?: string;
+    /** What the environment must hold, for the policy pack. Default: nothing. */
+    readonly envContract?: EnvContract;
     /** Seconds a new container may take to pass its health check. Default 60. */
     readonly startTimeoutSeconds?: number;
 }
@@ -65,6 +68,8 @@ export class AppService extends pulumi.ComponentResource {
                         env: { PORT: String(args.port), ...args.env },
                         secretEnv: args.secretEnv ?? {},
                         labels: { ...stackLabels(args.identity, "service"), "opsbook.service": name },
+                        role: "service",
+                        envContract: args.envContract ?? EMPTY_ENV_CONTRACT,
                         networks: [{ name: args.networkName, aliases: [name] }],
                         publish: publish ? [args.port] : [],
                         mounts: [],

@@ -5,6 +5,7 @@
 // engine: a new container must be able to start beside its predecessor.
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import type { ContainerRole, EnvContract } from "../components/envContract";
 import { containerLogs, dockerRequest, isNotFound, sleep } from "./dockerApi";
 
 /** Labels every object of a stack carries, so tools and tests can find what a stack owns. */
@@ -212,6 +213,10 @@ export interface ContainerInputs {
     waitHealthySeconds: number;
     /** Seconds between SIGTERM and SIGKILL when the container is stopped. */
     stopGraceSeconds: number;
+    /** What the container is for; the policy pack applies its rules per role. */
+    role: ContainerRole;
+    /** What the environment must hold; checked by the policy pack before anything changes. */
+    envContract: EnvContract;
 }
 
 export interface ContainerOutputs extends ContainerInputs {

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { ContainerInputs, containerCreateBody } from "../../providers/docker";
 import { generateSecretValue } from "../../providers/random";
 import { HARDENED_DEFAULTS, httpHealthCheck } from "../../components/hardening";
+import { EMPTY_ENV_CONTRACT } from "../../components/envContract";
 
 const base: ContainerInputs = {
     ...HARDENED_DEFAULTS,
@@ -18,6 +19,8 @@ const base: ContainerInputs = {
     healthCheck: httpHealthCheck(8080, "/health"),
     memoryMb: 256,
     waitHealthySeconds: 60,
+    role: "service",
+    envContract: EMPTY_ENV_CONTRACT,
 };
 
 describe("containerCreateBody", () => {

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Deploys a stack on the local Docker engine: toolchain, then `pulumi up`, then the endpoints.
+#
+#   npm run deploy                      # the staging stack
+#   npm run deploy -- production        # another stack (its Pulumi.<stack>.yaml must exist)
+#
+# Progress goes to stderr; the last thing printed is the stack's endpoints as JSON.
+set -euo pipefail
+
+if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+fi
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STACK="${1:-staging}"
+if [[ ! -f "$ROOT/Pulumi.$STACK.yaml" ]]; then
+    echo "deploy: no Pulumi.$STACK.yaml in $ROOT; create it (see README, 'Spec keys') or pick staging/production." >&2
+    exit 2
+fi
+# shellcheck source=scripts/lib/progress.sh
+source "$ROOT/scripts/lib/progress.sh"
+
+eval "$(bash "$ROOT/scripts/toolchain.sh")"
+progress_init deploy
+cd "$ROOT"
+
+pulumi stack select --create --non-interactive "$STACK" >&2
+step_done "stack $STACK selected"
+run_step "pulumi up ($STACK)" pulumi up --yes --non-interactive --stack "$STACK"
+echo "Endpoints of $STACK:" >&2
+pulumi stack output endpoints --json --stack "$STACK"
+progress_total

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test: toolchain first (the e2e tests need the real Pulumi engine and Docker engine),
+# then the type check, the unit tests (Pulumi mocks) and the e2e tests (real `pulumi up`).
+#
+#   npm test                 # everything
+#   npm test -- unit         # only test/unit (no engine needed beyond the npm packages)
+#   npm test -- e2e          # only test/e2e
+set -euo pipefail
+
+if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+fi
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib/progress.sh
+source "$ROOT/scripts/lib/progress.sh"
+cd "$ROOT"
+
+which="${1:-all}"
+eval "$(bash "$ROOT/scripts/toolchain.sh")"
+progress_init test
+run_step "type check (tsc)" npx --no-install tsc --noEmit -p tsconfig.json
+
+files=()
+case "$which" in
+    all) files=(test/unit/*.test.ts test/e2e/*.test.ts) ;;
+    unit) files=(test/unit/*.test.ts) ;;
+    e2e) files=(test/e2e/*.test.ts) ;;
+    *) echo "test: unknown selection '$which'; use unit, e2e or nothing for all." >&2; exit 2 ;;
+esac
+step_done "running ${#files[@]} test files"
+# One file at a time: the e2e files share one Docker engine and two cores.
+node --import tsx --test --test-concurrency=1 "${files[@]}"
+progress_total

@@ -1,0 +1,81 @@
+// The first slice with the real engines: `pulumi up` of the staging spec on a fresh stack, a real
+// HTTP health check, a no-op second `up`, data surviving a Postgres restart, and a destroy that
+// leaves no container behind (and keeps the data volumes, as documented).
+import { strict as assert } from "node:assert";
+import { after, before, describe, it } from "node:test";
+import { TestStack, docker, httpGet, requireEngines, stagingConfig, waitFor } from "./harness";
+
+describe("first deploy of the staging spec", { timeout: 20 * 60 * 1000 }, () => {
+    const stack = new TestStack("e2e-first");
+    let endpoints: Record<string, string> = {};
+    let postgresContainer = "";
+
+    before(async () => {
+        requireEngines();
+        await stack.init(stagingConfig());
+    });
+
+    after(async () => {
+        await stack.dispose();
+    });
+
+    it("deploys with pulumi up and exports the api endpoint", async () => {
+        const res = await stack.up();
+        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        const outputs = await stack.outputs();
+        endpoints = outputs.endpoints;
+        postgresContainer = outputs.postgresContainer;
+        assert.match(endpoints.api, /^http:\/\/127\.0\.0\.1:\d+$/);
+    });
+
+    it("answers /health over HTTP with its database and Redis connected", async () => {
+        const health = await httpGet(`${endpoints.api}/health`);
+        assert.equal(health.status, 200, JSON.stringify(health.body));
+        assert.equal(health.body.status, "ok");
+        assert.equal(health.body.database, "connected");
+        assert.equal(health.body.redis, "connected");
+    });
+
+    it("publishes only the api, on 127.0.0.1", async () => {
+        const res = await docker("ps", "--filter", `label=opsbook.stack=${stack.name}`, "--format", "{{.Names}} {{.Ports}}");
+        const lines = res.stdout.split("\n").filter(Boolean);
+        assert.equal(lines.length, 3, res.stdout);
+        for (const line of lines) {
+            const [name, ...ports] = line.split(" ");
+            if (name.includes("-api-")) {
+                assert.match(ports.join(" "), /^127\.0\.0\.1:\d+->8080\/tcp$/, line);
+            } else {
+                assert.doesNotMatch(ports.join(" "), /->/, `${name} publishes a port: ${line}`);
+            }
+        }
+    });
+
+    it("changes nothing on a second pulumi up", async () => {
+        const res = await stack.up(["--expect-no-changes"]);
+        assert.equal(res.code, 0, `second pulumi up reported changes or failed:\n${res.stdout}\n${res.stderr}`);
+    });
+
+    it("keeps a row written before a Postgres restart", async () => {
+        const psql = (sql: string) => docker("exec", "-u", "postgres", postgresContainer, "psql", "-X", "-At", "-d", "app", "-c", sql);
+        const write = await psql("CREATE TABLE IF NOT EXISTS e2e_probe(v text); INSERT INTO e2e_probe VALUES ('kept-across-restart');");
+        assert.equal(write.code, 0, write.stderr);
+        const restart = await docker("restart", postgresContainer);
+        assert.equal(restart.code, 0, restart.stderr);
+        await waitFor("Postgres healthy after restart", 90, () => docker("inspect", "-f", "{{.State.Health.Status}}", postgresContainer), (r) => r.stdout.trim() === "healthy");
+        const read = await psql("SELECT v FROM e2e_probe;");
+        assert.equal(read.stdout.trim(), "kept-across-restart", read.stderr);
+        const health = await waitFor("api healthy again", 30, () => httpGet(`${endpoints.api}/health`), (h) => h.status === 200);
+        assert.equal(health.body.database, "connected");
+    });
+
+    it("leaves no container of the stack after pulumi destroy, and keeps the data volumes", async () => {
+        const res = await stack.pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
+        assert.equal(res.code, 0, `pulumi destroy failed:\n${res.stdout}\n${res.stderr}`);
+        assert.deepEqual(await stack.containers(), []);
+        const volumes = await docker("volume", "ls", "-q", "--filter", `label=opsbook.stack=${stack.name}`);
+        assert.deepEqual(volumes.stdout.split("\n").filter(Boolean).sort(), [
+            `opsbook-${stack.name}-postgres-data`,
+            `opsbook-${stack.name}-redis-data`,
+        ]);
+    });
+});
