@@ -1,15 +1,22 @@
-// The one place that reads stack config. Everything downstream receives the typed spec.
+// The one place that reads stack config. Everything downstream receives the typed spec and the
+// user-supplied secrets as Outputs marked secret.
 import * as pulumi from "@pulumi/pulumi";
-import { Spec, parseSpec } from "./components/spec";
+import { Spec, SpecError, parseSpec } from "./components/spec";
 
 export interface StackSettings {
     readonly project: string;
     readonly stack: string;
     readonly spec: Spec;
+    /** User-supplied secrets by env name (set with `pulumi config set --secret NAME value`). */
+    readonly userSecrets: Record<string, pulumi.Output<string>>;
 }
 
 /** Top-level keys of the `opsbook:` namespace that make up the spec. */
-const SPEC_KEYS = ["images", "postgres", "redis", "services"] as const;
+const SPEC_KEYS = ["images", "postgres", "redis", "rotation", "services"] as const;
+
+// The SDK knows which config keys were set with --secret; it exposes that only internally.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
 
 export function readStackSettings(): StackSettings {
     const config = new pulumi.Config("opsbook");
@@ -17,5 +24,35 @@ export function readStackSettings(): StackSettings {
     for (const key of SPEC_KEYS) {
         raw[key] = config.getObject(key);
     }
-    return { project: pulumi.getProject(), stack: pulumi.getStack(), spec: parseSpec(raw) };
+    const spec = parseSpec(raw);
+
+    const userSecrets: Record<string, pulumi.Output<string>> = {};
+    const plain: string[] = [];
+    for (const svc of Object.values(spec.services)) {
+        for (const [name, source] of Object.entries(svc.secretEnv)) {
+            if (!source.startsWith("config") || name in userSecrets) {
+                continue;
+            }
+            if (config.get(name) !== undefined && !runtimeConfig.isConfigSecret(`opsbook:${name}`)) {
+                plain.push(name);
+                continue;
+            }
+            // A missing value is not an error here: the policy pack names every missing required
+            // secret at once, before anything changes, and says how to set it.
+            const value = config.getSecret(name);
+            if (value !== undefined) {
+                userSecrets[name] = value;
+            }
+        }
+    }
+    if (plain.length > 0) {
+        throw new SpecError(
+            plain.map(
+                (name) =>
+                    `\`opsbook:${name}\` is a secret but is stored in plain text; run ` +
+                    `'pulumi config set --secret ${name} <value>' (it replaces the plain value)`,
+            ),
+        );
+    }
+    return { project: pulumi.getProject(), stack: pulumi.getStack(), spec, userSecrets };
 }

@@ -5,10 +5,19 @@ import { PrivateNetwork } from "./components/network";
 import { Postgres } from "./components/postgres";
 import { Redis } from "./components/redis";
 import { AppService } from "./components/service";
-import { serviceSecretEnv } from "./components/wiring";
+import { StackSecrets } from "./components/secrets";
+import { generatedSecretSpecs, serviceEnvContract, serviceSecretEnv } from "./components/wiring";
 
-const { project, stack, spec } = readStackSettings();
+const { project, stack, spec, userSecrets } = readStackSettings();
 const identity = { project, stack };
+
+const generated = generatedSecretSpecs(spec);
+const secrets = new StackSecrets("secrets", {
+    generated,
+    // Keys that encrypt data (64-hex keys) are never deleted or replaced by accident.
+    protectedNames: Object.keys(generated).filter((name) => generated[name].kind === "hex64"),
+});
+const secretValues = { ...secrets.values, ...userSecrets };
 
 const network = new PrivateNetwork("network", { identity });
 
@@ -47,7 +56,8 @@ const services = Object.entries(spec.services).map(
                     healthPath: svc.healthPath,
                     publish: svc.publish,
                     env: svc.env,
-                    secretEnv: serviceSecretEnv(svc, { databaseUrl: postgres.adminUrl, redisUrl: redis?.url }),
+                    secretEnv: serviceSecretEnv(svc, { databaseUrl: postgres.adminUrl, redisUrl: redis?.url }, secretValues),
+                    envContract: serviceEnvContract(svc),
                     memoryMb: svc.memoryMb,
                     cpus: svc.cpus,
                     replicas: svc.replicas,

@@ -1,6 +1,7 @@
 // The app spec: what a stack's config says, checked once, before any resource is registered.
 // Pure: `parseSpec` takes the raw config objects and returns a typed spec or throws a SpecError
 // that lists every problem with the config key it is under.
+import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 
 const imageRef = z
@@ -35,6 +36,27 @@ const RedisSchema = z
     })
     .strict();
 
+/**
+ * Where a secret env value comes from: `config` (required) and `config-optional` are set by the
+ * user with `pulumi config set --secret NAME value`; `generated` (48 alphanumerics) and
+ * `generated-hex64` (a 32-byte key as 64 hex characters) are made by the stack and rotate with
+ * `opsbook:rotation`.
+ */
+export const SecretSourceSchema = z.enum(["config", "config-optional", "generated", "generated-hex64"]);
+export type SecretSource = z.infer<typeof SecretSourceSchema>;
+
+const envList = z.array(envName).default([]);
+
+const ContractSchema = z
+    .object({
+        required: envList,
+        anyOf: z.array(z.array(z.array(envName).min(1)).min(2)).default([]),
+        formats: z.record(envName, z.enum(["hex64", "telegram-secret-token", "url"])).default({}),
+        equalAcrossServices: envList,
+        requiredInProduction: envList,
+    })
+    .strict();
+
 const ServiceSchema = z
     .object({
         image: imageRef.optional(),
@@ -46,6 +68,8 @@ const ServiceSchema = z
         cpus: z.number().positive().max(64).optional(),
         publish: z.boolean().default(true),
         env: z.record(envName, z.string()).default({}),
+        secretEnv: z.record(envName, SecretSourceSchema).default({}),
+        contract: ContractSchema.default(ContractSchema.parse({})),
         uses: z.array(z.enum(["postgres", "redis"])).default([]),
     })
     .strict();
@@ -55,13 +79,34 @@ export const SpecSchema = z
         images: ImagesSchema.default(ImagesSchema.parse({})),
         postgres: PostgresSchema.default(PostgresSchema.parse({})),
         redis: RedisSchema.default(RedisSchema.parse({})),
+        /** Rotation stamp per generated secret (by env name); change one to make a new value. */
+        rotation: z.record(envName, z.string().min(1)).default({}),
         services: z
             .record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { message: "service names are lower-case words joined by -" }), ServiceSchema)
             .refine((s) => Object.keys(s).length > 0, { message: "declare at least one service" }),
     })
     .strict()
     .superRefine((spec, ctx) => {
+        for (const name of Object.keys(spec.rotation)) {
+            const generated = Object.values(spec.services).some((svc) => svc.secretEnv[name]?.startsWith("generated"));
+            if (!generated) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["rotation", name],
+                    message: "names no generated secret; only secrets with source `generated` rotate by stamp (user-supplied ones rotate with `pulumi config set --secret`)",
+                });
+            }
+        }
         for (const [name, svc] of Object.entries(spec.services)) {
+            for (const name of Object.keys(svc.secretEnv)) {
+                if (name in svc.env) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: ["services", name, "env", name],
+                        message: `is also declared in \`secretEnv\`; keep secrets only in \`secretEnv\``,
+                    });
+                }
+            }
             if (svc.uses.includes("redis") && !spec.redis.enabled) {
                 ctx.addIssue({
                     code: "custom",
@@ -75,8 +120,11 @@ export const SpecSchema = z
 export type Spec = z.infer<typeof SpecSchema>;
 export type ServiceSpec = Spec["services"][string];
 
-/** Every problem in the config, each under its `opsbook:` key. */
-export class SpecError extends Error {
+/**
+ * Every problem in the config, each under its `opsbook:` key. A RunError, so the CLI prints the
+ * message alone, without a stack trace, and registers nothing.
+ */
+export class SpecError extends pulumi.RunError {
     constructor(readonly problems: string[]) {
         super(`the stack config is not valid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     }

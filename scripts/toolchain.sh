@@ -67,7 +67,9 @@ else
             -ldflags '-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION' ./cmd/pulumi
         mv '$pulumi_dir/pulumi.tmp' '$pulumi_dir/pulumi'"
 fi
-ln -sfn "${pulumi_bin:-$pulumi_dir/pulumi}" "$BIN/pulumi"
+# A hard link, not a symlink: the CLI looks for its language host beside the path it was started
+# from, and a symlink would resolve to the cache folder (the CLI then warns "using ... from $PATH").
+ln -f "${pulumi_bin:-$pulumi_dir/pulumi}" "$BIN/pulumi" 2>/dev/null || cp -f "${pulumi_bin:-$pulumi_dir/pulumi}" "$BIN/pulumi"
 
 # --- 3. The Node.js language host (ours: the upstream module is not on the proxy) ---------------
 lh_src="$ROOT/toolchain/language-host"
@@ -82,7 +84,7 @@ else
         go build -o '$lh_dir/pulumi-language-nodejs.tmp' .
         mv '$lh_dir/pulumi-language-nodejs.tmp' '$lh_dir/pulumi-language-nodejs'"
 fi
-ln -sfn "$lh_dir/pulumi-language-nodejs" "$BIN/pulumi-language-nodejs"
+ln -f "$lh_dir/pulumi-language-nodejs" "$BIN/pulumi-language-nodejs" 2>/dev/null || cp -f "$lh_dir/pulumi-language-nodejs" "$BIN/pulumi-language-nodejs"
 
 # --- 4. The dynamic-provider launcher -----------------------------------------------------------
 # The CLI runs TypeScript dynamic providers through this small script, which it finds on PATH.

@@ -28,6 +28,8 @@ describe("parseSpec", () => {
             memoryMb: 256,
             publish: true,
             env: { APP_ROLE: "api" },
+            secretEnv: {},
+            contract: { required: [], anyOf: [], formats: {}, equalAcrossServices: [], requiredInProduction: [] },
             uses: ["postgres", "redis"],
         });
     });
