@@ -3,7 +3,7 @@ import { Container, Volume } from "../providers/docker";
 import { GeneratedSecretValue } from "../providers/random";
 import { EMPTY_ENV_CONTRACT } from "./envContract";
 import { HARDENED_DEFAULTS, healthCheck } from "./hardening";
-import { localImageId } from "./images";
+import { LocalImage } from "./images";
 import { StackIdentity, engineName, stackLabels } from "./naming";
 
 export interface PostgresArgs {
@@ -11,8 +11,8 @@ export interface PostgresArgs {
     readonly identity: StackIdentity;
     /** The stack's private network; Postgres is reachable there as `postgres:5432` and nowhere else. */
     readonly networkName: pulumi.Input<string>;
-    /** Image reference present on the local engine. */
-    readonly image: string;
+    /** The image, resolved on the local engine. */
+    readonly image: LocalImage;
     /** Memory limit in MiB. Default 512. */
     readonly memoryMb?: number;
     /** The database created at first start. Default `app`. */
@@ -71,8 +71,8 @@ export class Postgres extends pulumi.ComponentResource {
                 readOnlyRootFilesystem: true,
                 tmpfs: { ...HARDENED_DEFAULTS.tmpfs, "/var/run/postgresql": "rw,nosuid,size=8m" },
                 name: engineName(args.identity, "postgres"),
-                image: localImageId(args.image, "opsbook:images.postgres"),
-                imageName: args.image,
+                image: args.image.id,
+                imageName: args.image.reference,
                 env: { POSTGRES_USER: adminUser, POSTGRES_DB: database },
                 secretEnv: { POSTGRES_PASSWORD: password.value },
                 labels: stackLabels(args.identity, "postgres"),

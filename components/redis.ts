@@ -3,7 +3,7 @@ import { Container, Volume } from "../providers/docker";
 import { GeneratedSecretValue } from "../providers/random";
 import { EMPTY_ENV_CONTRACT } from "./envContract";
 import { HARDENED_DEFAULTS, healthCheck } from "./hardening";
-import { localImageId } from "./images";
+import { LocalImage } from "./images";
 import { StackIdentity, engineName, stackLabels } from "./naming";
 
 export interface RedisArgs {
@@ -11,8 +11,8 @@ export interface RedisArgs {
     readonly identity: StackIdentity;
     /** The stack's private network; Redis is reachable there as `redis:6379` and nowhere else. */
     readonly networkName: pulumi.Input<string>;
-    /** Image reference present on the local engine. */
-    readonly image: string;
+    /** The image, resolved on the local engine. */
+    readonly image: LocalImage;
     /** Memory limit in MiB. Default 256. */
     readonly memoryMb?: number;
     /** Rotation stamp of the password; change it to make a new password. Default `initial`. */
@@ -54,8 +54,8 @@ export class Redis extends pulumi.ComponentResource {
                 ...HARDENED_DEFAULTS,
                 tmpfs: { ...HARDENED_DEFAULTS.tmpfs, "/run/redis": "rw,nosuid,size=1m" },
                 name: engineName(args.identity, "redis"),
-                image: localImageId(args.image, "opsbook:images.redis"),
-                imageName: args.image,
+                image: args.image.id,
+                imageName: args.image.reference,
                 env: {},
                 // REDISCLI_AUTH lets the health check authenticate without the password in its argv.
                 secretEnv: { REDIS_PASSWORD: password.value, REDISCLI_AUTH: password.value },

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Container } from "../providers/docker";
 import { EMPTY_ENV_CONTRACT, EnvContract } from "./envContract";
 import { HARDENED_DEFAULTS, httpHealthCheck } from "./hardening";
-import { localImageId } from "./images";
+import { LocalImage } from "./images";
 import { StackIdentity, engineName, stackLabels } from "./naming";
 
 export interface AppServiceArgs {
@@ -10,10 +10,8 @@ export interface AppServiceArgs {
     readonly identity: StackIdentity;
     /** The stack's private network; other services reach this one by its name. */
     readonly networkName: pulumi.Input<string>;
-    /** Image reference present on the local engine. */
-    readonly image: string;
-    /** Config key the image came from, named in errors. */
-    readonly imageKey: string;
+    /** The image, resolved on the local engine. */
+    readonly image: LocalImage;
     /** Command and arguments; default: the image's own. */
     readonly command?: string[];
     /** The port the service listens on inside the container. */
@@ -53,7 +51,6 @@ export class AppService extends pulumi.ComponentResource {
             throw new pulumi.ResourceError(`\`services.${name}.replicas\` must be a whole number of at least 1.`, this);
         }
         const publish = args.publish ?? true;
-        const image = localImageId(args.image, args.imageKey);
         const containers: Container[] = [];
         for (let i = 0; i < replicas; i++) {
             containers.push(
@@ -62,8 +59,8 @@ export class AppService extends pulumi.ComponentResource {
                     {
                         ...HARDENED_DEFAULTS,
                         name: engineName(args.identity, name),
-                        image,
-                        imageName: args.image,
+                        image: args.image.id,
+                        imageName: args.image.reference,
                         command: args.command,
                         env: { PORT: String(args.port), ...args.env },
                         secretEnv: args.secretEnv ?? {},

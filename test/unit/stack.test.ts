@@ -80,7 +80,8 @@ describe("the staging stack under mocks", () => {
         pulumi.runtime.setAllConfig({
             "opsbook:services": JSON.stringify({ api: { env: { APP_ROLE: "api" }, uses: ["postgres", "redis"] } }),
         });
-        outputs = (await import("../../index")) as unknown as Record<string, pulumi.Output<unknown>>;
+        const mod = (await import("../../index")) as unknown as { default: () => Promise<Record<string, pulumi.Output<unknown>>> };
+        outputs = await mod.default();
         await unwrap(outputs.endpoints);
     });
 
