@@ -2,6 +2,7 @@
 // user-supplied secrets as Outputs marked secret.
 import * as pulumi from "@pulumi/pulumi";
 import { Spec, SpecError, parseSpec } from "./components/spec";
+import { applyPreset } from "./presets";
 
 export interface StackSettings {
     readonly project: string;
@@ -12,7 +13,7 @@ export interface StackSettings {
 }
 
 /** Top-level keys of the `opsbook:` namespace that make up the spec. */
-const SPEC_KEYS = ["images", "postgres", "redis", "rotation", "services"] as const;
+const SPEC_KEYS = ["preset", "release", "images", "postgres", "redis", "rotation", "migrations", "jobs", "services"] as const;
 
 // The SDK knows which config keys were set with --secret; it exposes that only internally.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -22,9 +23,10 @@ export function readStackSettings(): StackSettings {
     const config = new pulumi.Config("opsbook");
     const raw: Record<string, unknown> = {};
     for (const key of SPEC_KEYS) {
-        raw[key] = config.getObject(key);
+        // Scalars (preset, release) are plain strings in YAML; the rest are objects.
+        raw[key] = key === "preset" || key === "release" ? config.get(key) : config.getObject(key);
     }
-    const spec = parseSpec(raw);
+    const spec = parseSpec(applyPreset(raw));
 
     const userSecrets: Record<string, pulumi.Output<string>> = {};
     const plain: string[] = [];

@@ -22,6 +22,7 @@ const ImagesSchema = z
 
 const PostgresSchema = z
     .object({
+        enabled: z.boolean().default(true),
         memoryMb: z.number().int().min(128).default(512),
         database: z.string().regex(/^[a-z_][a-z0-9_]*$/).default("app"),
         keepDataOnDestroy: z.boolean().default(true),
@@ -57,63 +58,137 @@ const ContractSchema = z
     })
     .strict();
 
+const serviceName = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { message: "service names are lower-case words joined by -" });
+
 const ServiceSchema = z
     .object({
+        /** `http` serves requests (published by default); `worker` runs in the background (not published). */
+        kind: z.enum(["http", "worker"]).default("http"),
         image: imageRef.optional(),
         command: z.array(z.string()).optional(),
         port: z.number().int().min(1).max(65535).default(8080),
         healthPath: z.string().startsWith("/", { message: "must start with /" }).default("/health"),
         replicas: z.number().int().min(1).max(20).default(1),
+        /**
+         * `always`: the service keeps state in memory (a queue consumer); `unless-redis`: only while
+         * it has no shared Redis (an in-process circuit breaker); `no`: scales freely.
+         */
+        singleInstance: z.enum(["no", "always", "unless-redis"]).default("no"),
         memoryMb: z.number().int().min(32).default(256),
         cpus: z.number().positive().max(64).optional(),
-        publish: z.boolean().default(true),
+        publish: z.boolean().optional(),
+        readOnlyRootFilesystem: z.boolean().default(true),
         env: z.record(envName, z.string()).default({}),
         secretEnv: z.record(envName, SecretSourceSchema).default({}),
         contract: ContractSchema.default(ContractSchema.parse({})),
-        uses: z.array(z.enum(["postgres", "redis"])).default([]),
+        /** `postgres`, `redis`, or other services that must be healthy first. */
+        uses: z.array(z.string()).default([]),
+        /** Named volumes of the stack mounted at paths, e.g. `{ data: /app/data }` for SQLite. */
+        volumes: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/), z.string().startsWith("/")).default({}),
+    })
+    .strict();
+
+const cronField = "[0-9*,/-]+";
+const cron = z
+    .string()
+    .regex(new RegExp(`^${cronField}( ${cronField}){4}$`), { message: "must be a 5-field cron expression such as `0 21 * * *`" });
+
+const JobSchema = z
+    .object({
+        /** When to run, in the scheduler's time zone (UTC). */
+        schedule: cron,
+        /** The service that receives the call. */
+        service: serviceName,
+        method: z.enum(["GET", "POST"]).default("POST"),
+        path: z.string().startsWith("/", { message: "must start with /" }),
+        /** A header carrying one of the service's secrets, e.g. X-Cron-Secret from EOD_CRON_SECRET. */
+        secretHeader: z.object({ header: z.string().regex(/^[A-Za-z0-9-]+$/), secret: envName }).strict().optional(),
+    })
+    .strict();
+
+const MigrationsSchema = z
+    .object({
+        /** The command that migrates the schema, run once per release before any service moves. */
+        command: z.array(z.string()).min(1),
+        /** A check that must pass before migrations run (the runbooks' preflight). */
+        preflight: z.array(z.string()).min(1).optional(),
+        /** Image to run it from; default the app image. */
+        image: imageRef.optional(),
+        timeoutSeconds: z.number().int().min(5).max(3600).default(300),
     })
     .strict();
 
 export const SpecSchema = z
     .object({
+        /** Which preset the stack starts from (merged under the stack's own keys). */
+        preset: z
+            .enum(["signal-bot", "copy-trading", "prediction-market", "market-watchdog", "energy-trading"], {
+                message: "must be one of signal-bot, copy-trading, prediction-market, market-watchdog, energy-trading",
+            })
+            .optional(),
+        /** The release label; change it to run migrations again with the same image. */
+        release: z.string().min(1).default("1"),
         images: ImagesSchema.default(ImagesSchema.parse({})),
         postgres: PostgresSchema.default(PostgresSchema.parse({})),
         redis: RedisSchema.default(RedisSchema.parse({})),
         /** Rotation stamp per generated secret (by env name); change one to make a new value. */
         rotation: z.record(envName, z.string().min(1)).default({}),
+        migrations: MigrationsSchema.optional(),
+        jobs: z.record(serviceName, JobSchema).default({}),
         services: z
-            .record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { message: "service names are lower-case words joined by -" }), ServiceSchema)
+            .record(serviceName, ServiceSchema)
             .refine((s) => Object.keys(s).length > 0, { message: "declare at least one service" }),
     })
     .strict()
     .superRefine((spec, ctx) => {
+        const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
         for (const name of Object.keys(spec.rotation)) {
             const generated = Object.values(spec.services).some((svc) => svc.secretEnv[name]?.startsWith("generated"));
             if (!generated) {
-                ctx.addIssue({
-                    code: "custom",
-                    path: ["rotation", name],
-                    message: "names no generated secret; only secrets with source `generated` rotate by stamp (user-supplied ones rotate with `pulumi config set --secret`)",
-                });
+                issue(["rotation", name], "names no generated secret; only secrets with source `generated` rotate by stamp (user-supplied ones rotate with `pulumi config set --secret`)");
             }
         }
         for (const [name, svc] of Object.entries(spec.services)) {
-            for (const name of Object.keys(svc.secretEnv)) {
-                if (name in svc.env) {
-                    ctx.addIssue({
-                        code: "custom",
-                        path: ["services", name, "env", name],
-                        message: `is also declared in \`secretEnv\`; keep secrets only in \`secretEnv\``,
-                    });
+            for (const secret of Object.keys(svc.secretEnv)) {
+                if (secret in svc.env) {
+                    issue(["services", name, "env", secret], "is also declared in `secretEnv`; keep secrets only in `secretEnv`");
                 }
             }
-            if (svc.uses.includes("redis") && !spec.redis.enabled) {
-                ctx.addIssue({
-                    code: "custom",
-                    path: ["services", name, "uses"],
-                    message: "uses redis, but `redis.enabled` is false; enable Redis or remove it from `uses`",
-                });
+            svc.uses.forEach((dep, i) => {
+                if (dep === "postgres" && !spec.postgres.enabled) {
+                    issue(["services", name, "uses", i], "is postgres, but `postgres.enabled` is false; enable Postgres or remove it from `uses`");
+                } else if (dep === "redis" && !spec.redis.enabled) {
+                    issue(["services", name, "uses"], "uses redis, but `redis.enabled` is false; enable Redis or remove it from `uses`");
+                } else if (dep !== "postgres" && dep !== "redis" && !(dep in spec.services)) {
+                    issue(["services", name, "uses", i], `names \`${dep}\`, which is neither postgres, redis nor a service of this stack`);
+                } else if (dep === name) {
+                    issue(["services", name, "uses", i], "names the service itself");
+                }
+            });
+            if (svc.replicas > 1 && (svc.singleInstance === "always" || (svc.singleInstance === "unless-redis" && !svc.uses.includes("redis")))) {
+                issue(
+                    ["services", name, "replicas"],
+                    svc.singleInstance === "always"
+                        ? "must be 1 for a service that holds in-process state; set it to 1"
+                        : "must be 1 for a service that holds in-process state; set it to 1 or add Redis to its `uses`",
+                );
             }
+            if (svc.kind === "worker" && svc.publish === true) {
+                issue(["services", name, "publish"], "a worker serves no traffic; remove `publish` or make the service `kind: http`");
+            }
+        }
+        for (const [name, job] of Object.entries(spec.jobs)) {
+            const target = spec.services[job.service];
+            if (!target) {
+                issue(["jobs", name, "service"], `names \`${job.service}\`, which is not a service of this stack`);
+            } else if (target.kind !== "http") {
+                issue(["jobs", name, "service"], `names \`${job.service}\`, a worker; jobs call an http service`);
+            } else if (job.secretHeader && !(job.secretHeader.secret in target.secretEnv)) {
+                issue(["jobs", name, "secretHeader", "secret"], `\`${job.secretHeader.secret}\` is not in \`services.${job.service}.secretEnv\`; the job must send the secret the service checks`);
+            }
+        }
+        if (spec.migrations && !spec.postgres.enabled) {
+            issue(["migrations"], "migrations need Postgres; enable `postgres` or remove `migrations`");
         }
     });
 

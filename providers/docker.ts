@@ -291,7 +291,7 @@ export function containerCreateBody(inputs: ContainerInputs): Record<string, unk
     };
 }
 
-async function removeContainer(id: string, graceSeconds: number): Promise<void> {
+export async function removeContainer(id: string, graceSeconds: number): Promise<void> {
     try {
         await dockerRequest("POST", `/containers/${id}/stop?t=${graceSeconds}`, undefined, {
             timeoutMs: (graceSeconds + 30) * 1000,

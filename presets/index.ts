@@ -1,0 +1,45 @@
+// The five runbook systems as named presets. A stack picks one with `opsbook:preset` and may
+// override any key; the merge is deep for maps and replaces lists and scalars.
+import { copyTrading } from "./copy-trading";
+import { energyTrading } from "./energy-trading";
+import { marketWatchdog } from "./market-watchdog";
+import { predictionMarket } from "./prediction-market";
+import { signalBot } from "./signal-bot";
+import { PresetSpec } from "./types";
+
+export const PRESETS: Record<string, PresetSpec> = {
+    "signal-bot": signalBot,
+    "copy-trading": copyTrading,
+    "prediction-market": predictionMarket,
+    "market-watchdog": marketWatchdog,
+    "energy-trading": energyTrading,
+};
+
+function isMap(v: unknown): v is Record<string, unknown> {
+    return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** Deep merge: maps merge key by key; anything else in `over` replaces what is in `base`. */
+export function mergeSpec(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...base };
+    for (const [key, value] of Object.entries(over)) {
+        if (value === undefined) {
+            continue;
+        }
+        out[key] = isMap(out[key]) && isMap(value) ? mergeSpec(out[key] as Record<string, unknown>, value) : value;
+    }
+    return out;
+}
+
+/** The raw spec a stack means: its preset (if any) with the stack's own keys over it. */
+export function applyPreset(raw: Record<string, unknown>): Record<string, unknown> {
+    const name = raw.preset;
+    if (name === undefined) {
+        return raw;
+    }
+    const preset = typeof name === "string" ? PRESETS[name] : undefined;
+    if (!preset) {
+        return raw; // parseSpec reports the unknown name with the list of presets.
+    }
+    return mergeSpec(preset, raw);
+}

@@ -1,0 +1,43 @@
+// Seed 002: a prediction market. backend, orderbook, reality-engine and frontend; the backend and
+// the reality engine share REALITY_API_SECRET; ADMIN_API_KEY and JWT_SECRET rotate; migrations
+// (and their rollback) before code; MAINTENANCE_MODE answers 503 except on health.
+import { MIGRATE, PresetSpec } from "./types";
+
+export const predictionMarket: PresetSpec = {
+    redis: { enabled: false },
+    migrations: { command: MIGRATE },
+    services: {
+        backend: {
+            kind: "http",
+            port: 8080,
+            healthPath: "/health",
+            env: { APP_ROLE: "api", SERVICE_NAME: "everything-market-backend", MAINTENANCE_MODE: "false" },
+            secretEnv: { REALITY_API_SECRET: "generated", ADMIN_API_KEY: "generated", JWT_SECRET: "generated" },
+            contract: { equalAcrossServices: ["REALITY_API_SECRET"] },
+            uses: ["postgres"],
+        },
+        orderbook: {
+            kind: "http",
+            port: 8080,
+            healthPath: "/",
+            env: { APP_ROLE: "api", SERVICE_NAME: "everything-market-orderbook", HEALTH_PATH: "/" },
+            uses: ["postgres"],
+        },
+        "reality-engine": {
+            kind: "worker",
+            port: 8080,
+            singleInstance: "always",
+            env: { APP_ROLE: "worker", SERVICE_NAME: "reality-engine", BACKEND_URL: "http://backend:8080", WORKER_NAMES: "reality-engine" },
+            secretEnv: { REALITY_API_SECRET: "generated", OPENAI_API_KEY: "config-optional" },
+            contract: { equalAcrossServices: ["REALITY_API_SECRET"] },
+            uses: ["backend"],
+        },
+        frontend: {
+            kind: "http",
+            port: 8080,
+            healthPath: "/",
+            env: { APP_ROLE: "web", SERVICE_NAME: "everything-market-frontend", HEALTH_PATH: "/", VITE_API_URL: "http://backend:8080" },
+            uses: ["backend"],
+        },
+    },
+};
