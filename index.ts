@@ -4,26 +4,25 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readStackSettings } from "./config";
 import { LocalImage, resolveLocalImages } from "./components/images";
+import { Migration } from "./components/migration";
+import { engineName, stackLabels } from "./components/naming";
 import { PrivateNetwork } from "./components/network";
 import { Postgres } from "./components/postgres";
 import { Redis } from "./components/redis";
+import { JobScheduler } from "./components/scheduler";
 import { StackSecrets } from "./components/secrets";
 import { AppService } from "./components/service";
-import { generatedSecretSpecs, serviceEnvContract, serviceSecretEnv } from "./components/wiring";
+import { generatedSecretSpecs, imageKeys, scheduledCalls, serviceEnvContract, serviceSecretEnv } from "./components/wiring";
+import { Volume } from "./providers/docker";
 
 export = async () => {
     const { project, stack, spec, userSecrets } = readStackSettings();
     const identity = { project, stack };
 
-    const refs: Record<string, string> = {
-        "opsbook:images.postgres": spec.images.postgres,
-        ...(spec.redis.enabled ? { "opsbook:images.redis": spec.images.redis } : {}),
-    };
-    for (const [name, svc] of Object.entries(spec.services)) {
-        refs[svc.image ? `opsbook:services.${name}.image` : "opsbook:images.app"] = svc.image ?? spec.images.app;
-    }
+    const refs = imageKeys(spec);
     const ids = await resolveLocalImages(refs);
     const image = (key: string): LocalImage => ({ reference: refs[key], id: ids[key] });
+    const serviceImage = (name: string) => image(spec.services[name].image ? `opsbook:services.${name}.image` : "opsbook:images.app");
 
     const generated = generatedSecretSpecs(spec);
     const secrets = new StackSecrets("secrets", {
@@ -35,14 +34,16 @@ export = async () => {
 
     const network = new PrivateNetwork("network", { identity });
 
-    const postgres = new Postgres("postgres", {
-        identity,
-        networkName: network.networkName,
-        image: image("opsbook:images.postgres"),
-        memoryMb: spec.postgres.memoryMb,
-        database: spec.postgres.database,
-        keepDataOnDestroy: spec.postgres.keepDataOnDestroy,
-    });
+    const postgres = spec.postgres.enabled
+        ? new Postgres("postgres", {
+              identity,
+              networkName: network.networkName,
+              image: image("opsbook:images.postgres"),
+              memoryMb: spec.postgres.memoryMb,
+              database: spec.postgres.database,
+              keepDataOnDestroy: spec.postgres.keepDataOnDestroy,
+          })
+        : undefined;
 
     const redis = spec.redis.enabled
         ? new Redis("redis", {
@@ -54,34 +55,115 @@ export = async () => {
           })
         : undefined;
 
-    const services = Object.entries(spec.services).map(([name, svc]) => {
+    const urls = { databaseUrl: postgres?.adminUrl, redisUrl: redis?.url };
+
+    const migration =
+        spec.migrations && postgres
+            ? new Migration(
+                  "migration",
+                  {
+                      identity,
+                      networkName: network.networkName,
+                      image: spec.migrations.image ? image("opsbook:migrations.image") : image("opsbook:images.app"),
+                      command: spec.migrations.command,
+                      preflight: spec.migrations.preflight,
+                      release: spec.release,
+                      secretEnv: { DATABASE_URL: postgres.adminUrl },
+                      timeoutSeconds: spec.migrations.timeoutSeconds,
+                  },
+                  { dependsOn: [postgres] },
+              )
+            : undefined;
+
+    const volumes = new Map<string, Volume>();
+    for (const svc of Object.values(spec.services)) {
+        for (const volumeName of Object.keys(svc.volumes)) {
+            if (!volumes.has(volumeName)) {
+                volumes.set(
+                    volumeName,
+                    new Volume(
+                        `volume-${volumeName}`,
+                        { name: engineName(identity, volumeName), labels: stackLabels(identity, "volume") },
+                        { retainOnDelete: true },
+                    ),
+                );
+            }
+        }
+    }
+
+    // Services are created in dependency order: a service's `uses` must be healthy before it starts.
+    const services = new Map<string, AppService>();
+    const create = (name: string): AppService => {
+        const existing = services.get(name);
+        if (existing) {
+            return existing;
+        }
+        const svc = spec.services[name];
+        const deps: pulumi.Resource[] = [];
+        for (const dep of svc.uses) {
+            if (dep === "postgres" && postgres) {
+                deps.push(postgres);
+            } else if (dep === "redis" && redis) {
+                deps.push(redis);
+            } else if (dep in spec.services) {
+                deps.push(create(dep));
+            }
+        }
+        if (migration && svc.uses.includes("postgres")) {
+            deps.push(migration);
+        }
         const service = new AppService(
             name,
             {
                 identity,
                 networkName: network.networkName,
-                image: image(svc.image ? `opsbook:services.${name}.image` : "opsbook:images.app"),
+                image: serviceImage(name),
                 command: svc.command,
                 port: svc.port,
                 healthPath: svc.healthPath,
-                publish: svc.publish,
-                env: svc.env,
-                secretEnv: serviceSecretEnv(svc, { databaseUrl: postgres.adminUrl, redisUrl: redis?.url }, secretValues),
+                publish: svc.publish ?? svc.kind === "http",
+                role: svc.kind === "worker" ? "worker" : "service",
+                env: { APP_RELEASE: spec.release, ...svc.env },
+                secretEnv: serviceSecretEnv(svc, urls, secretValues),
                 envContract: serviceEnvContract(svc),
                 memoryMb: svc.memoryMb,
                 cpus: svc.cpus,
                 replicas: svc.replicas,
+                readOnlyRootFilesystem: svc.readOnlyRootFilesystem,
+                mounts: Object.entries(svc.volumes).map(([v, target]) => ({ volume: volumes.get(v)!.name, target })),
             },
-            // A service starts only once Postgres and Redis pass their health checks: their
-            // containers count as created only then.
-            { dependsOn: redis ? [postgres, redis] : [postgres] },
+            { dependsOn: deps },
         );
-        return { name, healthPath: svc.healthPath, service };
-    });
+        services.set(name, service);
+        return service;
+    };
+    Object.keys(spec.services).forEach(create);
+
+    const calls = scheduledCalls(spec);
+    const scheduler =
+        calls.length > 0
+            ? new JobScheduler(
+                  "scheduler",
+                  {
+                      identity,
+                      networkName: network.networkName,
+                      image: image("opsbook:images.app"),
+                      calls,
+                      secretEnv: Object.fromEntries(
+                          calls.flatMap((c) => (c.secretHeader && secretValues[c.secretHeader.secret] ? [[c.secretHeader.secret, secretValues[c.secretHeader.secret]]] : [])),
+                      ),
+                  },
+                  { dependsOn: [...services.values()] },
+              )
+            : undefined;
 
     const published = (pick: (url: string, healthPath: string) => string) =>
         pulumi
-            .all(services.map(({ name, healthPath, service }) => service.url.apply((url) => [name, url ? pick(url, healthPath) : undefined] as const)))
+            .all(
+                [...services.entries()].map(([name, service]) =>
+                    service.url.apply((url) => [name, url ? pick(url, spec.services[name].healthPath) : undefined] as const),
+                ),
+            )
             .apply((pairs) => Object.fromEntries(pairs.filter(([, url]) => url !== undefined)));
 
     return {
@@ -89,9 +171,12 @@ export = async () => {
         endpoints: published((url) => url),
         /** Health URL of each published service. */
         healthChecks: published((url, path) => `${url}${path}`),
-        postgresContainer: postgres.containerName,
-        postgresVolume: postgres.volumeName,
+        containers: pulumi.all(Object.fromEntries([...services.entries()].map(([name, s]) => [name, s.containerNames]))),
+        postgresContainer: postgres?.containerName,
+        postgresVolume: postgres?.volumeName,
         redisContainer: redis?.containerName,
+        schedulerContainer: scheduler?.containerName,
+        migrationsFinishedAt: migration?.finishedAt,
         networkName: network.networkName,
     };
 };

@@ -34,6 +34,12 @@ export interface AppServiceArgs {
     readonly user?: string;
     /** What the environment must hold, for the policy pack. Default: nothing. */
     readonly envContract?: EnvContract;
+    /** `service` answers traffic; `worker` runs in the background. Default `service`. */
+    readonly role?: "service" | "worker";
+    /** Stack volumes mounted into every replica, by mount path. */
+    readonly mounts?: { volume: pulumi.Input<string>; target: string }[];
+    /** Mount the root filesystem read-only (writes go to /tmp or volumes). Default true. */
+    readonly readOnlyRootFilesystem?: boolean;
     /** Seconds a new container may take to pass its health check. Default 60. */
     readonly startTimeoutSeconds?: number;
 }
@@ -64,12 +70,13 @@ export class AppService extends pulumi.ComponentResource {
                         command: args.command,
                         env: { PORT: String(args.port), ...args.env },
                         secretEnv: args.secretEnv ?? {},
-                        labels: { ...stackLabels(args.identity, "service"), "opsbook.service": name },
-                        role: "service",
+                        labels: { ...stackLabels(args.identity, args.role ?? "service"), "opsbook.service": name },
+                        role: args.role ?? "service",
+                        readOnlyRootFilesystem: args.readOnlyRootFilesystem ?? true,
                         envContract: args.envContract ?? EMPTY_ENV_CONTRACT,
                         networks: [{ name: args.networkName, aliases: [name] }],
                         publish: publish ? [args.port] : [],
-                        mounts: [],
+                        mounts: (args.mounts ?? []).map((m) => ({ ...m, readOnly: false })),
                         healthCheck: httpHealthCheck(args.port, args.healthPath),
                         memoryMb: args.memoryMb ?? 256,
                         cpus: args.cpus,

@@ -1,12 +1,13 @@
 // How a service's spec becomes its environment and env contract. Pure, so tests need no engine.
 import * as pulumi from "@pulumi/pulumi";
 import { EnvContract } from "./envContract";
+import { ScheduledCall } from "./scheduler";
 import { GeneratedSecretSpec } from "./secrets";
 import { ServiceSpec, Spec } from "./spec";
 
 export interface DependencyUrls {
-    /** URL of the database the service connects to (secret). */
-    readonly databaseUrl: pulumi.Input<string>;
+    /** URL of the database the service connects to (secret); undefined when the stack has no Postgres. */
+    readonly databaseUrl?: pulumi.Input<string>;
     /** URL of Redis (secret); undefined when the stack has no Redis. */
     readonly redisUrl?: pulumi.Input<string>;
 }
@@ -38,7 +39,7 @@ export function serviceSecretEnv(
     values: Record<string, pulumi.Input<string>>,
 ): Record<string, pulumi.Input<string>> {
     const env: Record<string, pulumi.Input<string>> = {};
-    if (svc.uses.includes("postgres")) {
+    if (svc.uses.includes("postgres") && urls.databaseUrl !== undefined) {
         env.DATABASE_URL = urls.databaseUrl;
     }
     if (svc.uses.includes("redis") && urls.redisUrl !== undefined) {
@@ -72,4 +73,40 @@ export function serviceEnvContract(svc: Pick<ServiceSpec, "contract" | "secretEn
         equalAcrossServices: svc.contract.equalAcrossServices,
         requiredInProduction: svc.contract.requiredInProduction,
     };
+}
+
+/** Every image the stack runs, by the config key it comes from (named in errors). */
+export function imageKeys(spec: Spec): Record<string, string> {
+    const refs: Record<string, string> = {};
+    if (spec.postgres.enabled) {
+        refs["opsbook:images.postgres"] = spec.images.postgres;
+    }
+    if (spec.redis.enabled) {
+        refs["opsbook:images.redis"] = spec.images.redis;
+    }
+    if (spec.migrations?.image) {
+        refs["opsbook:migrations.image"] = spec.migrations.image;
+    }
+    const needsAppImage =
+        Object.values(spec.services).some((svc) => !svc.image) || (spec.migrations && !spec.migrations.image) || Object.keys(spec.jobs).length > 0;
+    if (needsAppImage) {
+        refs["opsbook:images.app"] = spec.images.app;
+    }
+    for (const [name, svc] of Object.entries(spec.services)) {
+        if (svc.image) {
+            refs[`opsbook:services.${name}.image`] = svc.image;
+        }
+    }
+    return refs;
+}
+
+/** The jobs as the scheduler runs them: URLs on the stack network, secrets by name only. */
+export function scheduledCalls(spec: Pick<Spec, "jobs" | "services">): ScheduledCall[] {
+    return Object.entries(spec.jobs).map(([name, job]) => ({
+        name,
+        schedule: job.schedule,
+        method: job.method,
+        url: `http://${job.service}:${spec.services[job.service].port}${job.path}`,
+        secretHeader: job.secretHeader,
+    }));
 }
