@@ -1,4 +1,4 @@
-import { Client, Pool } from "pg";
+import { Client, Pool, type QueryConfig } from "pg";
 import { errMsg, log } from "./log";
 
 const TIMEOUT_MS = 1000;
@@ -19,7 +19,9 @@ export function createPool(url: string): Pool {
 /** Live check: a real SELECT 1 with a hard deadline. */
 export async function pingDb(pool: Pool): Promise<boolean> {
   try {
-    await withTimeout(pool.query("SELECT 1"), TIMEOUT_MS);
+    // query_timeout per query is honoured by pg but missing from @types/pg's QueryConfig.
+    const q: QueryConfig & { query_timeout: number } = { text: "SELECT 1", query_timeout: TIMEOUT_MS };
+    await withTimeout(pool.query(q), TIMEOUT_MS + 200);
     return true;
   } catch {
     return false;

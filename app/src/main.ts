@@ -2,7 +2,7 @@
 //   node dist/main.js            serve, role from APP_ROLE (api | worker | web)
 //   node dist/main.js migrate    create/update the schema, then exit
 import { describeUrl, loadConfig, secretEnv, type Config } from "./config";
-import { createPool, migrate } from "./db";
+import { createPool, migrate, withTimeout } from "./db";
 import { errMsg, log } from "./log";
 import { RedisClient } from "./redis";
 import { startServer, type Deps } from "./server";
@@ -66,7 +66,8 @@ async function serve(): Promise<void> {
     running.shutdown(SHUTDOWN_GRACE_MS)
       .then(async () => {
         deps.redis?.close();
-        await deps.pool?.end().catch(() => undefined);
+        // A query stuck on an unreachable server must not hold the exit.
+        if (deps.pool) await withTimeout(deps.pool.end(), 1000).catch(() => undefined);
       })
       .finally(() => {
         log.info("stopped");

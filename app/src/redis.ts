@@ -15,7 +15,7 @@ interface Pending {
 export class RedisClient {
   private socket?: net.Socket;
   private ready?: Promise<void>;
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private queue: Pending[] = [];
   private readonly host: string;
   private readonly port: number;

@@ -136,7 +136,7 @@ _opsbook_docker_engine() (
 		fi
 		choose_flags ""
 		progress "starting dockerd ${flags[*]:-(default flags)} (log: $logf)"
-		log_from=$(wc -l <"$logf" 2>/dev/null || echo 0)
+		log_from=$(wc -l 2>/dev/null <"$logf" || echo 0)
 		start_dockerd
 	fi
 
@@ -163,5 +163,5 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 else
 	_opsbook_docker_engine && _opsbook_docker_engine_rc=0 || _opsbook_docker_engine_rc=$?
 	unset -f _opsbook_docker_engine
-	return "$_opsbook_docker_engine_rc" 2>/dev/null || true
+	return "$_opsbook_docker_engine_rc"
 fi

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Entry point for opsbook/postgres. Mirrors the official image's contract:
+#   first start on an empty PGDATA: initdb with POSTGRES_USER / POSTGRES_PASSWORD(_FILE),
+#   create POSTGRES_DB, run /docker-entrypoint-initdb.d/*; later starts: just run postgres.
+# Started as root (e.g. --user 0 with a root-owned bind mount), it fixes ownership of PGDATA
+# and re-executes itself as postgres (uid 999); the server never runs as root.
+set -Eeuo pipefail
+
+log() { echo "[entrypoint] $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# file_env VAR [DEFAULT]: VAR from env or from the file named by VAR_FILE.
+file_env() {
+	local var="$1" def="${2:-}"
+	local fvar="${var}_FILE"
+	local val="$def"
+	if [ -n "${!var:-}" ] && [ -n "${!fvar:-}" ]; then
+		die "both $var and $fvar are set (they are exclusive)"
+	fi
+	if [ -n "${!var:-}" ]; then
+		val="${!var}"
+	elif [ -n "${!fvar:-}" ]; then
+		[ -r "${!fvar}" ] || die "$fvar=${!fvar} is not readable by uid $(id -u)"
+		val="$(< "${!fvar}")"
+	fi
+	export "$var"="$val"
+	unset "$fvar"
+}
+
+if [ "${1:0:1}" = '-' ]; then
+	set -- postgres "$@"
+fi
+
+if [ "$1" != 'postgres' ]; then
+	exec "$@"
+fi
+
+: "${PGDATA:=/var/lib/postgresql/data}"
+
+if [ "$(id -u)" = '0' ]; then
+	# Read secrets while still root (the file may be root-only), then drop privileges.
+	file_env POSTGRES_PASSWORD
+	mkdir -p "$PGDATA" /var/run/postgresql
+	chown postgres:postgres "$PGDATA" /var/run/postgresql
+	chmod 700 "$PGDATA"
+	chmod 3777 /var/run/postgresql
+	find "$PGDATA" \! -user postgres -exec chown postgres:postgres '{}' + 2>/dev/null || true
+	exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
+fi
+
+file_env POSTGRES_PASSWORD
+file_env POSTGRES_USER postgres
+file_env POSTGRES_DB "$POSTGRES_USER"
+file_env POSTGRES_INITDB_ARGS
+: "${POSTGRES_HOST_AUTH_METHOD:=scram-sha-256}"
+
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+	if ! mkdir -p "$PGDATA" 2>/dev/null || ! [ -w "$PGDATA" ]; then
+		die "PGDATA $PGDATA is not writable by uid $(id -u) (owner: $(stat -c %u:%g "$PGDATA" 2>/dev/null || echo '?')). Use a named volume, chown the directory to 999:999, or start the container as root (--user 0) so the entrypoint fixes ownership."
+	fi
+	chmod 700 "$PGDATA" 2>/dev/null || true
+	if [ -z "$POSTGRES_PASSWORD" ] && [ "$POSTGRES_HOST_AUTH_METHOD" != 'trust' ]; then
+		die "database is uninitialized and no superuser password is set. Set POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE (or POSTGRES_HOST_AUTH_METHOD=trust, which is insecure)."
+	fi
+	case "$POSTGRES_PASSWORD" in *$'\n'*) die "POSTGRES_PASSWORD must be a single line";; esac
+
+	log "initialising database cluster in $PGDATA (user: $POSTGRES_USER, db: $POSTGRES_DB)"
+	# shellcheck disable=SC2086
+	initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
+		--encoding=UTF8 --locale=C.UTF-8 \
+		--auth-local=trust --auth-host="$POSTGRES_HOST_AUTH_METHOD" \
+		$POSTGRES_INITDB_ARGS >&2
+
+	# Unix socket (inside the container only): trust. Every TCP connection: password auth.
+	{
+		echo
+		echo "# opsbook: network connections from anywhere need a password"
+		echo "host all all all $POSTGRES_HOST_AUTH_METHOD"
+	} >> "$PGDATA/pg_hba.conf"
+	{
+		echo
+		echo "# opsbook"
+		echo "listen_addresses = '*'"
+		echo "password_encryption = scram-sha-256"
+	} >> "$PGDATA/postgresql.conf"
+
+	# Temporary server on the unix socket only, for setup.
+	pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w start >&2
+	export PGUSER="$POSTGRES_USER" PGHOST=/var/run/postgresql PGPORT=5432
+	psql=(psql -v ON_ERROR_STOP=1 --no-password --no-psqlrc --dbname postgres)
+	if [ "$POSTGRES_DB" != 'postgres' ]; then
+		"${psql[@]}" --set db="$POSTGRES_DB" >&2 <<-'EOSQL'
+			CREATE DATABASE :"db";
+		EOSQL
+	fi
+	psql+=(--dbname "$POSTGRES_DB")
+	shopt -s nullglob
+	for f in /docker-entrypoint-initdb.d/*; do
+		# shellcheck disable=SC1090
+		case "$f" in
+			*.sh)     log "running $f"; if [ -x "$f" ]; then "$f"; else . "$f"; fi ;;
+			*.sql)    log "running $f"; "${psql[@]}" -f "$f" >&2 ;;
+			*.sql.gz) log "running $f"; gunzip -c "$f" | "${psql[@]}" >&2 ;;
+			*)        log "ignoring $f" ;;
+		esac
+	done
+	shopt -u nullglob
+	pg_ctl -D "$PGDATA" -m fast -w stop >&2
+	unset PGUSER PGHOST PGPORT
+	log "initialisation complete; starting postgres"
+else
+	log "PGDATA $PGDATA already initialised (PG_VERSION $(cat "$PGDATA/PG_VERSION")); skipping init"
+fi
+
+# The password is only needed for initdb: keep it out of the server's environment.
+unset POSTGRES_PASSWORD
+exec "$@"
