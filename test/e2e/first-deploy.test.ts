@@ -56,7 +56,7 @@ describe("first deploy of the staging spec", { timeout: 20 * 60 * 1000 }, () => 
     });
 
     it("keeps a row written before a Postgres restart", async () => {
-        const psql = (sql: string) => docker("exec", "-u", "postgres", postgresContainer, "psql", "-X", "-At", "-d", "app", "-c", sql);
+        const psql = (sql: string) => docker("exec", "-u", "postgres", postgresContainer, "psql", "-X", "-At", "-U", "opsbook_admin", "-d", "app", "-c", sql);
         const write = await psql("CREATE TABLE IF NOT EXISTS e2e_probe(v text); INSERT INTO e2e_probe VALUES ('kept-across-restart');");
         assert.equal(write.code, 0, write.stderr);
         const restart = await docker("restart", postgresContainer);
