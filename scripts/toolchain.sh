@@ -8,7 +8,6 @@
 # Environment:
 #   OPSBOOK_CACHE   where built tools, the Docker log and the base image tarball live
 #                   (default ~/.cache/opsbook)
-#   OPSBOOK_HOME    where the default state backend and the passphrase file live (default ~/.opsbook)
 #   OPSBOOK_GOPROXY Go module proxy for building the engine (default: `go env GOPROXY` without `direct`)
 set -euo pipefail
 
@@ -24,9 +23,10 @@ progress_init toolchain
 
 PULUMI_VERSION="$(node -p "require('$ROOT/package.json').dependencies['@pulumi/pulumi']")"
 CACHE="${OPSBOOK_CACHE:-$HOME/.cache/opsbook}"
-OPSBOOK_HOME="${OPSBOOK_HOME:-$HOME/.opsbook}"
+# The default state backend (Pulumi.yaml: file://~/.opsbook/state) and the passphrase live here.
+OPSBOOK_HOME="$HOME/.opsbook"
 BIN="$CACHE/bin"
-mkdir -p "$CACHE" "$BIN" "$OPSBOOK_HOME"
+mkdir -p "$CACHE" "$BIN" "$OPSBOOK_HOME/state"
 
 go_env() {
     local proxy="${OPSBOOK_GOPROXY:-$(go env GOPROXY 2>/dev/null | sed -e 's/[,|]direct//g' -e 's/^direct[,|]\{0,1\}//')}"
