@@ -27,7 +27,12 @@ cd "$ROOT"
 
 pulumi stack select --create --non-interactive "$STACK" >&2
 step_done "stack $STACK selected"
-run_step "pulumi up ($STACK)" pulumi up --yes --non-interactive --stack "$STACK"
+# The policy pack checks the resource graph before anything changes; staging and production differ
+# only by their config files. A stack without its own file gets production's, the strict one.
+policy_config="$ROOT/policies/config/$STACK.json"
+[[ -f "$policy_config" ]] || policy_config="$ROOT/policies/config/production.json"
+run_step "pulumi up ($STACK, policy pack with ${policy_config#"$ROOT"/})" \
+    pulumi up --yes --non-interactive --stack "$STACK" --policy-pack "$ROOT/policies" --policy-pack-config "$policy_config"
 echo "Endpoints of $STACK:" >&2
 pulumi stack output endpoints --json --stack "$STACK"
 progress_total

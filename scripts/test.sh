@@ -3,7 +3,7 @@
 # then the type check, the unit tests (Pulumi mocks) and the e2e tests (real `pulumi up`).
 #
 #   npm test                 # everything
-#   npm test -- unit         # only test/unit (no engine needed beyond the npm packages)
+#   npm test -- unit         # only test/unit and test/policy (no engine needed)
 #   npm test -- e2e          # only test/e2e
 set -euo pipefail
 
@@ -24,8 +24,8 @@ run_step "type check (tsc)" npx --no-install tsc --noEmit -p tsconfig.json
 
 files=()
 case "$which" in
-    all) files=(test/unit/*.test.ts test/e2e/*.test.ts) ;;
-    unit) files=(test/unit/*.test.ts) ;;
+    all) files=(test/unit/*.test.ts test/policy/*.test.ts test/e2e/*.test.ts) ;;
+    unit) files=(test/unit/*.test.ts test/policy/*.test.ts) ;;
     e2e) files=(test/e2e/*.test.ts) ;;
     *) echo "test: unknown selection '$which'; use unit, e2e or nothing for all." >&2; exit 2 ;;
 esac
