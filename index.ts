@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readStackSettings } from "./config";
 import { LocalImage, resolveLocalImages } from "./components/images";
+import { DatabaseAccess } from "./components/databaseAccess";
 import { Migration } from "./components/migration";
 import { engineName, stackLabels } from "./components/naming";
 import { PrivateNetwork } from "./components/network";
@@ -52,13 +53,31 @@ export = async () => {
               image: image("opsbook:images.redis"),
               memoryMb: spec.redis.memoryMb,
               keepDataOnDestroy: spec.redis.keepDataOnDestroy,
+              passwordRotation: spec.rotation.REDIS_PASSWORD,
           })
         : undefined;
 
-    const urls = { databaseUrl: postgres?.adminUrl, redisUrl: redis?.url };
+    const access = postgres
+        ? new DatabaseAccess(
+              "database-access",
+              {
+                  identity,
+                  networkName: network.networkName,
+                  postgresImage: image("opsbook:images.postgres"),
+                  adminUrl: postgres.adminUrl,
+                  database: spec.postgres.database,
+                  migratorPasswordRotation: spec.rotation.POSTGRES_MIGRATOR_PASSWORD,
+                  appPasswordRotation: spec.rotation.POSTGRES_APP_PASSWORD,
+              },
+              { dependsOn: [postgres] },
+          )
+        : undefined;
+
+    // Services connect as the app role: rows yes, schema no.
+    const urls = { databaseUrl: access?.appUrl, redisUrl: redis?.url };
 
     const migration =
-        spec.migrations && postgres
+        spec.migrations && access
             ? new Migration(
                   "migration",
                   {
@@ -68,10 +87,12 @@ export = async () => {
                       command: spec.migrations.command,
                       preflight: spec.migrations.preflight,
                       release: spec.release,
-                      secretEnv: { DATABASE_URL: postgres.adminUrl },
+                      env: spec.migrations.env,
+                      // Migrations run as the role that owns the schema, never as the superuser.
+                      secretEnv: { DATABASE_URL: access.migratorUrl },
                       timeoutSeconds: spec.migrations.timeoutSeconds,
                   },
-                  { dependsOn: [postgres] },
+                  { dependsOn: [access.applied] },
               )
             : undefined;
 
@@ -101,8 +122,8 @@ export = async () => {
         const svc = spec.services[name];
         const deps: pulumi.Resource[] = [];
         for (const dep of svc.uses) {
-            if (dep === "postgres" && postgres) {
-                deps.push(postgres);
+            if (dep === "postgres" && access) {
+                deps.push(access.applied);
             } else if (dep === "redis" && redis) {
                 deps.push(redis);
             } else if (dep in spec.services) {
@@ -129,6 +150,7 @@ export = async () => {
                 memoryMb: svc.memoryMb,
                 cpus: svc.cpus,
                 replicas: svc.replicas,
+                exclusive: svc.singleInstance === "always" || Object.keys(svc.volumes).length > 0,
                 readOnlyRootFilesystem: svc.readOnlyRootFilesystem,
                 mounts: Object.entries(svc.volumes).map(([v, target]) => ({ volume: volumes.get(v)!.name, target })),
             },
@@ -174,6 +196,7 @@ export = async () => {
         containers: pulumi.all(Object.fromEntries([...services.entries()].map(([name, s]) => [name, s.containerNames]))),
         postgresContainer: postgres?.containerName,
         postgresVolume: postgres?.volumeName,
+        databaseRoles: access ? { migrator: `${spec.postgres.database}_migrator`, app: `${spec.postgres.database}_app` } : undefined,
         redisContainer: redis?.containerName,
         schedulerContainer: scheduler?.containerName,
         migrationsFinishedAt: migration?.finishedAt,

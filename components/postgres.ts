@@ -89,7 +89,10 @@ export class Postgres extends pulumi.ComponentResource {
                 // Postgres flushes on SIGTERM (smart shutdown); give it time before SIGKILL.
                 stopGraceSeconds: 30,
             },
-            { parent: this },
+            // Two servers must never run on one data directory: they cannot see each other's
+            // locks across containers, and both would write. A new server starts only after the
+            // old one has stopped (a database change is a short outage, never a split brain).
+            { parent: this, deleteBeforeReplace: true },
         );
 
         this.host = pulumi.output(POSTGRES_HOST);

@@ -69,7 +69,8 @@ export class Redis extends pulumi.ComponentResource {
                 memoryMb,
                 waitHealthySeconds: 60,
             },
-            { parent: this },
+            // One writer per append-only file: the old server stops before the new one starts.
+            { parent: this, deleteBeforeReplace: true },
         );
         this.password = password.value;
         this.url = pulumi.secret(pulumi.interpolate`redis://:${password.value}@${REDIS_HOST}:${REDIS_PORT}/0`);

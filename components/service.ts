@@ -40,6 +40,11 @@ export interface AppServiceArgs {
     readonly mounts?: { volume: pulumi.Input<string>; target: string }[];
     /** Mount the root filesystem read-only (writes go to /tmp or volumes). Default true. */
     readonly readOnlyRootFilesystem?: boolean;
+    /**
+     * Never run two copies, even during a release: the old container stops before the new one
+     * starts. For services that hold in-process state or own a data file. Default false.
+     */
+    readonly exclusive?: boolean;
     /** Seconds a new container may take to pass its health check. Default 60. */
     readonly startTimeoutSeconds?: number;
 }
@@ -83,7 +88,7 @@ export class AppService extends pulumi.ComponentResource {
                         user: args.user,
                         waitHealthySeconds: args.startTimeoutSeconds ?? 60,
                     },
-                    { parent: this },
+                    { parent: this, deleteBeforeReplace: args.exclusive ?? false },
                 ),
             );
         }

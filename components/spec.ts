@@ -58,6 +58,11 @@ const ContractSchema = z
     })
     .strict();
 
+/** Secrets the stack itself makes (not declared by a service); they rotate by stamp too. */
+// The superuser password is not among them: Postgres reads it only when it creates the data
+// directory, so a new value would lock the stack out of its own database.
+export const STACK_GENERATED_SECRETS = ["POSTGRES_MIGRATOR_PASSWORD", "POSTGRES_APP_PASSWORD", "REDIS_PASSWORD"];
+
 const serviceName = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { message: "service names are lower-case words joined by -" });
 
 const ServiceSchema = z
@@ -115,6 +120,8 @@ const MigrationsSchema = z
         /** Image to run it from; default the app image. */
         image: imageRef.optional(),
         timeoutSeconds: z.number().int().min(5).max(3600).default(300),
+        /** Plain env of the preflight and migrate steps. */
+        env: z.record(envName, z.string()).default({}),
     })
     .strict();
 
@@ -143,9 +150,13 @@ export const SpecSchema = z
     .superRefine((spec, ctx) => {
         const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
         for (const name of Object.keys(spec.rotation)) {
-            const generated = Object.values(spec.services).some((svc) => svc.secretEnv[name]?.startsWith("generated"));
+            const generated =
+                STACK_GENERATED_SECRETS.includes(name) || Object.values(spec.services).some((svc) => svc.secretEnv[name]?.startsWith("generated"));
             if (!generated) {
-                issue(["rotation", name], "names no generated secret; only secrets with source `generated` rotate by stamp (user-supplied ones rotate with `pulumi config set --secret`)");
+                issue(
+                    ["rotation", name],
+                    `names no generated secret; stamps rotate ${STACK_GENERATED_SECRETS.join(", ")} and secrets with source \`generated\` (user-supplied ones rotate with \`pulumi config set --secret\`)`,
+                );
             }
         }
         for (const [name, svc] of Object.entries(spec.services)) {
