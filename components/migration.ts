@@ -21,6 +21,12 @@ export interface MigrationArgs {
     readonly env?: Record<string, string>;
     /** Secret env of the steps; DATABASE_URL is the migration role's. */
     readonly secretEnv: Record<string, pulumi.Input<string>>;
+    /**
+     * Env the preflight checks on top of `env`/`secretEnv`: the services' own, so the check
+     * sees exactly what the services will get. Default: none.
+     */
+    readonly preflightEnv?: Record<string, string>;
+    readonly preflightSecretEnv?: Record<string, pulumi.Input<string>>;
     /** Seconds each step may run. Default 300. */
     readonly timeoutSeconds?: number;
 }
@@ -55,6 +61,8 @@ export class Migration extends pulumi.ComponentResource {
                       ...common,
                       name: engineName(args.identity, "preflight"),
                       command: args.preflight,
+                      env: { ...args.preflightEnv, ...args.env },
+                      secretEnv: { ...args.preflightSecretEnv, ...args.secretEnv },
                       labels: stackLabels(args.identity, "preflight"),
                   },
                   { parent: this },

@@ -10,6 +10,9 @@ const imageRef = z
         message: "must be an image reference such as opsbook/app:1.4.2 or name@sha256:<digest>",
     });
 
+// YAML turns `PORT: 8080` and `DEBUG: true` into a number and a boolean; env values are strings.
+const envValue = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: "env names are UPPER_SNAKE_CASE" });
 
 const ImagesSchema = z
@@ -83,7 +86,7 @@ const ServiceSchema = z
         cpus: z.number().positive().max(64).optional(),
         publish: z.boolean().optional(),
         readOnlyRootFilesystem: z.boolean().default(true),
-        env: z.record(envName, z.string()).default({}),
+        env: z.record(envName, envValue).default({}),
         secretEnv: z.record(envName, SecretSourceSchema).default({}),
         contract: ContractSchema.default(ContractSchema.parse({})),
         /** `postgres`, `redis`, or other services that must be healthy first. */
@@ -121,7 +124,7 @@ const MigrationsSchema = z
         image: imageRef.optional(),
         timeoutSeconds: z.number().int().min(5).max(3600).default(300),
         /** Plain env of the preflight and migrate steps. */
-        env: z.record(envName, z.string()).default({}),
+        env: z.record(envName, envValue).default({}),
     })
     .strict();
 
@@ -134,7 +137,7 @@ export const SpecSchema = z
             })
             .optional(),
         /** The release label; change it to run migrations again with the same image. */
-        release: z.string().min(1).default("1"),
+        release: z.union([z.string().min(1), z.number()]).transform(String).default("1"),
         images: ImagesSchema.default(ImagesSchema.parse({})),
         postgres: PostgresSchema.default(PostgresSchema.parse({})),
         redis: RedisSchema.default(RedisSchema.parse({})),

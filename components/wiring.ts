@@ -110,3 +110,16 @@ export function scheduledCalls(spec: Pick<Spec, "jobs" | "services">): Scheduled
         secretHeader: job.secretHeader,
     }));
 }
+
+/** What the preflight sees: the env and secrets of every service that uses the database. */
+export function preflightInputs(
+    spec: Pick<Spec, "services">,
+    urls: DependencyUrls,
+    values: Record<string, pulumi.Input<string>>,
+): { preflightEnv: Record<string, string>; preflightSecretEnv: Record<string, pulumi.Input<string>> } {
+    const dbServices = Object.values(spec.services).filter((svc) => svc.uses.includes("postgres"));
+    return {
+        preflightEnv: Object.assign({}, ...dbServices.map((svc) => svc.env)),
+        preflightSecretEnv: Object.assign({}, ...dbServices.map((svc) => serviceSecretEnv(svc, urls, values))),
+    };
+}

@@ -144,6 +144,23 @@ export async function httpGet(url: string, timeoutMs = 5000): Promise<{ status: 
     return { status: res.status, body };
 }
 
+export async function httpPost(url: string, body: unknown, headers: Record<string, string> = {}, timeoutMs = 5000): Promise<{ status: number; body: any }> {
+    const res = await fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...headers },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.text();
+    let parsed: any = text;
+    try {
+        parsed = JSON.parse(text);
+    } catch {
+        // not JSON; keep the text
+    }
+    return { status: res.status, body: parsed };
+}
+
 /** Polls until `check` returns true or the time is up; returns the last value seen. */
 export async function waitFor<T>(what: string, seconds: number, probe: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
     const deadline = Date.now() + seconds * 1000;
