@@ -142,7 +142,7 @@ export const SpecSchema = z
         postgres: PostgresSchema.default(PostgresSchema.parse({})),
         redis: RedisSchema.default(RedisSchema.parse({})),
         /** Rotation stamp per generated secret (by env name); change one to make a new value. */
-        rotation: z.record(envName, z.string().min(1)).default({}),
+        rotation: z.record(envName, z.union([z.string().min(1), z.number()]).transform(String)).default({}),
         migrations: MigrationsSchema.optional(),
         jobs: z.record(serviceName, JobSchema).default({}),
         services: z
@@ -238,7 +238,7 @@ export function parseSpec(raw: Record<string, unknown>): Spec {
         if (issue.code === "invalid_key") {
             return `${key} ${issue.issues.map((i) => i.message).join("; ")}`;
         }
-        if (issue.code === "invalid_type" && issue.input === undefined) {
+        if (issue.code === "invalid_type" && /received undefined/.test(issue.message)) {
             return `${key} is required; set it in Pulumi.<stack>.yaml`;
         }
         return `${key} ${issue.message}`;

@@ -6,7 +6,7 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerRole, EnvContract } from "../components/envContract";
-import { containerLogs, dockerRequest, isNotFound, sleep } from "./dockerApi";
+import { containerLogs, dockerRequest, dockerStatus, isNotFound, sleep } from "./dockerApi";
 
 /** Labels every object of a stack carries, so tools and tests can find what a stack owns. */
 export const LABEL_PROJECT = "opsbook.project";
@@ -298,7 +298,7 @@ export async function removeContainer(id: string, graceSeconds: number): Promise
         });
     } catch (err) {
         // 304: already stopped; 404: already gone. Both are fine on the way out.
-        if (!isNotFound(err) && !(err instanceof Error && /HTTP 304/.test(err.message))) {
+        if (!isNotFound(err) && dockerStatus(err) !== 304) {
             throw err;
         }
     }

@@ -14,10 +14,21 @@ export interface DockerEndpoint {
     readonly socketPath?: string;
 }
 
-export class DockerApiError extends Error {
-    constructor(message: string, readonly statusCode: number) {
-        super(message);
-    }
+/**
+ * An engine error carries the HTTP status. Deliberately a plain Error with a property, not a
+ * subclass: dynamic providers are serialized, and a serialized subclass of a built-in loses its
+ * prototype chain, so `instanceof` checks on it silently fail in the provider process.
+ */
+export type DockerApiError = Error & { statusCode: number };
+
+function dockerApiError(message: string, statusCode: number): DockerApiError {
+    return Object.assign(new Error(message), { statusCode });
+}
+
+/** The engine's HTTP status of a failed request, if `err` is one. */
+export function dockerStatus(err: unknown): number | undefined {
+    const status = (err as { statusCode?: unknown } | undefined)?.statusCode;
+    return typeof status === "number" ? status : undefined;
 }
 
 /** Resolves the engine's socket the way the docker CLI does for unix sockets. */
@@ -70,7 +81,7 @@ export function dockerRequest<T = unknown>(
                         } catch {
                             // Not JSON: keep the raw text.
                         }
-                        reject(new DockerApiError(`docker ${method} ${path.split("?")[0]}: ${message} (HTTP ${status})`, status));
+                        reject(dockerApiError(`docker ${method} ${path.split("?")[0]}: ${message} (HTTP ${status})`, status));
                         return;
                     }
                     if (text === "") {
@@ -102,7 +113,7 @@ export function dockerRequest<T = unknown>(
 
 /** True when the engine answered 404 for the object: it is gone. */
 export function isNotFound(err: unknown): boolean {
-    return err instanceof DockerApiError && err.statusCode === 404;
+    return dockerStatus(err) === 404;
 }
 
 /**

@@ -3,16 +3,25 @@
 // leaves no container behind (and keeps the data volumes, as documented).
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
-import { TestStack, docker, httpGet, requireEngines, stagingConfig, waitFor } from "./harness";
+import { TestStack, docker, httpGet, requireEngines, waitFor } from "./harness";
 
-describe("first deploy of the staging spec", { timeout: 20 * 60 * 1000 }, () => {
+// The first slice: one api on the reference app with Postgres and Redis, no preset.
+const FIRST_SLICE = `config:
+  opsbook:services:
+    api:
+      env:
+        APP_ROLE: api
+      uses: [postgres, redis]
+`;
+
+describe("first deploy: one api with Postgres and Redis", { timeout: 20 * 60 * 1000 }, () => {
     const stack = new TestStack("e2e-first");
     let endpoints: Record<string, string> = {};
     let postgresContainer = "";
 
     before(async () => {
         requireEngines();
-        await stack.init(stagingConfig());
+        await stack.init(FIRST_SLICE);
     });
 
     after(async () => {
@@ -56,6 +65,7 @@ describe("first deploy of the staging spec", { timeout: 20 * 60 * 1000 }, () => 
     });
 
     it("keeps a row written before a Postgres restart", async () => {
+        // As the superuser over the container's socket: the test needs no password.
         const psql = (sql: string) => docker("exec", "-u", "postgres", postgresContainer, "psql", "-X", "-At", "-U", "opsbook_admin", "-d", "app", "-c", sql);
         const write = await psql("CREATE TABLE IF NOT EXISTS e2e_probe(v text); INSERT INTO e2e_probe VALUES ('kept-across-restart');");
         assert.equal(write.code, 0, write.stderr);
@@ -65,6 +75,23 @@ describe("first deploy of the staging spec", { timeout: 20 * 60 * 1000 }, () => 
         const read = await psql("SELECT v FROM e2e_probe;");
         assert.equal(read.stdout.trim(), "kept-across-restart", read.stderr);
         const health = await waitFor("api healthy again", 30, () => httpGet(`${endpoints.api}/health`), (h) => h.status === 200);
+        assert.equal(health.body.database, "connected");
+    });
+
+    it("keeps the data when a change replaces the Postgres container, never running two servers", async () => {
+        const set = await stack.pulumi(["config", "set", "--path", "opsbook:postgres.memoryMb", "640"]);
+        assert.equal(set.code, 0, set.stderr);
+        const res = await stack.up();
+        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        const replaced = (await stack.outputs()).postgresContainer;
+        assert.notEqual(replaced, postgresContainer, "Postgres was not replaced");
+        // Stop-first: the engine log of the old container ends before the new one starts.
+        const oldGone = await docker("inspect", postgresContainer);
+        assert.notEqual(oldGone.code, 0, "the old Postgres container still exists");
+        postgresContainer = replaced;
+        const read = await docker("exec", "-u", "postgres", postgresContainer, "psql", "-X", "-At", "-U", "opsbook_admin", "-d", "app", "-c", "SELECT v FROM e2e_probe;");
+        assert.equal(read.stdout.trim(), "kept-across-restart", read.stderr);
+        const health = await waitFor("api healthy after the database change", 60, () => httpGet(`${endpoints.api}/health`), (h) => h.status === 200);
         assert.equal(health.body.database, "connected");
     });
 

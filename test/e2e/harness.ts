@@ -127,11 +127,6 @@ export class TestStack {
     }
 }
 
-/** The committed staging config, for stacks that should deploy what staging deploys. */
-export function stagingConfig(): string {
-    return fs.readFileSync(path.join(ROOT, "Pulumi.staging.yaml"), "utf8");
-}
-
 export async function httpGet(url: string, timeoutMs = 5000): Promise<{ status: number; body: any }> {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     const text = await res.text();
