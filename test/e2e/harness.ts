@@ -90,9 +90,13 @@ export class TestStack {
         return run("pulumi", needsStack ? [...args, "--stack", this.name] : args, { env: this.env, input });
     }
 
+    /**
+     * `pulumi up` as `npm run deploy` runs it: with its preview, so that a mandatory policy
+     * violation stops the update before any resource changes.
+     */
     async up(extra: string[] = []): Promise<CliResult> {
         this.log(`pulumi up ${extra.join(" ")}`);
-        const res = await this.pulumi(["up", "--yes", "--non-interactive", "--skip-preview", ...extra]);
+        const res = await this.pulumi(["up", "--yes", "--non-interactive", ...extra]);
         this.log(`pulumi up exited ${res.code}`);
         return res;
     }
