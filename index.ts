@@ -13,7 +13,7 @@ import { Redis } from "./components/redis";
 import { JobScheduler } from "./components/scheduler";
 import { StackSecrets } from "./components/secrets";
 import { AppService } from "./components/service";
-import { generatedSecretSpecs, imageKeys, scheduledCalls, serviceEnvContract, serviceSecretEnv } from "./components/wiring";
+import { generatedSecretSpecs, imageKeys, preflightInputs, scheduledCalls, serviceEnvContract, serviceSecretEnv } from "./components/wiring";
 import { Volume } from "./providers/docker";
 
 export = async () => {
@@ -88,6 +88,7 @@ export = async () => {
                       preflight: spec.migrations.preflight,
                       release: spec.release,
                       env: spec.migrations.env,
+                      ...preflightInputs(spec, urls, secretValues),
                       // Migrations run as the role that owns the schema, never as the superuser.
                       secretEnv: { DATABASE_URL: access.migratorUrl },
                       timeoutSeconds: spec.migrations.timeoutSeconds,
@@ -188,7 +189,7 @@ export = async () => {
             )
             .apply((pairs) => Object.fromEntries(pairs.filter(([, url]) => url !== undefined)));
 
-    return {
+    const outputs = {
         /** Base URL of each published service, on 127.0.0.1. */
         endpoints: published((url) => url),
         /** Health URL of each published service. */
@@ -202,4 +203,6 @@ export = async () => {
         migrationsFinishedAt: migration?.finishedAt,
         networkName: network.networkName,
     };
+    // Parts a stack does not have (no Redis, no jobs) are left out rather than shown as undefined.
+    return Object.fromEntries(Object.entries(outputs).filter(([, value]) => value !== undefined));
 };
