@@ -35,8 +35,9 @@ export const predictionMarket: PresetSpec = {
         frontend: {
             kind: "http",
             port: 8080,
-            healthPath: "/",
-            env: { APP_ROLE: "web", SERVICE_NAME: "everything-market-frontend", HEALTH_PATH: "/", VITE_API_URL: "http://backend:8080" },
+            // `/` serves the HTML page (the runbook's "Expected: HTML response"); health stays apart.
+            healthPath: "/health",
+            env: { APP_ROLE: "web", SERVICE_NAME: "everything-market-frontend", VITE_API_URL: "http://backend:8080" },
             uses: ["backend"],
         },
     },

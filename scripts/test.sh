@@ -29,6 +29,10 @@ case "$which" in
     e2e) files=(test/e2e/*.test.ts) ;;
     *) echo "test: unknown selection '$which'; use unit, e2e or nothing for all." >&2; exit 2 ;;
 esac
+if [[ "$which" != "e2e" ]]; then
+    # The reference app's own unit tests (cron matcher, preflight, SQLite driver, ...).
+    run_step "reference app unit tests" bash -c "cd app && { [[ -d node_modules ]] || npm ci --no-audit --no-fund --loglevel=error; } && npm test --silent"
+fi
 step_done "running ${#files[@]} test files"
 # One file at a time: the e2e files share one Docker engine and two cores.
 node --import tsx --test --test-concurrency=1 "${files[@]}"

@@ -1,19 +1,68 @@
+// Postgres: the connection pool behind PgStore, the migrations, and the preflight's reachability check.
 import { Client, Pool, type QueryConfig } from "pg";
 import { errMsg, log } from "./log";
+import { ReadOnlyError, SchemaMissingError, type Item, type JobRun, type Store } from "./store";
 
 const TIMEOUT_MS = 1000;
 
-export function createPool(url: string): Pool {
+export function createPool(url: string, readOnly = false): Pool {
   const pool = new Pool({
     connectionString: url,
     max: 5,
     connectionTimeoutMillis: TIMEOUT_MS,
     idleTimeoutMillis: 10_000,
     query_timeout: 5000,
+    // READ_ONLY is enforced by the server too, not only by the routes: a restored database is
+    // inspected with sessions that cannot write, whatever code path runs.
+    options: readOnly ? "-c default_transaction_read_only=on" : undefined,
   });
   // An idle client losing its server (Postgres restarted) must not crash the process.
   pool.on("error", (err) => log.warn("postgres idle client error", { error: errMsg(err) }));
   return pool;
+}
+
+/** Translates the Postgres errors a route can act on; anything else passes through. */
+function mapError(err: unknown): unknown {
+  const code = (err as { code?: string }).code;
+  if (code === "42P01") return new SchemaMissingError("schema missing: run `node /app/dist/main.js migrate`");
+  if (code === "25006") return new ReadOnlyError("database session is read-only");
+  return err;
+}
+
+// run_date is selected as text: pg would turn a `date` into a JS Date at local midnight.
+const JOB_RUN_COLUMNS = "id, job, run_date::text AS run_date, source, created_at";
+
+export class PgStore implements Store {
+  readonly kind = "postgres";
+  constructor(private readonly pool: Pool) {}
+
+  ping(): Promise<boolean> { return pingDb(this.pool); }
+
+  async listItems(): Promise<Item[]> {
+    return (await this.query<Item>("SELECT id, name, created_at FROM items ORDER BY id")).rows;
+  }
+  async addItem(name: string): Promise<Item> {
+    return (await this.query<Item>("INSERT INTO items(name) VALUES ($1) RETURNING id, name, created_at", [name])).rows[0];
+  }
+  async recordJobRun(job: string, runDate: string, source: string): Promise<JobRun> {
+    const sql = `INSERT INTO job_runs(job, run_date, source) VALUES ($1, $2, $3) RETURNING ${JOB_RUN_COLUMNS}`;
+    return (await this.query<JobRun>(sql, [job, runDate, source])).rows[0];
+  }
+  async listJobRuns(): Promise<JobRun[]> {
+    return (await this.query<JobRun>(`SELECT ${JOB_RUN_COLUMNS} FROM job_runs ORDER BY id`)).rows;
+  }
+  async close(): Promise<void> {
+    // A query stuck on an unreachable server must not hold the exit.
+    await withTimeout(this.pool.end(), 1000).catch(() => undefined);
+  }
+
+  private async query<R extends object>(text: string, values?: unknown[]): Promise<{ rows: R[] }> {
+    try {
+      return await this.pool.query<R & Record<string, unknown>>(text, values);
+    } catch (err) {
+      throw mapError(err);
+    }
+  }
 }
 
 /** Live check: a real SELECT 1 with a hard deadline. */
@@ -48,6 +97,17 @@ const MIGRATIONS: Migration[] = [
             created_at timestamptz DEFAULT now()
           )`,
   },
+  {
+    version: 2,
+    name: "create job_runs",
+    sql: `CREATE TABLE IF NOT EXISTS job_runs (
+            id serial PRIMARY KEY,
+            job text NOT NULL,
+            run_date date NOT NULL,
+            source text NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now()
+          )`,
+  },
 ];
 
 // Errors worth waiting out while the database container starts.
@@ -59,22 +119,39 @@ function isTransient(err: unknown): boolean {
   return /timeout|terminated|Connection terminated/i.test(errMsg(err));
 }
 
-/** Applies pending migrations under an advisory lock. Returns the versions applied. */
-export async function migrate(url: string, waitSeconds: number): Promise<number[]> {
-  const deadline = Date.now() + waitSeconds * 1000;
-  let client: Client;
+/** Connects, retrying errors worth waiting out until `deadline` (epoch ms). */
+async function connectUntil(url: string, deadline: number): Promise<Client> {
   for (let attempt = 1; ; attempt++) {
-    client = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+    const timeout = Math.max(500, Math.min(3000, deadline - Date.now()));
+    const client = new Client({ connectionString: url, connectionTimeoutMillis: timeout });
     try {
       await client.connect();
-      break;
+      return client;
     } catch (err) {
       await client.end().catch(() => undefined);
-      if (!isTransient(err) || Date.now() >= deadline) throw err;
+      if (!isTransient(err) || Date.now() + 1000 >= deadline) throw err;
       log.warn("database not reachable yet; retrying", { attempt, error: errMsg(err) });
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
+}
+
+/** Preflight: the database answers SELECT 1 within `seconds` (waiting out a server still starting). */
+export async function selectOneWithin(url: string, seconds: number): Promise<void> {
+  const work = (async () => {
+    const client = await connectUntil(url, Date.now() + seconds * 1000);
+    try {
+      await client.query("SELECT 1");
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  })();
+  await withTimeout(work, seconds * 1000 + 500);
+}
+
+/** Applies pending migrations under an advisory lock. Returns the versions applied. */
+export async function migrate(url: string, waitSeconds: number): Promise<number[]> {
+  const client = await connectUntil(url, Date.now() + waitSeconds * 1000);
   try {
     await client.query("SELECT pg_advisory_lock(727274)");
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
