@@ -13,12 +13,23 @@ import { Redis } from "./components/redis";
 import { JobScheduler } from "./components/scheduler";
 import { StackSecrets } from "./components/secrets";
 import { AppService } from "./components/service";
-import { generatedSecretSpecs, imageKeys, preflightInputs, scheduledCalls, serviceEnvContract, serviceSecretEnv } from "./components/wiring";
+import { Gateway } from "./components/gateway";
+import { TelegramWebhookRegistration, telegramWebhookPlan } from "./components/webhook";
+import {
+    generatedSecretSpecs,
+    imageKeys,
+    preflightInputs,
+    publishedServices,
+    scheduledCalls,
+    serviceEnvContract,
+    serviceSecretEnv,
+} from "./components/wiring";
 import { Volume } from "./providers/docker";
 
 export = async () => {
     const { project, stack, spec, userSecrets } = readStackSettings();
     const identity = { project, stack };
+    const webhookPlan = telegramWebhookPlan(spec, userSecrets);
 
     const refs = imageKeys(spec);
     const ids = await resolveLocalImages(refs);
@@ -143,7 +154,9 @@ export = async () => {
                 command: svc.command,
                 port: svc.port,
                 healthPath: svc.healthPath,
-                publish: svc.publish ?? svc.kind === "http",
+                // Nothing is published by the service itself: the gateway is the entry point, so
+                // releases can start new containers beside the old ones without a port clash.
+                publish: false,
                 role: svc.kind === "worker" ? "worker" : "service",
                 env: { APP_RELEASE: spec.release, ...svc.env },
                 secretEnv: serviceSecretEnv(svc, urls, secretValues),
@@ -180,14 +193,35 @@ export = async () => {
               )
             : undefined;
 
+    const entry = publishedServices(spec);
+    const gateway =
+        entry.length > 0
+            ? new Gateway("gateway", {
+                  identity,
+                  networkName: network.networkName,
+                  image: image("opsbook:images.gateway"),
+                  backends: entry.map((name) => ({
+                      name,
+                      port: spec.services[name].port,
+                      containerNames: services.get(name)!.containerNames,
+                  })),
+              })
+            : undefined;
+
+    // Telegram learns a new secret token only once the service (and the gateway before it) runs
+    // with it; updates refused in between are retried by Telegram.
+    const webhook = webhookPlan
+        ? new TelegramWebhookRegistration(
+              "telegram-webhook",
+              { ...webhookPlan, secretToken: secretValues.TELEGRAM_WEBHOOK_SECRET },
+              { dependsOn: [services.get(webhookPlan.service)!, ...(gateway ? [gateway] : [])] },
+          )
+        : undefined;
+
     const published = (pick: (url: string, healthPath: string) => string) =>
-        pulumi
-            .all(
-                [...services.entries()].map(([name, service]) =>
-                    service.url.apply((url) => [name, url ? pick(url, spec.services[name].healthPath) : undefined] as const),
-                ),
-            )
-            .apply((pairs) => Object.fromEntries(pairs.filter(([, url]) => url !== undefined)));
+        gateway
+            ? gateway.urls.apply((urls) => Object.fromEntries(Object.entries(urls).map(([name, url]) => [name, pick(url, spec.services[name].healthPath)])))
+            : pulumi.output({});
 
     const outputs = {
         /** Base URL of each published service, on 127.0.0.1. */
@@ -200,6 +234,9 @@ export = async () => {
         databaseRoles: access ? { migrator: `${spec.postgres.database}_migrator`, app: `${spec.postgres.database}_app` } : undefined,
         redisContainer: redis?.containerName,
         schedulerContainer: scheduler?.containerName,
+        gatewayContainer: gateway?.containerName,
+        /** The Telegram webhook as last registered or refreshed: its URL, backlog and last delivery error. */
+        telegramWebhook: webhook ? { url: webhook.url, pendingUpdateCount: webhook.pendingUpdateCount, lastErrorMessage: webhook.lastErrorMessage } : undefined,
         migrationsFinishedAt: migration?.finishedAt,
         networkName: network.networkName,
     };

@@ -36,4 +36,4 @@ export const EMPTY_ENV_CONTRACT: EnvContract = {
 };
 
 /** What a container is for; policies apply per role (e.g. only long-running ones need health checks). */
-export type ContainerRole = "database" | "cache" | "service" | "worker" | "job";
+export type ContainerRole = "database" | "cache" | "service" | "worker" | "job" | "gateway";

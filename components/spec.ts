@@ -3,6 +3,7 @@
 // that lists every problem with the config key it is under.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { TELEGRAM_API_BASE_URL, TELEGRAM_UPDATE_TYPES, webhookUrlProblem } from "../providers/telegramWebhook";
 
 const imageRef = z
     .string()
@@ -20,6 +21,7 @@ const ImagesSchema = z
         postgres: imageRef.default("opsbook/postgres:15"),
         redis: imageRef.default("opsbook/redis:7"),
         app: imageRef.default("opsbook/app:reference"),
+        gateway: imageRef.default("opsbook/gateway:1"),
     })
     .strict();
 
@@ -128,6 +130,40 @@ const MigrationsSchema = z
     })
     .strict();
 
+const TelegramWebhookSchema = z
+    .object({
+        /** The http service Telegram calls; its TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET are used. */
+        service: serviceName,
+        /** Public HTTPS base URL that reaches the service through the team's reverse proxy. */
+        publicUrl: z.string().superRefine((url, ctx) => {
+            const problem = webhookUrlProblem(url);
+            if (problem) {
+                ctx.addIssue({ code: "custom", message: `${problem} (e.g. https://bot.example.net)` });
+            }
+        }),
+        path: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, { message: "must be a URL path starting with /, e.g. /webhook/telegram" }).default("/webhook/telegram"),
+        allowedUpdates: z
+            .array(z.enum(TELEGRAM_UPDATE_TYPES, { message: `must be one of the Bot API's update types: ${TELEGRAM_UPDATE_TYPES.join(", ")}` }))
+            .refine((list) => new Set(list).size === list.length, { message: "lists an update type twice" })
+            .default(["message", "callback_query"]),
+        /** Drop the updates Telegram holds whenever the webhook is (re)registered. */
+        dropPendingUpdates: z.boolean().default(false),
+        maxConnections: z.number().int().min(1).max(100).default(40),
+    })
+    .strict();
+
+const TelegramSchema = z
+    .object({
+        webhook: TelegramWebhookSchema.optional(),
+        /** The Bot API server; a local Bot API server or a test fake instead of Telegram's. */
+        apiBaseUrl: z
+            .string()
+            .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, { message: `must be an http(s) URL such as ${TELEGRAM_API_BASE_URL}` })
+            .transform((url) => url.replace(/\/+$/, ""))
+            .default(TELEGRAM_API_BASE_URL),
+    })
+    .strict();
+
 export const SpecSchema = z
     .object({
         /** Which preset the stack starts from (merged under the stack's own keys). */
@@ -145,6 +181,7 @@ export const SpecSchema = z
         rotation: z.record(envName, z.union([z.string().min(1), z.number()]).transform(String)).default({}),
         migrations: MigrationsSchema.optional(),
         jobs: z.record(serviceName, JobSchema).default({}),
+        telegram: TelegramSchema.default(TelegramSchema.parse({})),
         services: z
             .record(serviceName, ServiceSchema)
             .refine((s) => Object.keys(s).length > 0, { message: "declare at least one service" }),
@@ -203,6 +240,23 @@ export const SpecSchema = z
         }
         if (spec.migrations && !spec.postgres.enabled) {
             issue(["migrations"], "migrations need Postgres; enable `postgres` or remove `migrations`");
+        }
+        const hook = spec.telegram.webhook;
+        const hookTarget = hook && spec.services[hook.service];
+        if (hook && !hookTarget) {
+            issue(["telegram", "webhook", "service"], `names \`${hook.service}\`, which is not a service of this stack`);
+        } else if (hook && hookTarget) {
+            const key = `\`services.${hook.service}.secretEnv\``;
+            if (hookTarget.kind !== "http") {
+                issue(["telegram", "webhook", "service"], `names \`${hook.service}\`, a worker; Telegram calls an http service`);
+            }
+            if (hookTarget.secretEnv.TELEGRAM_BOT_TOKEN !== "config") {
+                issue(["telegram", "webhook", "service"], `names \`${hook.service}\`, whose ${key} must declare \`TELEGRAM_BOT_TOKEN: config\`: the webhook is registered with the bot token the user sets`);
+            }
+            const secretSource = hookTarget.secretEnv.TELEGRAM_WEBHOOK_SECRET;
+            if (secretSource === undefined || secretSource === "config-optional") {
+                issue(["telegram", "webhook", "service"], `names \`${hook.service}\`, whose ${key} must declare \`TELEGRAM_WEBHOOK_SECRET: generated\`: the service checks the secret token Telegram sends`);
+            }
         }
     });
 

@@ -92,6 +92,9 @@ export function imageKeys(spec: Spec): Record<string, string> {
     if (needsAppImage) {
         refs["opsbook:images.app"] = spec.images.app;
     }
+    if (publishedServices(spec).length > 0) {
+        refs["opsbook:images.gateway"] = spec.images.gateway;
+    }
     for (const [name, svc] of Object.entries(spec.services)) {
         if (svc.image) {
             refs[`opsbook:services.${name}.image`] = svc.image;
@@ -122,4 +125,12 @@ export function preflightInputs(
         preflightEnv: Object.assign({}, ...dbServices.map((svc) => svc.env)),
         preflightSecretEnv: Object.assign({}, ...dbServices.map((svc) => serviceSecretEnv(svc, urls, values))),
     };
+}
+
+/** Services reachable from outside the stack network, through the gateway. */
+export function publishedServices(spec: Pick<Spec, "services">): string[] {
+    return Object.entries(spec.services)
+        .filter(([, svc]) => svc.publish ?? svc.kind === "http")
+        .map(([name]) => name)
+        .sort();
 }

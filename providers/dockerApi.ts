@@ -137,15 +137,7 @@ export async function containerLogs(id: string, tail = 40, socketPath?: string):
         req.on("error", reject);
         req.end();
     });
-    // Without a TTY the engine multiplexes streams: 8-byte frame headers, size in bytes 4..7.
-    const out: string[] = [];
-    let offset = 0;
-    while (offset + 8 <= raw.length) {
-        const size = raw.readUInt32BE(offset + 4);
-        out.push(raw.subarray(offset + 8, offset + 8 + size).toString("utf8"));
-        offset += 8 + size;
-    }
-    return out.join("").trimEnd();
+    return demultiplex(raw).trimEnd();
 }
 
 export interface ImageSummary {
@@ -167,4 +159,75 @@ export async function inspectImage(name: string, socketPath?: string): Promise<I
 
 export function sleep(ms: number): Promise<void> {
     return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Splits the engine's multiplexed stdout/stderr stream (8-byte frame headers) into text. */
+function demultiplex(raw: Buffer): string {
+    const out: string[] = [];
+    let offset = 0;
+    while (offset + 8 <= raw.length) {
+        const size = raw.readUInt32BE(offset + 4);
+        out.push(raw.subarray(offset + 8, offset + 8 + size).toString("utf8"));
+        offset += 8 + size;
+    }
+    return out.join("");
+}
+
+/** Runs a command in a running container and returns its exit code and output. */
+export async function execInContainer(id: string, cmd: string[], socketPath?: string): Promise<{ exitCode: number; output: string }> {
+    const exec = await dockerRequest<{ Id: string }>("POST", `/containers/${id}/exec`, { Cmd: cmd, AttachStdout: true, AttachStderr: true }, { socketPath });
+    const raw = await new Promise<Buffer>((resolve, reject) => {
+        const body = Buffer.from(JSON.stringify({ Detach: false, Tty: false }));
+        const req = http.request(
+            {
+                socketPath: dockerSocketPath(socketPath),
+                method: "POST",
+                path: `/exec/${exec.Id}/start`,
+                headers: { "Content-Type": "application/json", "Content-Length": body.length },
+            },
+            (res) => {
+                const chunks: Buffer[] = [];
+                res.on("data", (c: Buffer) => chunks.push(c));
+                res.on("end", () => resolve(Buffer.concat(chunks)));
+            },
+        );
+        req.on("error", reject);
+        req.end(body);
+    });
+    const info = await dockerRequest<{ ExitCode: number }>("GET", `/exec/${exec.Id}/json`, undefined, { socketPath });
+    return { exitCode: info.ExitCode, output: demultiplex(raw).trimEnd() };
+}
+
+/** A one-file tar archive (ustar), enough for the engine's archive upload. */
+export function singleFileTar(name: string, content: string, mode = 0o644): Buffer {
+    const data = Buffer.from(content, "utf8");
+    const header = Buffer.alloc(512, 0);
+    const field = (value: string, offset: number, length: number) => header.write(value, offset, length, "ascii");
+    const octal = (value: number, length: number) => value.toString(8).padStart(length - 1, "0") + "\0";
+    field(name, 0, 100);
+    field(octal(mode, 8), 100, 8);
+    field(octal(0, 8), 108, 8);
+    field(octal(0, 8), 116, 8);
+    field(octal(data.length, 12), 124, 12);
+    field(octal(Math.floor(Date.now() / 1000), 12), 136, 12);
+    field("        ", 148, 8); // checksum is computed with its own field as spaces
+    field("0", 156, 1);
+    field("ustar\0", 257, 6);
+    field("00", 263, 2);
+    let sum = 0;
+    for (const byte of header) {
+        sum += byte;
+    }
+    field(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8);
+    const padding = Buffer.alloc((512 - (data.length % 512)) % 512, 0);
+    return Buffer.concat([header, data, padding, Buffer.alloc(1024, 0)]);
+}
+
+/** Writes one file into a container (a volume path works even when the root is read-only). */
+export async function putFile(id: string, dir: string, name: string, content: string, socketPath?: string): Promise<void> {
+    await dockerRequest("PUT", `/containers/${id}/archive?path=${encodeURIComponent(dir)}`, undefined, {
+        socketPath,
+        rawBody: singleFileTar(name, content),
+        contentType: "application/x-tar",
+    });
 }

@@ -212,6 +212,8 @@ build_simple postgres 15
 IMAGE_POSTGRES="$PINNED"
 build_simple redis 7
 IMAGE_REDIS="$PINNED"
+build_simple gateway 1
+IMAGE_GATEWAY="$PINNED"
 
 # ---- app ---------------------------------------------------------------------------------------
 APP_HASH="$(hash_inputs "base=$BASE_SUM" images/app app/package.json app/package-lock.json app/tsconfig.json app/src)"
@@ -246,3 +248,4 @@ progress "images ready"
 printf 'export OPSBOOK_IMAGE_POSTGRES=%s\n' "$IMAGE_POSTGRES"
 printf 'export OPSBOOK_IMAGE_REDIS=%s\n' "$IMAGE_REDIS"
 printf 'export OPSBOOK_IMAGE_APP=%s\n' "$IMAGE_APP"
+printf 'export OPSBOOK_IMAGE_GATEWAY=%s\n' "$IMAGE_GATEWAY"

@@ -50,6 +50,7 @@ describe("the staging stack under mocks", () => {
             "opsbook/postgres:15": "sha256:1111",
             "opsbook/redis:7": "sha256:2222",
             "opsbook/app:reference": "sha256:3333",
+            "opsbook/gateway:1": "sha256:4444",
         });
         process.env.DOCKER_HOST = `unix://${engine.socketPath}`;
         pulumi.runtime.setMocks(
@@ -90,14 +91,16 @@ describe("the staging stack under mocks", () => {
     });
 
     it("exports each published service's base URL on 127.0.0.1", async () => {
-        assert.deepEqual(await unwrap(outputs.endpoints), { api: "http://127.0.0.1:48080" });
-        assert.deepEqual(await unwrap(outputs.healthChecks), { api: "http://127.0.0.1:48080/health" });
+        // The gateway listens on 10001 for the first service; the mock maps it to 50001.
+        assert.deepEqual(await unwrap(outputs.endpoints), { api: "http://127.0.0.1:50001" });
+        assert.deepEqual(await unwrap(outputs.healthChecks), { api: "http://127.0.0.1:50001/health" });
     });
 
     it("publishes no Postgres or Redis port", () => {
         assert.deepEqual(containerOf("postgres").inputs.publish, []);
         assert.deepEqual(containerOf("redis").inputs.publish, []);
-        assert.deepEqual(containerOf("service").inputs.publish, [8080]);
+        assert.deepEqual(containerOf("service").inputs.publish, [], "services are reached through the gateway");
+        assert.deepEqual(containerOf("gateway").inputs.publish, [10001]);
     });
 
     it("keys containers on image IDs looked up locally, not on tags", () => {
@@ -118,7 +121,7 @@ describe("the staging stack under mocks", () => {
 
     it("puts every container on the stack network with a stable alias", () => {
         const aliases = containers().map((c) => c.inputs.networks[0].aliases[0]).sort();
-        assert.deepEqual(aliases, ["api", "postgres", "redis"]);
+        assert.deepEqual(aliases, ["api", "gateway", "postgres", "redis"]);
         for (const c of containers()) {
             assert.equal(c.inputs.networks[0].name, "opsbook-staging-net-abc123");
         }
@@ -134,6 +137,6 @@ describe("the staging stack under mocks", () => {
 
     it("names the data volumes after the stack so a redeploy finds them again", () => {
         const volumes = registered.filter((r) => r.type.endsWith(":Volume")).map((v) => v.inputs.name).sort();
-        assert.deepEqual(volumes, ["opsbook-staging-postgres-data", "opsbook-staging-redis-data"]);
+        assert.deepEqual(volumes, ["opsbook-staging-gateway-routes", "opsbook-staging-postgres-data", "opsbook-staging-redis-data"]);
     });
 });
