@@ -231,7 +231,7 @@ export = async () => {
         containers: pulumi.all(Object.fromEntries([...services.entries()].map(([name, s]) => [name, s.containerNames]))),
         postgresContainer: postgres?.containerName,
         postgresVolume: postgres?.volumeName,
-        databaseRoles: access ? { migrator: `${spec.postgres.database}_migrator`, app: `${spec.postgres.database}_app` } : undefined,
+        databaseRoles: access ? { migrator: `${spec.postgres.database}_migrator`, app: `${spec.postgres.database}_app`, appLogin: access.appLogin } : undefined,
         redisContainer: redis?.containerName,
         schedulerContainer: scheduler?.containerName,
         gatewayContainer: gateway?.containerName,

@@ -19,14 +19,34 @@ export interface DatabaseAccessArgs {
     readonly adminUrl: pulumi.Input<string>;
     /** The database the app uses. */
     readonly database: string;
-    /** Rotation stamps of the two role passwords. Default `initial`. */
+    /** Rotation stamp of the migration role's password. Default `initial`. */
     readonly migratorPasswordRotation?: string;
+    /**
+     * Rotation count of the app's password: a whole number, default 0. Each increment moves the
+     * services to the other login role with a new password (see `appLoginSlots`).
+     */
     readonly appPasswordRotation?: string;
 }
 
-/** Role names derive from the database, so two databases of one server never share a role. */
-export function roleNames(database: string): { migrator: string; app: string } {
-    return { migrator: `${database}_migrator`, app: `${database}_app` };
+/**
+ * Role names derive from the database, so two databases of one server never share a role.
+ * `app` is a group that holds the privileges; `logins` are the two login roles that take turns.
+ */
+export function roleNames(database: string): { migrator: string; app: string; logins: [string, string] } {
+    return { migrator: `${database}_migrator`, app: `${database}_app`, logins: [`${database}_app_blue`, `${database}_app_green`] };
+}
+
+/**
+ * Which login role the services use, and the rotation key of each role's password, for rotation
+ * count `n`. Rotation n gives the active role (n even: blue, odd: green) the password of key n
+ * and leaves the other role's password as it was (key n-1). So a rotation changes only the idle
+ * role's password, moves the services to it, and the role the running services use stays valid
+ * until the next rotation: no request fails while the services roll. Pure.
+ */
+export function appLoginSlots(n: number): { active: 0 | 1; keys: [string, string] } {
+    const active = (n % 2) as 0 | 1;
+    const keys: [string, string] = active === 0 ? [String(n), String(n - 1)] : [String(n - 1), String(n)];
+    return { active, keys };
 }
 
 function literal(value: string): string {
@@ -38,17 +58,23 @@ function literal(value: string): string {
  * schema; the app role may read and write rows but not change the schema; nobody else connects.
  * Pure, so tests can read it.
  */
-export function accessSql(database: string, migratorVerifier: string, appVerifier: string): string {
-    const { migrator, app } = roleNames(database);
+export function accessSql(database: string, migratorVerifier: string, loginVerifiers: [string, string]): string {
+    const { migrator, app, logins } = roleNames(database);
     return [
         // Errors must not echo statements (they hold verifiers) into the server log.
         "SET log_min_error_statement = panic;",
         `DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(migrator)}) THEN CREATE ROLE "${migrator}"; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(app)}) THEN CREATE ROLE "${app}"; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(logins[0])}) THEN CREATE ROLE "${logins[0]}"; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(logins[1])}) THEN CREATE ROLE "${logins[1]}"; END IF;
 END $$;`,
         `ALTER ROLE "${migrator}" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${literal(migratorVerifier)};`,
-        `ALTER ROLE "${app}" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${literal(appVerifier)};`,
+        // The group holds the privileges and cannot log in; the two login roles inherit them.
+        `ALTER ROLE "${app}" WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD NULL;`,
+        `ALTER ROLE "${logins[0]}" WITH LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${literal(loginVerifiers[0])};`,
+        `ALTER ROLE "${logins[1]}" WITH LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${literal(loginVerifiers[1])};`,
+        `GRANT "${app}" TO "${logins[0]}", "${logins[1]}";`,
         `ALTER DATABASE "${database}" OWNER TO "${migrator}";`,
         `REVOKE ALL ON DATABASE "${database}" FROM PUBLIC;`,
         `GRANT CONNECT, TEMPORARY ON DATABASE "${database}" TO "${app}";`,
@@ -80,8 +106,10 @@ END $$;`,
 export class DatabaseAccess extends pulumi.ComponentResource {
     /** URL of the migration role (secret). */
     public readonly migratorUrl: pulumi.Output<string>;
-    /** URL of the app role (secret). */
+    /** URL of the app's active login role (secret). */
     public readonly appUrl: pulumi.Output<string>;
+    /** The login role the services use now. */
+    public readonly appLogin: string;
     /** The step that applies the grants; depend on it before connecting with the roles. */
     public readonly applied: pulumi.Resource;
 
@@ -96,15 +124,31 @@ export class DatabaseAccess extends pulumi.ComponentResource {
             { length: 32, alphabet: "alphanumeric", rotation: args.migratorPasswordRotation ?? "initial" },
             { parent: this },
         ).value;
-        const appPassword = new GeneratedSecretValue(
-            `${name}-app-password`,
-            { length: 32, alphabet: "alphanumeric", rotation: args.appPasswordRotation ?? "initial" },
-            { parent: this },
-        ).value;
+        const rotation = Number(args.appPasswordRotation ?? "0");
+        if (!Number.isInteger(rotation) || rotation < 0) {
+            throw new pulumi.ResourceError(
+                "`opsbook:rotation.POSTGRES_APP_PASSWORD` must be a whole number (0, 1, 2, ...); increment it by one to rotate.",
+                this,
+            );
+        }
+        const slots = appLoginSlots(rotation);
+        const loginPasswords = roles.logins.map(
+            (role, i) =>
+                new GeneratedSecretValue(
+                    `${name}-${role.endsWith("blue") ? "blue" : "green"}-password`,
+                    { length: 32, alphabet: "alphanumeric", rotation: slots.keys[i] },
+                    { parent: this },
+                ).value,
+        );
         const sql = pulumi.secret(
             pulumi
-                .all([migratorPassword, appPassword])
-                .apply(([m, a]) => accessSql(args.database, scramVerifier(roles.migrator, m), scramVerifier(roles.app, a))),
+                .all([migratorPassword, loginPasswords[0], loginPasswords[1]])
+                .apply(([m, blue, green]) =>
+                    accessSql(args.database, scramVerifier(roles.migrator, m), [
+                        scramVerifier(roles.logins[0], blue),
+                        scramVerifier(roles.logins[1], green),
+                    ]),
+                ),
         );
         const apply = new OneShotRun(
             `${name}-grants`,
@@ -131,7 +175,8 @@ export class DatabaseAccess extends pulumi.ComponentResource {
         const url = (role: string, password: pulumi.Output<string>) =>
             pulumi.secret(pulumi.interpolate`postgres://${role}:${password}@${POSTGRES_HOST}:${POSTGRES_PORT}/${args.database}`);
         this.migratorUrl = url(roles.migrator, migratorPassword);
-        this.appUrl = url(roles.app, appPassword);
+        this.appUrl = url(roles.logins[slots.active], loginPasswords[slots.active]);
+        this.appLogin = roles.logins[slots.active];
         this.applied = apply;
         this.registerOutputs({ migratorUrl: this.migratorUrl, appUrl: this.appUrl });
     }

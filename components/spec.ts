@@ -199,6 +199,10 @@ export const SpecSchema = z
                 );
             }
         }
+        const appRotation = spec.rotation.POSTGRES_APP_PASSWORD;
+        if (appRotation !== undefined && !/^\d+$/.test(appRotation)) {
+            issue(["rotation", "POSTGRES_APP_PASSWORD"], "must be a whole number (0, 1, 2, ...); increment it by one to rotate the app's database password");
+        }
         for (const [name, svc] of Object.entries(spec.services)) {
             for (const secret of Object.keys(svc.secretEnv)) {
                 if (secret in svc.env) {

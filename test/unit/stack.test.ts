@@ -114,7 +114,7 @@ describe("the staging stack under mocks", () => {
         const secretEnv = reveal(api.inputs.secretEnv);
         assert.equal(secretEnv.secret, true, "secretEnv reached the provider as plain values");
         assert.deepEqual(Object.keys(secretEnv.value).sort(), ["DATABASE_URL", "REDIS_URL"]);
-        assert.match(secretEnv.value.DATABASE_URL, /^postgres:\/\/app_app:x{32}@postgres:5432\/app$/);
+        assert.match(secretEnv.value.DATABASE_URL, /^postgres:\/\/app_app_blue:x{32}@postgres:5432\/app$/);
         assert.ok(!("DATABASE_URL" in api.inputs.env), "DATABASE_URL leaked into plain env");
         assert.equal(await isSecret(outputs.endpoints), false);
     });

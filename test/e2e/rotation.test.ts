@@ -1,0 +1,93 @@
+// Issue 5 (rotation) with the real engines: the app's database password rotates under steady
+// load with zero failed requests. Two login roles take turns: a rotation gives the idle one a
+// new password and moves the services to it; the previous one keeps working until the next
+// rotation, and then its old password no longer logs in.
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { TestStack, docker, requireEngines } from "./harness";
+import { startLoad } from "./loadProbe";
+
+const SPEC = `config:
+  opsbook:services:
+    api:
+      replicas: 2
+      env:
+        APP_ROLE: api
+      uses: [postgres, redis]
+`;
+
+describe("rotating the app's database password", { timeout: 20 * 60 * 1000 }, () => {
+    const stack = new TestStack("e2e-rot");
+    let api = "";
+    let network = "";
+
+    /** The DATABASE_URL a running api container has (read from the engine, kept in memory only). */
+    async function apiDatabaseUrl(): Promise<string> {
+        const { containers } = await stack.outputs();
+        const env = await docker("inspect", "-f", "{{json .Config.Env}}", containers.api[0]);
+        const url = (JSON.parse(env.stdout) as string[]).find((e) => e.startsWith("DATABASE_URL="));
+        assert.ok(url, "the api has no DATABASE_URL");
+        return url.slice("DATABASE_URL=".length);
+    }
+
+    /** Whether a URL logs in, tried from inside the stack network; the URL travels in an env file. */
+    async function logsIn(url: string): Promise<boolean> {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "opsbook-rot-"));
+        const envFile = path.join(dir, "env");
+        fs.writeFileSync(envFile, `PROBE_URL=${url}\n`, { mode: 0o600 });
+        try {
+            const res = await docker("run", "--rm", "--network", network, "--env-file", envFile, "opsbook/postgres:15", "sh", "-c", 'psql "$PROBE_URL" -X -At -c "SELECT 1"');
+            return res.code === 0 && res.stdout.trim() === "1";
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+
+    async function rotateUnderLoad(n: number) {
+        const set = await stack.pulumi(["config", "set", "--path", "opsbook:rotation.POSTGRES_APP_PASSWORD", String(n)]);
+        assert.equal(set.code, 0, set.stderr);
+        const probe = startLoad(`${api}/health`);
+        await new Promise((r) => setTimeout(r, 1000));
+        const res = await stack.up();
+        await new Promise((r) => setTimeout(r, 1000));
+        const load = await probe.stop();
+        assert.equal(res.code, 0, `pulumi up of rotation ${n} failed:\n${res.stdout}\n${res.stderr}`);
+        stack.log(`rotation ${n}: ${load.requests} requests, ${load.failed} failed, longest outage ${load.longestOutageMs} ms`);
+        assert.ok(load.requests > 100, `too little load: ${load.requests}`);
+        assert.equal(load.failed, 0, `failed requests during rotation ${n}: ${JSON.stringify(load.failures)}`);
+    }
+
+    before(async () => {
+        requireEngines();
+        await stack.init(SPEC);
+        const res = await stack.up();
+        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        const outputs = await stack.outputs();
+        api = outputs.endpoints.api;
+        network = outputs.networkName;
+    });
+    after(() => stack.dispose());
+
+    it("rotates with zero failed requests; the previous password stays valid until the next rotation, then stops logging in", async () => {
+        const first = await apiDatabaseUrl();
+        assert.match(first, /^postgres:\/\/app_app_blue:/);
+        assert.equal(await logsIn(first), true, "the first password does not log in");
+
+        await rotateUnderLoad(1);
+        const second = await apiDatabaseUrl();
+        assert.match(second, /^postgres:\/\/app_app_green:/, "the services did not move to the other login role");
+        assert.equal(await logsIn(second), true);
+        assert.equal(await logsIn(first), true, "the previous password stopped working one rotation too early");
+
+        await rotateUnderLoad(2);
+        const third = await apiDatabaseUrl();
+        assert.match(third, /^postgres:\/\/app_app_blue:/);
+        assert.notEqual(third, first, "the blue role kept its old password");
+        assert.equal(await logsIn(third), true);
+        assert.equal(await logsIn(first), false, "the rotated role's old password still logs in");
+        assert.equal(await logsIn(second), true, "the previous password must stay valid until the next rotation");
+    });
+});
