@@ -42,3 +42,29 @@ describe("the policy pack refuses an unsafe production deploy", { timeout: 10 * 
         assert.doesNotMatch(out, /pk_live_0f3c9a1b2d4e6f80/, "the value was printed");
     });
 });
+
+describe("a spec mistake stops `pulumi preview` before anything is registered", { timeout: 5 * 60 * 1000 }, () => {
+    const stack = new TestStack("e2e-badspec");
+
+    before(async () => {
+        requireEngines();
+        await stack.init(`config:
+  opsbook:services:
+    api:
+      prot: 8080
+      replicas: 0
+`);
+    });
+    after(() => stack.dispose());
+
+    it("prints every problem under its key and registers no resource", async () => {
+        const res = await stack.pulumi(["preview", "--non-interactive"]);
+        const out = res.stdout + res.stderr;
+        assert.notEqual(res.code, 0, out);
+        assert.match(out, /`opsbook:services.api`: unknown key\(s\) `prot`/);
+        assert.match(out, /`opsbook:services.api.replicas`/);
+        assert.doesNotMatch(out, /at Object\.|\.ts:\d+:\d+/, "a stack trace was printed instead of the message alone");
+        // Only the stack itself appears; no Docker object, secret or step was registered.
+        assert.doesNotMatch(out, /dynamic\/opsbook:|opsbook:index:/, "resources were registered");
+    });
+});
