@@ -361,7 +361,7 @@ export function callBotApi<T>(target: BotApiTarget, method: string, params: Reco
                     }
                     // Not the Bot API's envelope: a proxy or something else answered.
                     const snippet = text.replace(/\s+/g, " ").trim().slice(0, 200);
-                    reject(botApiError(clean(`${method} failed: HTTP ${status} from ${base} without a Bot API answer${snippet ? `: ${snippet}` : ""}${hintFor(status, undefined)}`), method, status));
+                    reject(botApiError(clean(`${method} failed: HTTP ${status} from ${base} without a Bot API answer${snippet ? `: ${snippet}` : ""}; check \`opsbook:telegram.apiBaseUrl\``), method, status));
                 });
             },
         );

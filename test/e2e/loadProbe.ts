@@ -82,3 +82,15 @@ export function startLoad(target: string, concurrency = 4, intervalMs = 20, time
         },
     };
 }
+
+/**
+ * Runs `change` (a `pulumi up`, typically) while a steady load hits `url`, with a second of load
+ * before and after, and returns what the load saw next to the command's result.
+ */
+export async function underLoad<T>(url: string, change: () => Promise<T>): Promise<{ result: T; load: ProbeResult }> {
+    const probe = startLoad(url);
+    await new Promise((r) => setTimeout(r, 1000));
+    const result = await change();
+    await new Promise((r) => setTimeout(r, 1000));
+    return { result, load: await probe.stop() };
+}

@@ -3,7 +3,7 @@
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import { TestStack, httpGet, requireEngines } from "./harness";
-import { startLoad } from "./loadProbe";
+import { underLoad } from "./loadProbe";
 
 // Two api replicas behind the gateway, Postgres and Redis; the release label is the only change.
 const SPEC = `config:
@@ -35,11 +35,7 @@ describe("releases and rollbacks with no failed request", { timeout: 20 * 60 * 1
     async function releaseUnderLoad(release: string) {
         const set = await stack.pulumi(["config", "set", "opsbook:release", release]);
         assert.equal(set.code, 0, set.stderr);
-        const probe = startLoad(`${api}/health`);
-        await new Promise((r) => setTimeout(r, 1000));
-        const res = await stack.up();
-        await new Promise((r) => setTimeout(r, 1000));
-        const load = await probe.stop();
+        const { result: res, load } = await underLoad(`${api}/health`, () => stack.up());
         assert.equal(res.code, 0, `pulumi up of release ${release} failed:\n${res.stdout}\n${res.stderr}`);
         stack.log(`release ${release}: ${load.requests} requests, ${load.failed} failed, longest outage ${load.longestOutageMs} ms`);
         return load;

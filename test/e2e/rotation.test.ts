@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { TestStack, docker, requireEngines } from "./harness";
-import { startLoad } from "./loadProbe";
+import { underLoad } from "./loadProbe";
 
 const SPEC = `config:
   opsbook:services:
@@ -49,11 +49,7 @@ describe("rotating the app's database password", { timeout: 20 * 60 * 1000 }, ()
     async function rotateUnderLoad(n: number) {
         const set = await stack.pulumi(["config", "set", "--path", "opsbook:rotation.POSTGRES_APP_PASSWORD", String(n)]);
         assert.equal(set.code, 0, set.stderr);
-        const probe = startLoad(`${api}/health`);
-        await new Promise((r) => setTimeout(r, 1000));
-        const res = await stack.up();
-        await new Promise((r) => setTimeout(r, 1000));
-        const load = await probe.stop();
+        const { result: res, load } = await underLoad(`${api}/health`, () => stack.up());
         assert.equal(res.code, 0, `pulumi up of rotation ${n} failed:\n${res.stdout}\n${res.stderr}`);
         stack.log(`rotation ${n}: ${load.requests} requests, ${load.failed} failed, longest outage ${load.longestOutageMs} ms`);
         assert.ok(load.requests > 100, `too little load: ${load.requests}`);
