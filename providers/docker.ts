@@ -6,7 +6,7 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerRole, EnvContract } from "../components/envContract";
-import { containerLogs, dockerRequest, dockerStatus, isNotFound, sleep } from "./dockerApi";
+import { containerLogs, dockerRequest, dockerStatus, execInContainer, isNotFound, sleep } from "./dockerApi";
 
 /** Labels every object of a stack carries, so tools and tests can find what a stack owns. */
 export const LABEL_PROJECT = "opsbook.project";
@@ -311,8 +311,17 @@ export async function removeContainer(id: string, graceSeconds: number): Promise
     }
 }
 
-/** Waits until the engine reports the container healthy (or running, without a health check). */
-async function waitHealthy(id: string, name: string, seconds: number): Promise<ContainerInspect> {
+/** The health check's command as an exec argv. */
+function healthArgv(check: HealthCheck): string[] {
+    return check.test[0] === "CMD-SHELL" ? ["/bin/sh", "-c", check.test[1]] : check.test.slice(1);
+}
+
+/**
+ * Waits until the container is healthy (or running, without a health check). Besides the
+ * engine's verdict, it runs the health command itself every 300 ms: the engine's first probe
+ * comes only after a whole interval, and every deploy would wait for it at each gate.
+ */
+async function waitHealthy(id: string, name: string, seconds: number, check?: HealthCheck): Promise<ContainerInspect> {
     const deadline = Date.now() + seconds * 1000;
     for (;;) {
         const info = await dockerRequest<ContainerInspect>("GET", `/containers/${id}/json`);
@@ -324,6 +333,12 @@ async function waitHealthy(id: string, name: string, seconds: number): Promise<C
         if (!health ? info.State.Running : health.Status === "healthy") {
             return info;
         }
+        if (check && info.State.Running) {
+            const probe = await execInContainer(id, healthArgv(check)).catch(() => undefined);
+            if (probe?.exitCode === 0) {
+                return info;
+            }
+        }
         if (Date.now() > deadline) {
             const last = health?.Log?.[health.Log.length - 1];
             const logs = await containerLogs(id);
@@ -332,7 +347,7 @@ async function waitHealthy(id: string, name: string, seconds: number): Promise<C
                     `${last ? `, last check exit ${last.ExitCode}: ${last.Output.trim()}` : ""}); last log lines:\n${logs}`,
             );
         }
-        await sleep(500);
+        await sleep(300);
     }
 }
 
@@ -365,7 +380,7 @@ const containerProvider: pulumi.dynamic.ResourceProvider = {
             await dockerRequest("POST", `/containers/${created.Id}/start`);
             const info =
                 inputs.waitHealthySeconds > 0
-                    ? await waitHealthy(created.Id, containerName, inputs.waitHealthySeconds)
+                    ? await waitHealthy(created.Id, containerName, inputs.waitHealthySeconds, inputs.healthCheck)
                     : await dockerRequest<ContainerInspect>("GET", `/containers/${created.Id}/json`);
             const outs: ContainerOutputs = { ...inputs, containerName, hostPorts: hostPortsOf(info) };
             return { id: created.Id, outs };
