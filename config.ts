@@ -13,7 +13,7 @@ export interface StackSettings {
 }
 
 /** Top-level keys of the `opsbook:` namespace that make up the spec. */
-const SPEC_KEYS = ["preset", "release", "images", "postgres", "redis", "rotation", "migrations", "jobs", "services"] as const;
+const SPEC_KEYS = ["preset", "release", "images", "postgres", "redis", "rotation", "migrations", "jobs", "telegram", "backups", "services"] as const;
 
 // The SDK knows which config keys were set with --secret; it exposes that only internally.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -14,6 +14,8 @@ import { JobScheduler } from "./components/scheduler";
 import { StackSecrets } from "./components/secrets";
 import { AppService } from "./components/service";
 import { Gateway } from "./components/gateway";
+import { Backups } from "./components/backup";
+import { backupImageKeys, backupTargets, backupsEnabled } from "./components/backupPlan";
 import { TelegramWebhookRegistration, telegramWebhookPlan } from "./components/webhook";
 import {
     generatedSecretSpecs,
@@ -31,17 +33,13 @@ export = async () => {
     const identity = { project, stack };
     const webhookPlan = telegramWebhookPlan(spec, userSecrets);
 
-    const refs = imageKeys(spec);
+    const refs = { ...imageKeys(spec), ...backupImageKeys(spec) };
     const ids = await resolveLocalImages(refs);
     const image = (key: string): LocalImage => ({ reference: refs[key], id: ids[key] });
     const serviceImage = (name: string) => image(spec.services[name].image ? `opsbook:services.${name}.image` : "opsbook:images.app");
 
     const generated = generatedSecretSpecs(spec);
-    const secrets = new StackSecrets("secrets", {
-        generated,
-        // Keys that encrypt data (64-hex keys) are never deleted or replaced by accident.
-        protectedNames: Object.keys(generated).filter((name) => generated[name].kind === "hex64"),
-    });
+    const secrets = new StackSecrets("secrets", { generated });
     const secretValues = { ...secrets.values, ...userSecrets };
 
     const network = new PrivateNetwork("network", { identity });
@@ -218,6 +216,27 @@ export = async () => {
           )
         : undefined;
 
+    // The agent starts once the databases it copies are in use (Postgres migrated, SQLite files
+    // created by their services): its first verified backup is part of the deploy.
+    const backups = backupsEnabled(spec)
+        ? new Backups(
+              "backups",
+              {
+                  identity,
+                  networkName: network.networkName,
+                  image: image("opsbook:images.backup"),
+                  targets: backupTargets(spec),
+                  postgresAdminUrl: postgres?.adminUrl,
+                  volumes: Object.fromEntries([...volumes.entries()].map(([name, volume]) => [name, volume.name])),
+                  schedule: spec.backups.schedule,
+                  keep: { days: spec.backups.keepDays, weeks: spec.backups.keepWeeks, months: spec.backups.keepMonths },
+                  location: spec.backups.location,
+                  memoryMb: spec.backups.memoryMb,
+              },
+              { dependsOn: [...(postgres ? [postgres] : []), ...(migration ? [migration] : []), ...services.values()] },
+          )
+        : undefined;
+
     const published = (pick: (url: string, healthPath: string) => string) =>
         gateway
             ? gateway.urls.apply((urls) => Object.fromEntries(Object.entries(urls).map(([name, url]) => [name, pick(url, spec.services[name].healthPath)])))
@@ -237,6 +256,8 @@ export = async () => {
         gatewayContainer: gateway?.containerName,
         /** The Telegram webhook as last registered or refreshed: its URL, backlog and last delivery error. */
         telegramWebhook: webhook ? { url: webhook.url, pendingUpdateCount: webhook.pendingUpdateCount, lastErrorMessage: webhook.lastErrorMessage } : undefined,
+        /** Where backups are, the agent container, the schedule and what to run next. */
+        backups: backups?.summary,
         migrationsFinishedAt: migration?.finishedAt,
         networkName: network.networkName,
     };

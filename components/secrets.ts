@@ -10,10 +10,30 @@ export interface GeneratedSecretSpec {
 }
 
 export interface StackSecretsArgs {
-    /** The secrets to make, by env name. Services that share a name share the value. */
+    /**
+     * The secrets to make, by env name. Services that share a name share the value. `hex64`
+     * secrets are keys to data (e.g. TRADING_KEY_ENCRYPTION_KEY): see `encryptionKeySlots`.
+     */
     readonly generated: Record<string, GeneratedSecretSpec>;
-    /** Env names whose values are keys to data (e.g. TRADING_KEY_ENCRYPTION_KEY): never deleted or replaced by accident. */
-    readonly protectedNames?: string[];
+}
+
+/** The env name under which a rotated encryption key's previous value stays available. */
+export function previousName(name: string): string {
+    return `${name}_PREVIOUS`;
+}
+
+/**
+ * Encryption keys live in two slots that take turns, like the database login roles: rotation
+ * count n keeps key n in the active slot and key n-1 in the other, delivered as NAME_PREVIOUS,
+ * so data encrypted under the previous key stays readable while the app re-encrypts it. The
+ * active slot is protected: `pulumi destroy` refuses to delete it and only a deliberate count
+ * bump moves it. Slot A keeps the stamp `initial` for count 0, so stacks made before slots keep
+ * their key. Pure.
+ */
+export function encryptionKeySlots(n: number): { active: 0 | 1; stamps: [string, string] } {
+    const stamp = (k: number) => (k === 0 ? "initial" : String(k));
+    const active = (n % 2) as 0 | 1;
+    return { active, stamps: active === 0 ? [stamp(n), stamp(n - 1)] : [stamp(n - 1), stamp(n)] };
 }
 
 /**
@@ -28,16 +48,26 @@ export class StackSecrets extends pulumi.ComponentResource {
         super("opsbook:index:StackSecrets", name, {}, opts);
         this.values = {};
         for (const [envName, spec] of Object.entries(args.generated)) {
-            const secret = new GeneratedSecretValue(
-                `${name}-${envName.toLowerCase().replace(/_/g, "-")}`,
-                {
-                    length: spec.kind === "hex64" ? 64 : 48,
-                    alphabet: spec.kind === "hex64" ? "hex" : "alphanumeric",
-                    rotation: spec.rotation,
-                },
-                { parent: this, protect: args.protectedNames?.includes(envName) ?? false },
+            const base = `${name}-${envName.toLowerCase().replace(/_/g, "-")}`;
+            if (spec.kind === "alphanumeric") {
+                this.values[envName] = new GeneratedSecretValue(base, { length: 48, alphabet: "alphanumeric", rotation: spec.rotation }, { parent: this }).value;
+                continue;
+            }
+            const n = spec.rotation === "initial" ? 0 : Number(spec.rotation);
+            if (!Number.isInteger(n) || n < 0) {
+                throw new pulumi.ResourceError(`\`opsbook:rotation.${envName}\` must be a whole number (0, 1, 2, ...); increment it by one to rotate the key.`, this);
+            }
+            const slots = encryptionKeySlots(n);
+            const values = slots.stamps.map(
+                (stamp, i) =>
+                    new GeneratedSecretValue(
+                        i === 0 ? base : `${base}-slot-b`,
+                        { length: 64, alphabet: "hex", rotation: stamp },
+                        { parent: this, protect: i === slots.active },
+                    ).value,
             );
-            this.values[envName] = secret.value;
+            this.values[envName] = values[slots.active];
+            this.values[previousName(envName)] = values[1 - slots.active];
         }
         this.registerOutputs({});
     }

@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { TELEGRAM_API_BASE_URL, TELEGRAM_UPDATE_TYPES, webhookUrlProblem } from "../providers/telegramWebhook";
+import { backupIssues, locationProblem, scheduleProblem } from "./backupPlan";
 
 const imageRef = z
     .string()
@@ -22,6 +23,7 @@ const ImagesSchema = z
         redis: imageRef.default("opsbook/redis:7"),
         app: imageRef.default("opsbook/app:reference"),
         gateway: imageRef.default("opsbook/gateway:1"),
+        backup: imageRef.default("opsbook/backup:1"),
     })
     .strict();
 
@@ -130,6 +132,40 @@ const MigrationsSchema = z
     })
     .strict();
 
+/** A refinement from a function that names the problem (or returns undefined). */
+const checkedBy = (problem: (value: string) => string | undefined) => (value: string, ctx: z.RefinementCtx) => {
+    const message = problem(value);
+    if (message) {
+        ctx.addIssue({ code: "custom", message });
+    }
+};
+
+const BackupsSchema = z
+    .object({
+        /** Back up at all. Default: true when the stack has Postgres or a SQLite DATABASE_URL on a volume. */
+        enabled: z.boolean().optional(),
+        /** When to back up: 5-field cron, UTC, at least once every 31 days. Default `0 3 * * *`. */
+        schedule: z.string().default("0 3 * * *").superRefine(checkedBy(scheduleProblem)),
+        /** Keep every verified backup younger than this many days (failed ones too, for diagnosis). */
+        keepDays: z.number().int().min(1).max(3650).default(7),
+        /** Keep the newest verified backup of each of this many most recent weeks that have one. */
+        keepWeeks: z.number().int().min(0).max(520).default(4),
+        /** Keep the newest verified backup of each of this many most recent months that have one. */
+        keepMonths: z.number().int().min(0).max(240).default(6),
+        /** A stack volume name (default `backups`) or an absolute directory on the engine's host. */
+        location: z.string().default("backups").superRefine(checkedBy(locationProblem)),
+        /** Always true: a backup counts only once a restore has proven it. */
+        verify: z
+            .literal(true, {
+                message:
+                    "cannot be turned off: a backup counts (for retention, health and restore) only once it has been restored into a scratch database and checked; remove `verify`, and if verification is too slow for your database, back up less often with `schedule`",
+            })
+            .default(true),
+        /** Memory limit of the backup agent in MiB. Default 256. */
+        memoryMb: z.number().int().min(64).default(256),
+    })
+    .strict();
+
 const TelegramWebhookSchema = z
     .object({
         /** The http service Telegram calls; its TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET are used. */
@@ -182,6 +218,7 @@ export const SpecSchema = z
         migrations: MigrationsSchema.optional(),
         jobs: z.record(serviceName, JobSchema).default({}),
         telegram: TelegramSchema.default(TelegramSchema.parse({})),
+        backups: BackupsSchema.default(BackupsSchema.parse({})),
         services: z
             .record(serviceName, ServiceSchema)
             .refine((s) => Object.keys(s).length > 0, { message: "declare at least one service" }),
@@ -202,6 +239,12 @@ export const SpecSchema = z
         const appRotation = spec.rotation.POSTGRES_APP_PASSWORD;
         if (appRotation !== undefined && !/^\d+$/.test(appRotation)) {
             issue(["rotation", "POSTGRES_APP_PASSWORD"], "must be a whole number (0, 1, 2, ...); increment it by one to rotate the app's database password");
+        }
+        for (const [name, stamp] of Object.entries(spec.rotation)) {
+            const isKey = Object.values(spec.services).some((svc) => svc.secretEnv[name] === "generated-hex64");
+            if (isKey && !/^\d+$/.test(stamp)) {
+                issue(["rotation", name], "must be a whole number (0, 1, 2, ...) for an encryption key; increment it by one to rotate (the previous key stays available as " + name + "_PREVIOUS)");
+            }
         }
         for (const [name, svc] of Object.entries(spec.services)) {
             for (const secret of Object.keys(svc.secretEnv)) {
@@ -261,6 +304,9 @@ export const SpecSchema = z
             if (secretSource === undefined || secretSource === "config-optional") {
                 issue(["telegram", "webhook", "service"], `names \`${hook.service}\`, whose ${key} must declare \`TELEGRAM_WEBHOOK_SECRET: generated\`: the service checks the secret token Telegram sends`);
             }
+        }
+        for (const problem of backupIssues(spec)) {
+            issue(problem.path, problem.message);
         }
     });
 

@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { EnvContract } from "./envContract";
 import { ScheduledCall } from "./scheduler";
-import { GeneratedSecretSpec } from "./secrets";
+import { GeneratedSecretSpec, previousName } from "./secrets";
 import { ServiceSpec, Spec } from "./spec";
 
 export interface DependencyUrls {
@@ -45,10 +45,15 @@ export function serviceSecretEnv(
     if (svc.uses.includes("redis") && urls.redisUrl !== undefined) {
         env.REDIS_URL = urls.redisUrl;
     }
-    for (const name of Object.keys(svc.secretEnv)) {
+    for (const [name, source] of Object.entries(svc.secretEnv)) {
         const value = values[name];
         if (value !== undefined) {
             env[name] = value;
+        }
+        // The previous encryption key, so data encrypted before a rotation stays readable.
+        const previous = values[previousName(name)];
+        if (source === "generated-hex64" && previous !== undefined) {
+            env[previousName(name)] = previous;
         }
     }
     return env;
@@ -64,6 +69,7 @@ export function serviceEnvContract(svc: Pick<ServiceSpec, "contract" | "secretEn
         }
         if (source === "generated-hex64") {
             formats[name] = formats[name] ?? "hex64";
+            formats[previousName(name)] = "hex64";
         }
     }
     return {

@@ -214,6 +214,8 @@ build_simple redis 7
 IMAGE_REDIS="$PINNED"
 build_simple gateway 1
 IMAGE_GATEWAY="$PINNED"
+build_simple backup 1
+IMAGE_BACKUP="$PINNED"
 
 # ---- app ---------------------------------------------------------------------------------------
 APP_HASH="$(hash_inputs "base=$BASE_SUM" images/app app/package.json app/package-lock.json app/tsconfig.json app/src)"
@@ -249,3 +251,4 @@ printf 'export OPSBOOK_IMAGE_POSTGRES=%s\n' "$IMAGE_POSTGRES"
 printf 'export OPSBOOK_IMAGE_REDIS=%s\n' "$IMAGE_REDIS"
 printf 'export OPSBOOK_IMAGE_APP=%s\n' "$IMAGE_APP"
 printf 'export OPSBOOK_IMAGE_GATEWAY=%s\n' "$IMAGE_GATEWAY"
+printf 'export OPSBOOK_IMAGE_BACKUP=%s\n' "$IMAGE_BACKUP"

@@ -45,14 +45,16 @@ describe("first deploy: one api with Postgres and Redis", { timeout: 20 * 60 * 1
         assert.equal(health.body.redis, "connected");
     });
 
-    it("publishes only the api, on 127.0.0.1", async () => {
+    it("publishes only the api, through the gateway, on 127.0.0.1", async () => {
         const res = await docker("ps", "--filter", `label=opsbook.stack=${stack.name}`, "--format", "{{.Names}} {{.Ports}}");
         const lines = res.stdout.split("\n").filter(Boolean);
-        assert.equal(lines.length, 3, res.stdout);
+        const names = lines.map((l) => l.split(" ")[0].replace(`opsbook-${stack.name}-`, "").replace(/-[0-9a-f]{6}$/, "")).sort();
+        assert.deepEqual(names, ["api", "backup", "gateway", "postgres", "redis"], res.stdout);
+        const apiPort = new URL(endpoints.api).port;
         for (const line of lines) {
             const [name, ...ports] = line.split(" ");
-            if (name.includes("-api-")) {
-                assert.match(ports.join(" "), /^127\.0\.0\.1:\d+->8080\/tcp$/, line);
+            if (name.includes("-gateway-")) {
+                assert.equal(ports.join(" "), `127.0.0.1:${apiPort}->10001/tcp`, line);
             } else {
                 assert.doesNotMatch(ports.join(" "), /->/, `${name} publishes a port: ${line}`);
             }
@@ -101,6 +103,7 @@ describe("first deploy: one api with Postgres and Redis", { timeout: 20 * 60 * 1
         assert.deepEqual(await stack.containers(), []);
         const volumes = await docker("volume", "ls", "-q", "--filter", `label=opsbook.stack=${stack.name}`);
         assert.deepEqual(volumes.stdout.split("\n").filter(Boolean).sort(), [
+            `opsbook-${stack.name}-backups`,
             `opsbook-${stack.name}-postgres-data`,
             `opsbook-${stack.name}-redis-data`,
         ]);

@@ -51,6 +51,7 @@ describe("the staging stack under mocks", () => {
             "opsbook/redis:7": "sha256:2222",
             "opsbook/app:reference": "sha256:3333",
             "opsbook/gateway:1": "sha256:4444",
+            "opsbook/backup:1": "sha256:5555",
         });
         process.env.DOCKER_HOST = `unix://${engine.socketPath}`;
         pulumi.runtime.setMocks(
@@ -84,6 +85,8 @@ describe("the staging stack under mocks", () => {
         const mod = (await import("../../index")) as unknown as { default: () => Promise<Record<string, pulumi.Output<unknown>>> };
         outputs = await mod.default();
         await unwrap(outputs.endpoints);
+        // The backup agent registers last: it waits for every database it copies.
+        await unwrap(outputs.backups);
     });
 
     after(async () => {
@@ -121,7 +124,7 @@ describe("the staging stack under mocks", () => {
 
     it("puts every container on the stack network with a stable alias", () => {
         const aliases = containers().map((c) => c.inputs.networks[0].aliases[0]).sort();
-        assert.deepEqual(aliases, ["api", "gateway", "postgres", "redis"]);
+        assert.deepEqual(aliases, ["api", "backup", "gateway", "postgres", "redis"]);
         for (const c of containers()) {
             assert.equal(c.inputs.networks[0].name, "opsbook-staging-net-abc123");
         }
@@ -137,6 +140,6 @@ describe("the staging stack under mocks", () => {
 
     it("names the data volumes after the stack so a redeploy finds them again", () => {
         const volumes = registered.filter((r) => r.type.endsWith(":Volume")).map((v) => v.inputs.name).sort();
-        assert.deepEqual(volumes, ["opsbook-staging-gateway-routes", "opsbook-staging-postgres-data", "opsbook-staging-redis-data"]);
+        assert.deepEqual(volumes, ["opsbook-staging-backups", "opsbook-staging-gateway-routes", "opsbook-staging-postgres-data", "opsbook-staging-redis-data"]);
     });
 });

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Backups of a deployed stack, carried out by its backup agent container (README, "Backups").
+#
+#   npm run backup -- now     [--stack S]              back up now, verify by restoring, print the result
+#   npm run backup -- list    [--stack S]              backups with status, size and age (* = restore default)
+#   npm run backup -- status  [--stack S]              the agent's status JSON (age of the last verified backup)
+#   npm run backup -- verify  [NAME] [--stack S]       restore a stored backup into a scratch database again
+#   npm run backup -- restore [NAME] [--force] [--stack S]
+#        restore NAME (default: the newest verified backup) after a safety backup of the live data;
+#        asks you to type the stack name first. --force skips the question and allows a backup
+#        that is not verified.
+# --stack defaults to the selected Pulumi stack; --json prints machine-readable results.
+# Progress goes to stderr as `[backup] <step> (<elapsed>)`; results go to stdout.
+set -euo pipefail
+
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib/progress.sh
+source "$ROOT/scripts/lib/progress.sh"
+
+cmd=""
+name=""
+stack=""
+force=0
+json=0
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -h | --help) usage; exit 0 ;;
+        --stack) [[ $# -ge 2 ]] || { echo "backup: --stack needs a stack name" >&2; exit 2; }; stack="$2"; shift ;;
+        --stack=*) stack="${1#--stack=}" ;;
+        --force) force=1 ;;
+        --json) json=1 ;;
+        -*) echo "backup: unknown option $1; see 'npm run backup -- --help'" >&2; exit 2 ;;
+        *)
+            if [[ -z "$cmd" ]]; then cmd="$1"
+            elif [[ -z "$name" ]]; then name="$1"
+            else echo "backup: unexpected argument $1; see 'npm run backup -- --help'" >&2; exit 2
+            fi ;;
+    esac
+    shift
+done
+case "$cmd" in
+    now | list | status | verify | restore) ;;
+    "") usage >&2; exit 2 ;;
+    *) echo "backup: unknown command '$cmd'; use now, list, status, verify or restore (see --help)" >&2; exit 2 ;;
+esac
+if [[ -n "$name" && "$cmd" != verify && "$cmd" != restore ]]; then
+    echo "backup: '$cmd' takes no backup name" >&2
+    exit 2
+fi
+
+progress_init backup
+cd "$ROOT"
+if ! command -v pulumi >/dev/null 2>&1; then
+    eval "$(bash "$ROOT/scripts/toolchain.sh")"
+fi
+if [[ -z "$stack" ]]; then
+    stack="$(pulumi stack --show-name --non-interactive 2>/dev/null || true)"
+    [[ -n "$stack" ]] || { echo "backup: no Pulumi stack is selected; pass --stack <name>" >&2; exit 2; }
+fi
+
+# The agent is found from the stack's outputs, so the command follows a redeploy that replaced it.
+outputs="$(pulumi stack output --json --stack "$stack" 2>&1)" || {
+    echo "backup: cannot read the outputs of stack $stack: $outputs" >&2
+    exit 1
+}
+json_get() { # json_get JSON EXPRESSION [ARG...]: EXPRESSION (ours, constant) over the parsed JSON `j` and the args `a`
+    # shellcheck disable=SC2016 # the backticks are JavaScript's
+    node -e 'const [text, expr, ...a] = process.argv.slice(1); const j = JSON.parse(text); const v = new Function("j", "a", `return (${expr});`)(j, a);
+if (v !== undefined && v !== null) console.log(typeof v === "string" ? v : JSON.stringify(v));' "$@"
+}
+agent="$(json_get "$outputs" 'j.backups && j.backups.agentContainer')"
+if [[ -z "$agent" ]]; then
+    echo "backup: stack $stack has no backup agent (its outputs have no \`backups\`); it needs Postgres or a SQLite volume and \`opsbook:backups.enabled\` not false, then 'npm run deploy -- $stack'" >&2
+    exit 1
+fi
+if [[ "$(docker inspect -f '{{.State.Running}}' "$agent" 2>/dev/null || true)" != "true" ]]; then
+    echo "backup: the agent container $agent of stack $stack is not running; 'npm run deploy -- $stack' starts it again" >&2
+    exit 1
+fi
+step_done "stack $stack, agent $agent, backups in $(json_get "$outputs" 'j.backups.location')"
+
+agent_cmd() { docker exec "$agent" backup-agent "$@"; }
+flags=()
+[[ $json == 1 ]] && flags+=(--json)
+[[ $force == 1 ]] && flags+=(--force)
+
+case "$cmd" in
+    now)
+        rc=0
+        agent_cmd now "${flags[@]}" || rc=$?
+        step_done "backup now: $([[ $rc == 0 ]] && echo verified || echo FAILED)"
+        exit "$rc"
+        ;;
+    list)
+        agent_cmd list "${flags[@]}"
+        ;;
+    status)
+        agent_cmd status
+        ;;
+    verify)
+        rc=0
+        agent_cmd verify ${name:+"$name"} "${flags[@]}" || rc=$?
+        step_done "verify: $([[ $rc == 0 ]] && echo verified || echo FAILED)"
+        exit "$rc"
+        ;;
+    restore)
+        listing="$(agent_cmd list --json)"
+        if [[ -z "$name" ]]; then
+            name="$(json_get "$listing" 'j.backups.filter((b) => b.restoreDefault).map((b) => b.name).join(" ")')"
+            if [[ -z "$name" ]]; then
+                echo "backup: there is no verified backup to restore in $(json_get "$outputs" 'j.backups.location'); see 'npm run backup -- list --stack $stack'" >&2
+                exit 1
+            fi
+            if [[ "$name" == *" "* ]]; then
+                echo "backup: the stack has several databases; name the backup to restore (newest verified: $name)" >&2
+                exit 2
+            fi
+        fi
+        chosen="$(json_get "$listing" 'j.backups.find((b) => b.name === a[0])' "$name")"
+        if [[ -z "$chosen" ]]; then
+            echo "backup: no backup named $name; see 'npm run backup -- list --stack $stack'" >&2
+            exit 1
+        fi
+        status="$(json_get "$chosen" 'j.status')"
+        if [[ "$status" != verified && $force == 0 ]]; then
+            echo "backup: $name is $status ($(json_get "$chosen" 'j.reason')); nothing was changed. Pick a verified backup (see 'list') or pass --force" >&2
+            exit 1
+        fi
+        target="$(json_get "$chosen" 'j.target || j.kind')"
+        age="$(json_get "$chosen" 'j.ageSeconds < 120 ? j.ageSeconds + " s" : j.ageSeconds < 7200 ? Math.round(j.ageSeconds / 60) + " min" : Math.round(j.ageSeconds / 3600) + " h"')"
+        describe="$name ($status, taken $age ago)"
+        if [[ $force == 0 ]]; then
+            echo "This replaces the live data of $target in stack $stack with $describe." >&2
+            echo "A safety backup of the current data is taken first. Type the stack name ($stack) to go on:" >&2
+            answer=""
+            read -r answer || true
+            if [[ "$answer" != "$stack" ]]; then
+                echo "backup: aborted (you typed '${answer}'); nothing was changed" >&2
+                exit 1
+            fi
+        fi
+        step_done "restoring $describe"
+        restore_flags=(--confirmed --json)
+        [[ $force == 1 ]] && restore_flags+=(--force)
+        result="$(agent_cmd restore "$name" "${restore_flags[@]}")"
+        step_done "restore finished"
+        if [[ $json == 1 ]]; then
+            echo "$result"
+            exit 0
+        fi
+        safety="$(json_get "$result" 'j.safetyBackup')"
+        previous="$(json_get "$result" 'j.previousDatabase')"
+        services="$(json_get "$outputs" 'Object.keys(j.containers || {}).join(", ")')"
+        echo "Restored $name into $(json_get "$result" 'j.into') of stack $stack."
+        [[ -n "$safety" ]] && echo "The data as it was just before is in $safety."
+        echo "Next:"
+        echo "  1. Check the data read-only before trading resumes (seed 004): for each service that writes ($services),"
+        echo "       pulumi config set --path 'opsbook:services.<service>.env.READ_ONLY' true --stack $stack && npm run deploy -- $stack"
+        echo "     then look at the data, set READ_ONLY back to false and deploy again."
+        if [[ -n "$previous" ]]; then
+            echo "  2. If the backup predates the last migration, change \`opsbook:release\` and deploy, so migrations run again."
+            echo "  3. The previous database is kept as $previous; once you are sure, drop it:"
+            echo "       docker exec -u postgres $(json_get "$outputs" 'j.postgresContainer') psql -U opsbook_admin -d postgres -c 'DROP DATABASE \"$previous\"'"
+        fi
+        [[ -n "$safety" ]] && echo "  Undo: npm run backup -- restore $safety --stack $stack"
+        ;;
+esac
+progress_total
