@@ -11,6 +11,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { dockerRequest, execInContainer, isNotFound } from "../providers/dockerApi";
+import { deleteEngineObject, readEngineObject } from "../providers/docker";
 
 // ---------------------------------------------------------------------------------------------
 // BackupSchedule
@@ -181,27 +182,9 @@ const hostVolumeProvider: pulumi.dynamic.ResourceProvider = {
         const replaces = olds.name !== news.name || olds.path !== news.path ? ["path"] : [];
         return { changes: replaces.length > 0, replaces, deleteBeforeReplace: false };
     },
-    async read(id: string, props: BackupHostVolumeInputs) {
-        try {
-            await dockerRequest("GET", `/volumes/${encodeURIComponent(id)}`);
-            return { id, props };
-        } catch (err) {
-            if (isNotFound(err)) {
-                return {};
-            }
-            throw err;
-        }
-    },
+    read: (id: string, props: BackupHostVolumeInputs) => readEngineObject(`/volumes/${encodeURIComponent(id)}`, id, props),
     // Removing a bind volume leaves the host directory and its files alone.
-    async delete(id: string) {
-        try {
-            await dockerRequest("DELETE", `/volumes/${encodeURIComponent(id)}`);
-        } catch (err) {
-            if (!isNotFound(err)) {
-                throw err;
-            }
-        }
-    },
+    delete: (id: string) => deleteEngineObject(`/volumes/${encodeURIComponent(id)}`),
 };
 
 export type BackupHostVolumeArgs = { [K in keyof BackupHostVolumeInputs]: pulumi.Input<BackupHostVolumeInputs[K]> };

@@ -39,6 +39,30 @@ function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown
     return [...keys].filter((k) => !ignore.includes(k) && k !== "__provider" && stable(olds[k]) !== stable(news[k]));
 }
 
+/** A dynamic provider's `read` of an engine object: gone (404) means deleted outside Pulumi. */
+export async function readEngineObject<T>(path: string, id: string, props: T): Promise<pulumi.dynamic.ReadResult<T>> {
+    try {
+        await dockerRequest("GET", path);
+        return { id, props };
+    } catch (err) {
+        if (isNotFound(err)) {
+            return {};
+        }
+        throw err;
+    }
+}
+
+/** Deletes an engine object; one that is already gone is fine. */
+export async function deleteEngineObject(path: string): Promise<void> {
+    try {
+        await dockerRequest("DELETE", path);
+    } catch (err) {
+        if (!isNotFound(err)) {
+            throw err;
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Network
 
@@ -71,26 +95,8 @@ const networkProvider: pulumi.dynamic.ResourceProvider = {
         const changes = changedKeys(olds as never, news as never, ["networkName"]);
         return { changes: changes.length > 0, replaces: changes, deleteBeforeReplace: false };
     },
-    async read(id: string, props: NetworkOutputs) {
-        try {
-            await dockerRequest("GET", `/networks/${id}`);
-            return { id, props };
-        } catch (err) {
-            if (isNotFound(err)) {
-                return {};
-            }
-            throw err;
-        }
-    },
-    async delete(id: string) {
-        try {
-            await dockerRequest("DELETE", `/networks/${id}`);
-        } catch (err) {
-            if (!isNotFound(err)) {
-                throw err;
-            }
-        }
-    },
+    read: (id: string, props: NetworkOutputs) => readEngineObject(`/networks/${id}`, id, props),
+    delete: (id: string) => deleteEngineObject(`/networks/${id}`),
 };
 
 export interface NetworkArgs {
@@ -132,26 +138,8 @@ const volumeProvider: pulumi.dynamic.ResourceProvider = {
         const replaces = olds.name === news.name ? [] : ["name"];
         return { changes: replaces.length > 0, replaces, deleteBeforeReplace: false };
     },
-    async read(id: string, props: VolumeInputs) {
-        try {
-            await dockerRequest("GET", `/volumes/${encodeURIComponent(id)}`);
-            return { id, props };
-        } catch (err) {
-            if (isNotFound(err)) {
-                return {};
-            }
-            throw err;
-        }
-    },
-    async delete(id: string) {
-        try {
-            await dockerRequest("DELETE", `/volumes/${encodeURIComponent(id)}`);
-        } catch (err) {
-            if (!isNotFound(err)) {
-                throw err;
-            }
-        }
-    },
+    read: (id: string, props: VolumeInputs) => readEngineObject(`/volumes/${encodeURIComponent(id)}`, id, props),
+    delete: (id: string) => deleteEngineObject(`/volumes/${encodeURIComponent(id)}`),
 };
 
 export interface VolumeArgs {
