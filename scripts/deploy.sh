@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Deploys a stack on the local Docker engine: toolchain, then `pulumi up`, then the endpoints.
+# Deploys a stack on the local Docker engine: toolchain, then `pulumi up` with the policy pack
+# (policies/config/<stack>.json, else production.json), then the endpoints.
 #
 #   npm run deploy                      # the staging stack
 #   npm run deploy -- production        # another stack (its Pulumi.<stack>.yaml must exist)
@@ -8,7 +9,8 @@
 set -euo pipefail
 
 if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    # The help is the comment block at the top of this file.
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
     exit 0
 fi
 

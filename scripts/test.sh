@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: toolchain first (the e2e tests need the real Pulumi engine and Docker engine),
-# then the type check, the unit tests (Pulumi mocks) and the e2e tests (real `pulumi up`).
+# then the type check, the reference app's unit tests, the unit tests (Pulumi mocks), the policy
+# pack's tests and the e2e tests (real `pulumi up`).
 #
 #   npm test                 # everything
 #   npm test -- unit         # only test/unit and test/policy (no engine needed)
@@ -8,7 +9,8 @@
 set -euo pipefail
 
 if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    # The help is the comment block at the top of this file.
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
     exit 0
 fi
 
