@@ -3,45 +3,13 @@
 import { strict as assert } from "node:assert";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { Registered, SECRET_SIG, setRecordingMocks, unwrap } from "./mocks";
 
-interface Registered {
-    type: string;
-    name: string;
-    inputs: Record<string, any>;
-}
-
-const registered: Registered[] = [];
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const PASSWORD = "Sup3rSecretAdminPassw0rd";
-
-pulumi.runtime.setMocks(
-    {
-        newResource(args) {
-            registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-            const outs: Record<string, unknown> = { ...args.inputs };
-            if (args.type.endsWith(":Container")) {
-                outs.containerName = `${args.inputs.name}-abc123`;
-            }
-            if (args.type.endsWith(":BackupSchedule")) {
-                outs.targetStatus = [];
-            }
-            return { id: `${args.name}-id`, state: outs };
-        },
-        call(args) {
-            throw new Error(`unexpected call to ${args.token}`);
-        },
-    },
-    "opsbook",
-    "staging",
-    false,
-);
+const registered: Registered[] = setRecordingMocks();
 
 // Imported after the mocks are set: components register resources as soon as they are built.
 import type * as BackupModule from "../../components/backup";
-
-function unwrap<T>(o: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => o.apply((v) => resolve(v)));
-}
 
 function byName(name: string): Registered {
     const found = registered.find((r) => r.name === name);

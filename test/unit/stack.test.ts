@@ -3,35 +3,15 @@
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { FakeEngine, startFakeEngine } from "./fakeDockerEngine";
+import { FakeEngine } from "./fakeDockerEngine";
+import { Registered, reveal, runProgramUnderMocks, unwrap } from "./mocks";
 
-interface Registered {
-    type: string;
-    name: string;
-    inputs: Record<string, any>;
-}
-
-const registered: Registered[] = [];
+let registered: Registered[] = [];
 let engine: FakeEngine;
 let outputs: Record<string, pulumi.Output<unknown>>;
 
-function unwrap<T>(o: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => o.apply((v) => resolve(v)));
-}
-
 function isSecret(o: pulumi.Output<unknown>): Promise<boolean> {
     return (o as unknown as { isSecret: Promise<boolean> }).isSecret;
-}
-
-/** Pulumi's marker for a secret value crossing the resource monitor boundary. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-
-/** The value inside a secret, and whether it was one. */
-function reveal(value: any): { secret: boolean; value: any } {
-    if (value && typeof value === "object" && SECRET_SIG in value) {
-        return { secret: true, value: value.value };
-    }
-    return { secret: false, value };
 }
 
 function containers(): Registered[] {
@@ -46,44 +26,9 @@ function containerOf(component: string): Registered {
 
 describe("the staging stack under mocks", () => {
     before(async () => {
-        engine = await startFakeEngine({
-            "opsbook/postgres:15": "sha256:1111",
-            "opsbook/redis:7": "sha256:2222",
-            "opsbook/app:reference": "sha256:3333",
-            "opsbook/gateway:1": "sha256:4444",
-            "opsbook/backup:1": "sha256:5555",
-        });
-        process.env.DOCKER_HOST = `unix://${engine.socketPath}`;
-        pulumi.runtime.setMocks(
-            {
-                newResource(args) {
-                    registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-                    const outs: Record<string, unknown> = { ...args.inputs };
-                    if (args.type.endsWith(":Container")) {
-                        outs.containerName = `${args.inputs.name}-abc123`;
-                        outs.hostPorts = Object.fromEntries((args.inputs.publish as number[]).map((p) => [String(p), 40000 + p]));
-                    }
-                    if (args.type.endsWith(":GeneratedSecretValue")) {
-                        outs.value = "x".repeat(args.inputs.length);
-                    }
-                    if (args.type.endsWith(":Network")) {
-                        outs.networkName = `${args.inputs.name}-abc123`;
-                    }
-                    return { id: `${args.name}-id`, state: outs };
-                },
-                call(args) {
-                    throw new Error(`unexpected call to ${args.token}`);
-                },
-            },
-            "opsbook",
-            "staging",
-            false,
-        );
-        pulumi.runtime.setAllConfig({
+        ({ registered, outputs, engine } = await runProgramUnderMocks({
             "opsbook:services": JSON.stringify({ api: { env: { APP_ROLE: "api" }, uses: ["postgres", "redis"] } }),
-        });
-        const mod = (await import("../../index")) as unknown as { default: () => Promise<Record<string, pulumi.Output<unknown>>> };
-        outputs = await mod.default();
+        }));
         await unwrap(outputs.endpoints);
         // The backup agent registers last: it waits for every database it copies.
         await unwrap(outputs.backups);

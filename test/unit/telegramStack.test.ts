@@ -4,71 +4,18 @@
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { FakeEngine, startFakeEngine } from "./fakeDockerEngine";
+import { FakeEngine } from "./fakeDockerEngine";
+import { Registered, reveal, runProgramUnderMocks, unwrap } from "./mocks";
 
-/** Pulumi's marker for a secret value crossing the resource monitor boundary. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const TOKEN = "7000000001:AAF4x9Qd2LkVb8Zp1Rt6Yw3Hn5Jm7Kc0Ue0";
 
-interface Registered {
-    type: string;
-    name: string;
-    inputs: Record<string, any>;
-}
-
-const registered: Registered[] = [];
+let registered: Registered[] = [];
 let engine: FakeEngine;
 let outputs: Record<string, pulumi.Output<unknown>>;
 
-function unwrap<T>(o: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => o.apply((v) => resolve(v)));
-}
-
-function reveal(value: any): { secret: boolean; value: any } {
-    if (value && typeof value === "object" && SECRET_SIG in value) {
-        return { secret: true, value: value.value };
-    }
-    return { secret: false, value };
-}
-
 describe("a signal-bot stack with a Telegram webhook, under mocks", () => {
     before(async () => {
-        engine = await startFakeEngine({
-            "opsbook/postgres:15": "sha256:1111",
-            "opsbook/app:reference": "sha256:3333",
-            "opsbook/gateway:1": "sha256:4444",
-            "opsbook/backup:1": "sha256:5555",
-        });
-        process.env.DOCKER_HOST = `unix://${engine.socketPath}`;
-        pulumi.runtime.setMocks(
-            {
-                newResource(args) {
-                    registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-                    const outs: Record<string, unknown> = { ...args.inputs };
-                    if (args.type.endsWith(":Container")) {
-                        outs.containerName = `${args.inputs.name}-abc123`;
-                        outs.hostPorts = Object.fromEntries(((args.inputs.publish as number[]) ?? []).map((p) => [String(p), 40000 + p]));
-                    }
-                    if (args.type.endsWith(":GeneratedSecretValue")) {
-                        outs.value = "w".repeat(args.inputs.length);
-                    }
-                    if (args.type.endsWith(":Network")) {
-                        outs.networkName = `${args.inputs.name}-abc123`;
-                    }
-                    if (args.type.endsWith(":TelegramWebhook")) {
-                        Object.assign(outs, { pendingUpdateCount: 0, lastErrorMessage: "", lastErrorDate: "" });
-                    }
-                    return { id: `${args.name}-id`, state: outs };
-                },
-                call(args) {
-                    throw new Error(`unexpected call to ${args.token}`);
-                },
-            },
-            "opsbook",
-            "staging",
-            false,
-        );
-        pulumi.runtime.setAllConfig(
+        ({ registered, outputs, engine } = await runProgramUnderMocks(
             {
                 "opsbook:preset": "signal-bot",
                 "opsbook:telegram": JSON.stringify({
@@ -77,10 +24,8 @@ describe("a signal-bot stack with a Telegram webhook, under mocks", () => {
                 }),
                 "opsbook:TELEGRAM_BOT_TOKEN": TOKEN,
             },
-            ["opsbook:TELEGRAM_BOT_TOKEN"],
-        );
-        const mod = (await import("../../index")) as unknown as { default: () => Promise<Record<string, pulumi.Output<unknown>>> };
-        outputs = await mod.default();
+            { secretKeys: ["opsbook:TELEGRAM_BOT_TOKEN"], secretChar: "w" },
+        ));
         await unwrap(pulumi.output(outputs.telegramWebhook));
     });
 
