@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Entry point for opsbook/postgres. Mirrors the official image's contract:
 #   first start on an empty PGDATA: initdb with POSTGRES_USER / POSTGRES_PASSWORD(_FILE),
-#   create POSTGRES_DB, run /docker-entrypoint-initdb.d/*; later starts: just run postgres.
+#   create POSTGRES_DB, run /docker-entrypoint-initdb.d/*; later starts: make POSTGRES_PASSWORD the
+#   superuser's password again (when set), then run postgres.
 # Started as root (e.g. --user 0 with a root-owned bind mount), it fixes ownership of PGDATA
 # and re-executes itself as postgres (uid 999); the server never runs as root.
 set -Eeuo pipefail
@@ -110,8 +111,25 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 	log "initialisation complete; starting postgres"
 else
 	log "PGDATA $PGDATA already initialised (PG_VERSION $(cat "$PGDATA/PG_VERSION")); skipping init"
+	if [ -n "$POSTGRES_PASSWORD" ]; then
+		# The password the deployment holds is the one that works: a data volume kept across a
+		# `pulumi destroy` (or a rotated password) must not lock the stack out of its own database.
+		# Set on a socket-only server, read by psql from the environment (never an argument), with
+		# statement logging off so the server log cannot echo it.
+		case "$POSTGRES_PASSWORD" in *$'\n'*) die "POSTGRES_PASSWORD must be a single line";; esac
+		pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w start >&2
+		PGUSER="$POSTGRES_USER" PGHOST=/var/run/postgresql PGPORT=5432 \
+			psql -v ON_ERROR_STOP=1 --no-password --no-psqlrc --quiet --dbname postgres >&2 <<-'EOSQL'
+				SET log_statement = 'none';
+				SET log_min_error_statement = panic;
+				\getenv superuser_password POSTGRES_PASSWORD
+				ALTER ROLE CURRENT_USER WITH PASSWORD :'superuser_password';
+			EOSQL
+		pg_ctl -D "$PGDATA" -m fast -w stop >&2
+		log "superuser password set from POSTGRES_PASSWORD"
+	fi
 fi
 
-# The password is only needed for initdb: keep it out of the server's environment.
+# The password is only needed for setup: keep it out of the server's environment.
 unset POSTGRES_PASSWORD
 exec "$@"

@@ -108,4 +108,16 @@ describe("first deploy: one api with Postgres and Redis", { timeout: 20 * 60 * 1
             `opsbook-${stack.name}-redis-data`,
         ]);
     });
+
+    it("opens the kept data again when the stack is deployed after a destroy", async () => {
+        // The destroy above kept the volumes but not the generated superuser password: the new
+        // deployment's password must still open the old data directory.
+        const res = await stack.up();
+        assert.equal(res.code, 0, `pulumi up after destroy failed:\n${res.stdout}\n${res.stderr}`);
+        const outputs = await stack.outputs();
+        const read = await docker("exec", "-u", "postgres", outputs.postgresContainer, "psql", "-X", "-At", "-U", "opsbook_admin", "-d", "app", "-c", "SELECT v FROM e2e_probe;");
+        assert.equal(read.stdout.trim(), "kept-across-restart", read.stderr);
+        const health = await waitFor("api healthy on the kept data", 60, () => httpGet(`${outputs.endpoints.api}/health`), (h) => h.status === 200);
+        assert.equal(health.body.database, "connected");
+    });
 });
