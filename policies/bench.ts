@@ -17,6 +17,7 @@ import {
     type StackValidationPolicy,
 } from "@pulumi/policy";
 import type { EnvContract } from "../components/envContract";
+import { HARDENED_DEFAULTS } from "../components/hardening";
 import type { ContainerInputs } from "../providers/docker";
 import { dynamicType } from "./lib";
 import { policies } from "./pack";
@@ -52,17 +53,9 @@ const base = {
     image: `sha256:${"ab".repeat(32)}`,
     networks: [{ name: "opsbook-production-net-1a2b3c", aliases: [] as string[] }],
     mounts: [],
-    tmpfs: { "/tmp": "rw,noexec,nosuid,size=64m" },
     healthCheck: { test: ["CMD", "node", "-e", "process.exit(0)"], intervalSeconds: 5, timeoutSeconds: 3, retries: 3, startPeriodSeconds: 30 },
-    restartPolicy: "unless-stopped" as const,
-    readOnlyRootFilesystem: true,
-    dropAllCapabilities: true,
-    addCapabilities: [],
-    noNewPrivileges: true,
-    logMaxSizeMb: 10,
-    logMaxFiles: 3,
+    ...HARDENED_DEFAULTS,
     waitHealthySeconds: 60,
-    stopGraceSeconds: 10,
 };
 
 function service(name: string, role: ContainerInputs["role"], secretEnv: Record<string, string>, c: Partial<EnvContract>): ContainerInputs {

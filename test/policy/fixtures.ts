@@ -1,21 +1,13 @@
 // One valid resource of each kind, shaped like the components make them, with env contracts taken
 // from the runbooks. Policy tests start from these and change one thing per case.
 import type { EnvContract } from "../../components/envContract";
+import { HARDENED_DEFAULTS } from "../../components/hardening";
 import type { ContainerInputs } from "../../providers/docker";
 
 export const HEX64 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
-const hardened = {
-    restartPolicy: "unless-stopped" as const,
-    readOnlyRootFilesystem: true,
-    dropAllCapabilities: true,
-    addCapabilities: [],
-    noNewPrivileges: true,
-    logMaxSizeMb: 10,
-    logMaxFiles: 3,
-    stopGraceSeconds: 10,
-    tmpfs: { "/tmp": "rw,noexec,nosuid,size=64m" },
-};
+// The components' own baseline, so the fixtures stay what the program really registers.
+const hardened = HARDENED_DEFAULTS;
 
 const IMAGE_ID = `sha256:${"ab".repeat(32)}`;
 
