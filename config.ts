@@ -1,7 +1,7 @@
 // The one place that reads stack config. Everything downstream receives the typed spec and the
 // user-supplied secrets as Outputs marked secret.
 import * as pulumi from "@pulumi/pulumi";
-import { Spec, SpecError, parseSpec } from "./components/spec";
+import { SPEC_KEYS, Spec, SpecError, configKeyProblems, parseSpec } from "./components/spec";
 import { applyPreset } from "./presets";
 
 export interface StackSettings {
@@ -10,10 +10,9 @@ export interface StackSettings {
     readonly spec: Spec;
     /** User-supplied secrets by env name (set with `pulumi config set --secret NAME value`). */
     readonly userSecrets: Record<string, pulumi.Output<string>>;
+    /** The static HTTP probe the toolchain built (`OPSBOOK_PROBE`), for health checks of any image. */
+    readonly probePath: string;
 }
-
-/** Top-level keys of the `opsbook:` namespace that make up the spec. */
-const SPEC_KEYS = ["preset", "release", "images", "postgres", "redis", "rotation", "migrations", "jobs", "telegram", "backups", "services"] as const;
 
 // The SDK knows which config keys were set with --secret; it exposes that only internally.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -26,7 +25,20 @@ export function readStackSettings(): StackSettings {
         // Scalars (preset, release) are plain strings in YAML; the rest are objects.
         raw[key] = key === "preset" || key === "release" ? config.get(key) : config.getObject(key);
     }
-    const spec = parseSpec(applyPreset(raw));
+    // Every key set for the stack, so a misspelt one (`opsbook:servics`) is refused, not ignored.
+    const keys = Object.keys(pulumi.runtime.allConfig());
+    let spec: Spec;
+    try {
+        spec = parseSpec(applyPreset(raw));
+    } catch (err) {
+        // The spec's own problems often follow from a misspelt key (`services` is required): name both.
+        const keyProblems = configKeyProblems(keys);
+        throw err instanceof SpecError && keyProblems.length > 0 ? new SpecError([...keyProblems, ...err.problems]) : err;
+    }
+    const keyProblems = configKeyProblems(keys, spec);
+    if (keyProblems.length > 0) {
+        throw new SpecError(keyProblems);
+    }
 
     const userSecrets: Record<string, pulumi.Output<string>> = {};
     const plain: string[] = [];
@@ -56,5 +68,11 @@ export function readStackSettings(): StackSettings {
             ),
         );
     }
-    return { project: pulumi.getProject(), stack: pulumi.getStack(), spec, userSecrets };
+    const probePath = process.env.OPSBOOK_PROBE;
+    if (!probePath) {
+        throw new pulumi.RunError(
+            "OPSBOOK_PROBE is not set: it names the HTTP probe that checks the services' health; run 'eval \"$(npm run -s toolchain)\"' in this shell first",
+        );
+    }
+    return { project: pulumi.getProject(), stack: pulumi.getStack(), spec, userSecrets, probePath };
 }

@@ -1,16 +1,19 @@
 // Read config, build the spec, create components, export outputs: nothing else.
 // An async entry point, so that everything that can be wrong with the input (the spec, plain-text
 // secrets, missing images) is reported before the first resource is registered.
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackSettings } from "./config";
 import { LocalImage, resolveLocalImages } from "./components/images";
 import { DatabaseAccess } from "./components/databaseAccess";
 import { Migration } from "./components/migration";
-import { engineName, stackLabels } from "./components/naming";
-import { PrivateNetwork } from "./components/network";
+import { engineName, labelList, stackLabels } from "./components/naming";
+import { StackNetworks } from "./components/networks";
 import { Postgres } from "./components/postgres";
+import { HealthProbe } from "./components/probe";
 import { Redis } from "./components/redis";
 import { JobScheduler } from "./components/scheduler";
+import { SecretFiles } from "./components/secretFiles";
 import { StackSecrets } from "./components/secrets";
 import { AppService } from "./components/service";
 import { Gateway } from "./components/gateway";
@@ -26,10 +29,12 @@ import {
     serviceEnvContract,
     serviceSecretEnv,
 } from "./components/wiring";
-import { Volume } from "./providers/docker";
+
+/** The key under which the migration role's URL is kept; the migrations read it as DATABASE_URL. */
+const MIGRATOR_URL_KEY = "MIGRATOR_DATABASE_URL";
 
 export = async () => {
-    const { project, stack, spec, userSecrets } = readStackSettings();
+    const { project, stack, spec, userSecrets, probePath } = readStackSettings();
     const identity = { project, stack };
     const webhookPlan = telegramWebhookPlan(spec, userSecrets);
 
@@ -42,12 +47,13 @@ export = async () => {
     const secrets = new StackSecrets("secrets", { generated });
     const secretValues = { ...secrets.values, ...userSecrets };
 
-    const network = new PrivateNetwork("network", { identity });
+    const networks = new StackNetworks("network", { identity });
+    const probe = new HealthProbe("health-probe", { identity, binaryPath: probePath });
 
     const postgres = spec.postgres.enabled
         ? new Postgres("postgres", {
               identity,
-              networkName: network.networkName,
+              network: networks.data,
               image: image("opsbook:images.postgres"),
               memoryMb: spec.postgres.memoryMb,
               database: spec.postgres.database,
@@ -58,7 +64,7 @@ export = async () => {
     const redis = spec.redis.enabled
         ? new Redis("redis", {
               identity,
-              networkName: network.networkName,
+              network: networks.data,
               image: image("opsbook:images.redis"),
               memoryMb: spec.redis.memoryMb,
               keepDataOnDestroy: spec.redis.keepDataOnDestroy,
@@ -71,9 +77,10 @@ export = async () => {
               "database-access",
               {
                   identity,
-                  networkName: network.networkName,
+                  network: networks.data,
                   postgresImage: image("opsbook:images.postgres"),
-                  adminUrl: postgres.adminUrl,
+                  adminUser: postgres.adminUser,
+                  adminPassword: postgres.adminPassword,
                   database: spec.postgres.database,
                   migratorPasswordRotation: spec.rotation.POSTGRES_MIGRATOR_PASSWORD,
                   appPasswordRotation: spec.rotation.POSTGRES_APP_PASSWORD,
@@ -85,36 +92,55 @@ export = async () => {
     // Services connect as the app role: rows yes, schema no.
     const urls = { databaseUrl: access?.appUrl, redisUrl: redis?.url };
 
+    // Every secret a service or a job reads, once, as a swarm secret: one per key, shared by
+    // the services that have it (a name two services must agree on is one secret by construction).
+    const serviceSecrets = Object.fromEntries(Object.entries(spec.services).map(([name, svc]) => [name, serviceSecretEnv(svc, urls, secretValues)]));
+    const calls = scheduledCalls(spec);
+    const callSecrets = [...new Set(calls.flatMap((c) => (c.secretHeader && secretValues[c.secretHeader.secret] ? [c.secretHeader.secret] : [])))];
+    const files = new SecretFiles("secret-files", {
+        identity,
+        values: {
+            ...Object.assign({}, ...Object.values(serviceSecrets)),
+            ...Object.fromEntries(callSecrets.map((n) => [n, secretValues[n]])),
+            ...(access ? { [MIGRATOR_URL_KEY]: access.migratorUrl } : {}),
+        },
+    });
+
     const migration =
         spec.migrations && access
-            ? new Migration(
-                  "migration",
-                  {
-                      identity,
-                      networkName: network.networkName,
-                      image: spec.migrations.image ? image("opsbook:migrations.image") : image("opsbook:images.app"),
-                      command: spec.migrations.command,
-                      preflight: spec.migrations.preflight,
-                      release: spec.release,
-                      env: spec.migrations.env,
-                      ...preflightInputs(spec, urls, secretValues),
-                      // Migrations run as the role that owns the schema, never as the superuser.
-                      secretEnv: { DATABASE_URL: access.migratorUrl },
-                      timeoutSeconds: spec.migrations.timeoutSeconds,
-                  },
-                  { dependsOn: [access.applied] },
-              )
+            ? (() => {
+                  const preflight = preflightInputs(spec, urls, secretValues);
+                  return new Migration(
+                      "migration",
+                      {
+                          identity,
+                          network: networks.data,
+                          image: spec.migrations.image ? image("opsbook:migrations.image") : image("opsbook:images.app"),
+                          command: spec.migrations.command,
+                          preflight: spec.migrations.preflight,
+                          release: spec.release,
+                          env: spec.migrations.env,
+                          preflightEnv: preflight.preflightEnv,
+                          preflightSecrets: files.mount(Object.keys(preflight.preflightSecretEnv)),
+                          // Migrations run as the role that owns the schema, never as the superuser.
+                          secrets: files.mount({ DATABASE_URL: MIGRATOR_URL_KEY }),
+                          redact: [access.migratorUrl, ...Object.values(preflight.preflightSecretEnv)],
+                          timeoutSeconds: spec.migrations.timeoutSeconds,
+                      },
+                      { dependsOn: [access.applied] },
+                  );
+              })()
             : undefined;
 
-    const volumes = new Map<string, Volume>();
+    const volumes = new Map<string, docker.Volume>();
     for (const svc of Object.values(spec.services)) {
         for (const volumeName of Object.keys(svc.volumes)) {
             if (!volumes.has(volumeName)) {
                 volumes.set(
                     volumeName,
-                    new Volume(
+                    new docker.Volume(
                         `volume-${volumeName}`,
-                        { name: engineName(identity, volumeName), labels: stackLabels(identity, "volume") },
+                        { name: engineName(identity, volumeName), labels: labelList(stackLabels(identity, "volume")) },
                         { retainOnDelete: true },
                     ),
                 );
@@ -122,7 +148,9 @@ export = async () => {
         }
     }
 
-    // Services are created in dependency order: a service's `uses` must be healthy before it starts.
+    const published = publishedServices(spec);
+    // Services are created in dependency order: a service's `uses` must be healthy before it
+    // starts (the spec refuses cycles).
     const services = new Map<string, AppService>();
     const create = (name: string): AppService => {
         const existing = services.get(name);
@@ -147,17 +175,17 @@ export = async () => {
             name,
             {
                 identity,
-                networkName: network.networkName,
+                // The gateway reaches published services on the edge network; everything else
+                // (databases, other services) is on the data network.
+                networks: published.includes(name) ? [networks.data, networks.edge] : [networks.data],
                 image: serviceImage(name),
                 command: svc.command,
                 port: svc.port,
                 healthPath: svc.healthPath,
-                // Nothing is published by the service itself: the gateway is the entry point, so
-                // releases can start new containers beside the old ones without a port clash.
-                publish: false,
+                probe: probe.config,
                 role: svc.kind === "worker" ? "worker" : "service",
                 env: { APP_RELEASE: spec.release, ...svc.env },
-                secretEnv: serviceSecretEnv(svc, urls, secretValues),
+                secrets: files.mount(Object.keys(serviceSecrets[name])),
                 envContract: serviceEnvContract(svc),
                 memoryMb: svc.memoryMb,
                 cpus: svc.cpus,
@@ -173,37 +201,34 @@ export = async () => {
     };
     Object.keys(spec.services).forEach(create);
 
-    const calls = scheduledCalls(spec);
     const scheduler =
         calls.length > 0
             ? new JobScheduler(
                   "scheduler",
                   {
                       identity,
-                      networkName: network.networkName,
+                      network: networks.data,
                       image: image("opsbook:images.app"),
                       calls,
-                      secretEnv: Object.fromEntries(
-                          calls.flatMap((c) => (c.secretHeader && secretValues[c.secretHeader.secret] ? [[c.secretHeader.secret, secretValues[c.secretHeader.secret]]] : [])),
-                      ),
+                      secrets: files.mount(callSecrets),
+                      probe: probe.config,
                   },
                   { dependsOn: [...services.values()] },
               )
             : undefined;
 
-    const entry = publishedServices(spec);
     const gateway =
-        entry.length > 0
-            ? new Gateway("gateway", {
-                  identity,
-                  networkName: network.networkName,
-                  image: image("opsbook:images.gateway"),
-                  backends: entry.map((name) => ({
-                      name,
-                      port: spec.services[name].port,
-                      containerNames: services.get(name)!.containerNames,
-                  })),
-              })
+        published.length > 0
+            ? new Gateway(
+                  "gateway",
+                  {
+                      identity,
+                      network: networks.edge,
+                      image: image("opsbook:images.gateway"),
+                      backends: published.map((name) => ({ name, serviceName: services.get(name)!.serviceName, port: spec.services[name].port })),
+                  },
+                  { dependsOn: published.map((name) => services.get(name)!) },
+              )
             : undefined;
 
     // Telegram learns a new secret token only once the service (and the gateway before it) runs
@@ -223,7 +248,7 @@ export = async () => {
               "backups",
               {
                   identity,
-                  networkName: network.networkName,
+                  network: networks.data,
                   image: image("opsbook:images.backup"),
                   targets: backupTargets(spec),
                   postgresAdminUrl: postgres?.adminUrl,
@@ -237,29 +262,30 @@ export = async () => {
           )
         : undefined;
 
-    const published = (pick: (url: string, healthPath: string) => string) =>
+    const publishedUrls = (pick: (url: string, healthPath: string) => string) =>
         gateway
-            ? gateway.urls.apply((urls) => Object.fromEntries(Object.entries(urls).map(([name, url]) => [name, pick(url, spec.services[name].healthPath)])))
+            ? gateway.urls.apply((u) => Object.fromEntries(Object.entries(u).map(([name, url]) => [name, pick(url, spec.services[name].healthPath)])))
             : pulumi.output({});
 
     const outputs = {
         /** Base URL of each published service, on 127.0.0.1. */
-        endpoints: published((url) => url),
+        endpoints: publishedUrls((url) => url),
         /** Health URL of each published service. */
-        healthChecks: published((url, path) => `${url}${path}`),
-        containers: pulumi.all(Object.fromEntries([...services.entries()].map(([name, s]) => [name, s.containerNames]))),
-        postgresContainer: postgres?.containerName,
+        healthChecks: publishedUrls((url, path) => `${url}${path}`),
+        /** The swarm service of each spec service: `docker service ps <name>` shows its tasks. */
+        services: pulumi.all(Object.fromEntries([...services.entries()].map(([name, s]) => [name, s.serviceName]))),
+        postgresService: postgres?.serviceName,
         postgresVolume: postgres?.volumeName,
         databaseRoles: access ? { migrator: `${spec.postgres.database}_migrator`, app: `${spec.postgres.database}_app`, appLogin: access.appLogin } : undefined,
-        redisContainer: redis?.containerName,
-        schedulerContainer: scheduler?.containerName,
+        redisService: redis?.serviceName,
+        schedulerService: scheduler?.serviceName,
         gatewayContainer: gateway?.containerName,
         /** The Telegram webhook as last registered or refreshed: its URL, backlog and last delivery error. */
         telegramWebhook: webhook ? { url: webhook.url, pendingUpdateCount: webhook.pendingUpdateCount, lastErrorMessage: webhook.lastErrorMessage } : undefined,
-        /** Where backups are, the agent container, the schedule and what to run next. */
+        /** Where backups are, the agent service, the schedule and what to run next. */
         backups: backups?.summary,
         migrationsFinishedAt: migration?.finishedAt,
-        networkName: network.networkName,
+        networks: { data: networks.data.name, edge: networks.edge.name },
     };
     // Parts a stack does not have (no Redis, no jobs) are left out rather than shown as undefined.
     return Object.fromEntries(Object.entries(outputs).filter(([, value]) => value !== undefined));

@@ -1,6 +1,7 @@
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { Container, Volume } from "../providers/docker";
 import {
     BACKUP_MOUNT,
     BACKUP_UID,
@@ -15,17 +16,20 @@ import {
     scheduleProblem,
     staleAfterSeconds,
 } from "./backupPlan";
-import { BackupHostVolume, BackupSchedule } from "./backupResources";
+import { BackupSchedule } from "./backupResources";
 import { EMPTY_ENV_CONTRACT } from "./envContract";
-import { HARDENED_DEFAULTS, healthCheck } from "./hardening";
+import { healthcheck } from "./hardening";
 import { LocalImage } from "./images";
-import { StackIdentity, engineName, stackLabels } from "./naming";
+import { StackNetwork } from "./networks";
+import { StackIdentity, engineName, labelList, stackLabels } from "./naming";
+import { NO_SECRETS, secretMount, secretRef, swarmSecret } from "./secretFiles";
+import { swarmServiceArgs } from "./swarmService";
 
 export interface BackupsArgs {
     /** Which stack the backups belong to. */
     readonly identity: StackIdentity;
-    /** The stack network, where Postgres answers as `postgres`; the agent publishes nothing. */
-    readonly networkName: pulumi.Input<string>;
+    /** The stack's data network, where Postgres answers as `postgres`; the agent publishes nothing. */
+    readonly network: StackNetwork;
     /** The backup agent image (opsbook/backup), resolved on the local engine. */
     readonly image: LocalImage;
     /** What to back up (see `backupTargets`). At least one. */
@@ -50,7 +54,8 @@ export interface BackupsArgs {
 export interface BackupsSummary {
     /** `volume <engine name>` or the host directory. */
     readonly location: string;
-    readonly agentContainer: string;
+    /** The agent's swarm service; `npm run backup` runs its commands in the service's task. */
+    readonly agentService: string;
     readonly schedule: string;
     readonly retention: string;
     /** The agent reports unhealthy when a target's newest verified backup is older than this. */
@@ -69,8 +74,8 @@ export interface BackupsSummary {
  * BackupSchedule record the policy pack requires and `pulumi refresh` updates.
  */
 export class Backups extends pulumi.ComponentResource {
-    /** The agent container; `npm run backup` runs its commands there with docker exec. */
-    public readonly agentContainerName: pulumi.Output<string>;
+    /** The agent's swarm service; `npm run backup` runs its commands in its task with docker exec. */
+    public readonly agentServiceName: pulumi.Output<string>;
     /** Where backups are, for people: `volume <engine name>` or a host directory. */
     public readonly location: pulumi.Output<string>;
     /** What the stack outputs say about backups. */
@@ -109,32 +114,51 @@ export class Backups extends pulumi.ComponentResource {
         const location = parseLocation(locationSpec);
         const labels = stackLabels(args.identity, "backups");
         // Backups outlive the stack: a named volume is kept on destroy; a host directory is the
-        // user's and only the engine's handle on it is removed.
+        // user's, and only the engine's handle on it (a bind volume) is removed.
+        if (location.kind === "host") {
+            const fix = `create it for the backup agent (uid ${BACKUP_UID}): sudo install -d -o ${BACKUP_UID} -g ${BACKUP_UID} -m 0750 ${location.path}`;
+            let isDir = false;
+            try {
+                isDir = fs.statSync(location.path).isDirectory();
+            } catch {
+                isDir = false;
+            }
+            if (!isDir) {
+                throw new pulumi.ResourceError(`\`backups.location\` ${location.path} is not a directory on this host; ${fix}`, this);
+            }
+        }
         const locationVolume =
             location.kind === "volume"
-                ? new Volume(`${name}-location`, { name: engineName(args.identity, location.name), labels }, { parent: this, retainOnDelete: true })
-                : new BackupHostVolume(
+                ? new docker.Volume(`${name}-location`, { name: engineName(args.identity, location.name), labels: labelList(labels) }, { parent: this, retainOnDelete: true })
+                : new docker.Volume(
                       `${name}-location`,
                       {
                           // The path is part of the name: a new directory is a new volume.
                           name: engineName(args.identity, "backups-host", crypto.createHash("sha256").update(location.path).digest("hex").slice(0, 8)),
-                          path: location.path,
-                          labels,
-                          uid: BACKUP_UID,
+                          driver: "local",
+                          driverOpts: { type: "none", o: "bind", device: location.path },
+                          labels: labelList(labels),
                       },
                       { parent: this },
                   );
         const where = location.kind === "volume" ? pulumi.interpolate`volume ${locationVolume.name}` : pulumi.output(location.path);
-
         // The targets as the agent reads them: ids, kinds and paths inside its container.
         const agentTargets = args.targets.map((t) => (t.kind === "postgres" ? { id: t.id, kind: t.kind, database: t.database } : { id: t.id, kind: t.kind, path: t.path }));
-        const container = new Container(
+        // pg_dump, pg_restore and psql get the password from this URL (read from its file) as
+        // PGPASSWORD of their own process, never on a command line.
+        const secrets = hasPostgres
+            ? secretMount(
+                  { BACKUP_POSTGRES_URL: secretRef("BACKUP_POSTGRES_URL", swarmSecret(args.identity, "BACKUP_POSTGRES_URL", args.postgresAdminUrl as pulumi.Input<string>, { parent: this })) },
+                  { uid: String(BACKUP_UID), gid: String(BACKUP_UID) },
+              )
+            : NO_SECRETS;
+        const service = new docker.Service(
             `${name}-agent`,
-            {
-                ...HARDENED_DEFAULTS,
-                name: engineName(args.identity, "backup"),
-                image: args.image.id,
-                imageName: args.image.reference,
+            swarmServiceArgs({
+                identity: args.identity,
+                engineName: engineName(args.identity, "backup"),
+                component: "backup",
+                image: args.image,
                 command: ["backup-agent", "serve"],
                 env: {
                     BACKUP_DIR: BACKUP_MOUNT,
@@ -145,43 +169,35 @@ export class Backups extends pulumi.ComponentResource {
                     BACKUP_TARGETS: JSON.stringify(agentTargets),
                     BACKUP_LOCATION: where,
                 },
-                // pg_dump, pg_restore and psql get the password from this URL as PGPASSWORD, never
-                // on a command line.
-                secretEnv: hasPostgres ? { BACKUP_POSTGRES_URL: args.postgresAdminUrl as pulumi.Input<string> } : {},
-                labels,
-                networks: [{ name: args.networkName, aliases: ["backup"] }],
-                publish: [],
-                mounts: [
-                    { volume: locationVolume.name, target: BACKUP_MOUNT, readOnly: false },
+                secrets,
+                networks: [{ id: args.network.id, aliases: ["backup"] }],
+                volumes: [
+                    { source: locationVolume.name, target: BACKUP_MOUNT },
                     // Read-write: a WAL-mode reader writes the -shm index, and restore writes the file.
-                    ...[...new Set(sqliteTargets.map((t) => t.volume))].map((v) => ({
-                        volume: args.volumes![v],
-                        target: `/sources/${v}`,
-                        readOnly: false,
-                    })),
+                    ...[...new Set(sqliteTargets.map((t) => t.volume))].map((v) => ({ source: args.volumes![v], target: `/sources/${v}` })),
                 ],
-                // The health signal is the age of the newest verified backup (see the agent's
+                // The health signal is the age of the newest verified backup (the agent's
                 // `health`); the first deploy waits for the first verified backup.
-                healthCheck: healthCheck(["CMD", "backup-agent", "health"], {
+                healthcheck: healthcheck(["backup-agent", "health"], {
                     intervalSeconds: 10,
                     timeoutSeconds: 10,
                     startPeriodSeconds: args.firstBackupTimeoutSeconds ?? 300,
                 }),
-                waitHealthySeconds: args.firstBackupTimeoutSeconds ?? 300,
+                replicas: 1,
+                // Two agents on one location would prune each other's view of the manifest.
+                updateOrder: "stop-first",
                 memoryMb,
                 // A dump in progress is stopped and its scratch database dropped before exit.
                 stopGraceSeconds: 30,
-                role: "worker",
                 envContract: hasPostgres ? { ...EMPTY_ENV_CONTRACT, required: ["BACKUP_POSTGRES_URL"], formats: { BACKUP_POSTGRES_URL: "url" } } : EMPTY_ENV_CONTRACT,
-            },
-            // Two agents on one location would prune each other's view of the manifest.
+                convergeTimeoutSeconds: (args.firstBackupTimeoutSeconds ?? 300) + 60,
+            }),
             { parent: this, deleteBeforeReplace: true },
         );
-
         const record = new BackupSchedule(
             `${name}-schedule`,
             {
-                agentContainer: container.containerName,
+                agentService: service.name,
                 schedule,
                 periodSeconds: period,
                 staleAfterSeconds: staleAfter,
@@ -193,11 +209,11 @@ export class Backups extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        this.agentContainerName = container.containerName;
+        this.agentServiceName = service.name;
         this.location = where;
         this.summary = pulumi.output({
             location: where,
-            agentContainer: container.containerName,
+            agentService: service.name,
             schedule: `${schedule} (UTC)`,
             retention: describeRetention(keep),
             staleAfter: formatAge(staleAfter),
@@ -205,6 +221,6 @@ export class Backups extends pulumi.ComponentResource {
             scheduleRecord: record.urn,
             next: `npm run backup -- list --stack ${args.identity.stack}   (also: now | verify [name] | restore [name] | status)`,
         });
-        this.registerOutputs({ agentContainerName: this.agentContainerName, location: this.location, summary: this.summary });
+        this.registerOutputs({ agentServiceName: this.agentServiceName, location: this.location, summary: this.summary });
     }
 }

@@ -1,24 +1,19 @@
-// The two engine-side resources of the Backups component, as small dynamic providers:
-//   BackupSchedule     the record of a stack's backup schedule, retention and location; its read
-//                      (`pulumi refresh`) reports the last verified backup of each target, as the
-//                      agent's own `health` command tells it. The policy pack's `backups-scheduled`
-//                      rule looks for this type.
-//   BackupHostVolume   a volume bound to a host directory the user chose as the backup location.
-//                      (The shared Volume provider makes plain named volumes only.)
-// Like providers/, only Node built-ins and ../providers/dockerApi are used: dynamic providers are
-// serialized into the state and run in a separate process.
+// The record of a stack's backup schedule, retention and location, as a small dynamic provider:
+// @pulumi/docker has no resource that reports what a running agent knows. Its read (`pulumi
+// refresh`) reports the last verified backup of each target, as the agent's own `health` command
+// tells it. The policy pack's `backups-scheduled` rule looks for this type. It reaches the engine
+// through the docker CLI, so it works wherever DOCKER_HOST points; only Node built-ins are used,
+// since dynamic providers are serialized into the state and run in a separate process.
+import { execFile } from "child_process";
 import * as crypto from "crypto";
-import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { dockerRequest, execInContainer, isNotFound } from "../providers/dockerApi";
-import { deleteEngineObject, readEngineObject } from "../providers/docker";
 
 // ---------------------------------------------------------------------------------------------
 // BackupSchedule
 
 export interface BackupScheduleInputs {
-    /** The agent container that runs the schedule. */
-    agentContainer: string;
+    /** The agent's swarm service, which runs the schedule. */
+    agentService: string;
     /** 5-field cron, UTC. */
     schedule: string;
     /** Longest gap between two runs of the schedule. */
@@ -51,10 +46,12 @@ export interface BackupScheduleOutputs extends BackupScheduleInputs {
     observedAt: string | null;
 }
 
-const INPUT_KEYS: (keyof BackupScheduleInputs)[] = ["agentContainer", "schedule", "periodSeconds", "staleAfterSeconds", "keep", "location", "targets", "verify"];
+const INPUT_KEYS: (keyof BackupScheduleInputs)[] = ["agentService", "schedule", "periodSeconds", "staleAfterSeconds", "keep", "location", "targets", "verify"];
 
-interface HealthInspect {
-    State: { Health?: { Status: string; Log?: { End: string; ExitCode: number; Output: string }[] } };
+function dockerCli(args: string[]): Promise<{ code: number; stdout: string }> {
+    return new Promise((resolve) => {
+        execFile("docker", args, { timeout: 60_000 }, (err, stdout) => resolve({ code: err ? 1 : 0, stdout: String(stdout) }));
+    });
 }
 
 /** One status line of the agent's `health` command, as the record keeps it. */
@@ -77,27 +74,29 @@ function parseHealthLine(output: string): Pick<BackupScheduleOutputs, "healthy" 
 }
 
 /**
- * What the agent says now: its `health` command run in the container (the same check the engine
- * runs), else the engine's last recorded health output. Exported for tests.
+ * What the agent says now: its `health` command run in the service's running task (the same
+ * check the engine runs), else the engine's last recorded health output of that task. Exported
+ * for tests.
  */
-export async function observeAgent(agentContainer: string): Promise<Pick<BackupScheduleOutputs, "healthy" | "targetStatus" | "observedAt">> {
-    let info: HealthInspect & { State: { Running?: boolean } };
+export async function observeAgent(agentService: string): Promise<Pick<BackupScheduleOutputs, "healthy" | "targetStatus" | "observedAt">> {
+    const ps = await dockerCli(["ps", "-q", "--filter", `label=com.docker.swarm.service.name=${agentService}`]);
+    const task = ps.stdout.trim().split("\n").filter(Boolean)[0];
+    if (!task) {
+        return { healthy: false, targetStatus: [], observedAt: new Date().toISOString() };
+    }
+    const probe = await dockerCli(["exec", task, "backup-agent", "health"]);
+    const live = parseHealthLine(probe.stdout);
+    if (live) {
+        return { ...live, observedAt: new Date().toISOString() };
+    }
+    const inspect = await dockerCli(["inspect", "--format", "{{json .State.Health}}", task]);
+    let log: { End: string; Output: string }[] = [];
     try {
-        info = await dockerRequest<HealthInspect & { State: { Running?: boolean } }>("GET", `/containers/${encodeURIComponent(agentContainer)}/json`);
-    } catch (err) {
-        if (isNotFound(err)) {
-            return { healthy: false, targetStatus: [], observedAt: new Date().toISOString() };
-        }
-        throw err;
+        log = (JSON.parse(inspect.stdout) as { Log?: { End: string; Output: string }[] } | null)?.Log ?? [];
+    } catch {
+        log = [];
     }
-    if (info.State.Running) {
-        const probe = await execInContainer(agentContainer, ["backup-agent", "health"]).catch(() => undefined);
-        const live = probe && parseHealthLine(probe.output);
-        if (live) {
-            return { ...live, observedAt: new Date().toISOString() };
-        }
-    }
-    for (const entry of [...(info.State.Health?.Log ?? [])].reverse()) {
+    for (const entry of [...log].reverse()) {
         const logged = parseHealthLine(entry.Output);
         if (logged) {
             return { ...logged, observedAt: entry.End };
@@ -112,7 +111,7 @@ function inputsOf(props: BackupScheduleInputs): BackupScheduleInputs {
 
 const scheduleProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: BackupScheduleInputs) {
-        const outs: BackupScheduleOutputs = { ...inputsOf(inputs), ...(await observeAgent(inputs.agentContainer)) };
+        const outs: BackupScheduleOutputs = { ...inputsOf(inputs), ...(await observeAgent(inputs.agentService)) };
         return { id: `backup-schedule-${crypto.randomBytes(4).toString("hex")}`, outs };
     },
     async diff(_id: string, olds: BackupScheduleOutputs, news: BackupScheduleInputs) {
@@ -121,10 +120,10 @@ const scheduleProvider: pulumi.dynamic.ResourceProvider = {
         return { changes, replaces: [], deleteBeforeReplace: false };
     },
     async update(_id: string, _olds: BackupScheduleOutputs, news: BackupScheduleInputs) {
-        return { outs: { ...inputsOf(news), ...(await observeAgent(news.agentContainer)) } };
+        return { outs: { ...inputsOf(news), ...(await observeAgent(news.agentService)) } };
     },
     async read(id: string, props: BackupScheduleOutputs) {
-        return { id, props: { ...props, ...(await observeAgent(props.agentContainer)) } };
+        return { id, props: { ...props, ...(await observeAgent(props.agentService)) } };
     },
     // The backups themselves stay where they are: deleting the record deletes no data.
     async delete() {},
@@ -140,60 +139,5 @@ export class BackupSchedule extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: BackupScheduleArgs, opts?: pulumi.CustomResourceOptions) {
         super(scheduleProvider, name, { healthy: undefined, targetStatus: undefined, observedAt: undefined, ...args }, opts, "opsbook", "BackupSchedule");
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// BackupHostVolume
-
-export interface BackupHostVolumeInputs {
-    /** Engine name of the volume. */
-    name: string;
-    /** Absolute directory on the engine's host. */
-    path: string;
-    labels: Record<string, string>;
-    /** uid that must be able to write there (the agent's). */
-    uid: number;
-}
-
-const hostVolumeProvider: pulumi.dynamic.ResourceProvider = {
-    async create(inputs: BackupHostVolumeInputs) {
-        // The engine is on this host (a unix socket), so the directory can be checked here, where
-        // the message can say what to run; the engine itself would only fail at mount time.
-        const fix = `create it for the backup agent (uid ${inputs.uid}): sudo install -d -o ${inputs.uid} -g ${inputs.uid} -m 0750 ${inputs.path}`;
-        let isDir = false;
-        try {
-            isDir = fs.statSync(inputs.path).isDirectory();
-        } catch {
-            isDir = false;
-        }
-        if (!isDir) {
-            throw new Error(`\`opsbook:backups.location\` ${inputs.path} is not a directory on this host; ${fix}`);
-        }
-        const res = await dockerRequest<{ Name: string }>("POST", "/volumes/create", {
-            Name: inputs.name,
-            Driver: "local",
-            DriverOpts: { type: "none", o: "bind", device: inputs.path },
-            Labels: inputs.labels,
-        });
-        return { id: res.Name, outs: { ...inputs } };
-    },
-    async diff(_id: string, olds: BackupHostVolumeInputs, news: BackupHostVolumeInputs) {
-        const replaces = olds.name !== news.name || olds.path !== news.path ? ["path"] : [];
-        return { changes: replaces.length > 0, replaces, deleteBeforeReplace: false };
-    },
-    read: (id: string, props: BackupHostVolumeInputs) => readEngineObject(`/volumes/${encodeURIComponent(id)}`, id, props),
-    // Removing a bind volume leaves the host directory and its files alone.
-    delete: (id: string) => deleteEngineObject(`/volumes/${encodeURIComponent(id)}`),
-};
-
-export type BackupHostVolumeArgs = { [K in keyof BackupHostVolumeInputs]: pulumi.Input<BackupHostVolumeInputs[K]> };
-
-/** A volume that is a host directory, so the agent can mount it like any named volume. */
-export class BackupHostVolume extends pulumi.dynamic.Resource {
-    declare public readonly name: pulumi.Output<string>;
-
-    constructor(name: string, args: BackupHostVolumeArgs, opts?: pulumi.CustomResourceOptions) {
-        super(hostVolumeProvider, name, args, opts, "opsbook", "BackupHostVolume");
     }
 }

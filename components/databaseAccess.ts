@@ -1,22 +1,25 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { OneShotRun } from "../providers/oneShot";
-import { GeneratedSecretValue } from "../providers/random";
-import { EMPTY_ENV_CONTRACT } from "./envContract";
 import { LocalImage } from "./images";
+import { StackNetwork } from "./networks";
 import { StackIdentity, engineName, stackLabels } from "./naming";
 import { POSTGRES_HOST, POSTGRES_PORT } from "./postgres";
 import { scramVerifier } from "./scram";
+import { jobSecretFiles, secretMount, secretRef, swarmSecret } from "./secretFiles";
+import { generatedPassword } from "./secrets";
 
 export interface DatabaseAccessArgs {
     /** Which stack the roles belong to. */
     readonly identity: StackIdentity;
     /** The stack network, where Postgres answers as `postgres`. */
-    readonly networkName: pulumi.Input<string>;
-    /** The Postgres image: its psql applies the grants from inside the network. */
+    readonly network: StackNetwork;
+    /** The Postgres image: its psql applies the grants from inside the stack's data network. */
     readonly postgresImage: LocalImage;
-    /** Superuser URL (secret). */
-    readonly adminUrl: pulumi.Input<string>;
+    /** The superuser's name. */
+    readonly adminUser: pulumi.Input<string>;
+    /** The superuser's password (secret): it reaches psql as a password file, never as an argument. */
+    readonly adminPassword: pulumi.Input<string>;
     /** The database the app uses. */
     readonly database: string;
     /** Rotation stamp of the migration role's password. Default `initial`. */
@@ -119,11 +122,7 @@ export class DatabaseAccess extends pulumi.ComponentResource {
             throw new pulumi.ResourceError("`postgres.database` must be a lower-case SQL identifier of at most 40 characters.", this);
         }
         const roles = roleNames(args.database);
-        const migratorPassword = new GeneratedSecretValue(
-            `${name}-migrator-password`,
-            { length: 32, alphabet: "alphanumeric", rotation: args.migratorPasswordRotation ?? "initial" },
-            { parent: this },
-        ).value;
+        const migratorPassword = generatedPassword(`${name}-migrator-password`, 32, args.migratorPasswordRotation ?? "initial", { parent: this });
         const rotation = Number(args.appPasswordRotation ?? "0");
         if (!Number.isInteger(rotation) || rotation < 0) {
             throw new pulumi.ResourceError(
@@ -132,13 +131,8 @@ export class DatabaseAccess extends pulumi.ComponentResource {
             );
         }
         const slots = appLoginSlots(rotation);
-        const loginPasswords = roles.logins.map(
-            (role, i) =>
-                new GeneratedSecretValue(
-                    `${name}-${role.endsWith("blue") ? "blue" : "green"}-password`,
-                    { length: 32, alphabet: "alphanumeric", rotation: slots.keys[i] },
-                    { parent: this },
-                ).value,
+        const loginPasswords = roles.logins.map((role, i) =>
+            generatedPassword(`${name}-${role.endsWith("blue") ? "blue" : "green"}-password`, 32, slots.keys[i], { parent: this }),
         );
         const sql = pulumi.secret(
             pulumi
@@ -150,25 +144,40 @@ export class DatabaseAccess extends pulumi.ComponentResource {
                     ]),
                 ),
         );
+        // psql reads the SQL (it holds password verifiers) and the superuser's password from
+        // files mounted in the job: nothing secret on its command line or in its env.
+        const passFile = pulumi.secret(pulumi.interpolate`${POSTGRES_HOST}:${POSTGRES_PORT}:*:${args.adminUser}:${args.adminPassword}\n`);
+        const files = secretMount(
+            {
+                PGPASSFILE: secretRef("PGPASSFILE", swarmSecret(args.identity, "GRANTS_PGPASSFILE", passFile, { parent: this })),
+                OPSBOOK_GRANTS_SQL: secretRef("OPSBOOK_GRANTS_SQL", swarmSecret(args.identity, "GRANTS_SQL", sql, { parent: this })),
+            },
+            { uid: "999", gid: "999" },
+        );
         const apply = new OneShotRun(
             `${name}-grants`,
             {
                 name: engineName(args.identity, "grants"),
                 image: args.postgresImage.id,
                 imageName: args.postgresImage.reference,
-                // The SQL and the URL travel as env, never as arguments (argv is visible to `ps`).
-                command: ["sh", "-c", 'printf "%s" "$OPSBOOK_SQL" | psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=terse "$OPSBOOK_ADMIN_URL"'],
-                env: {},
-                secretEnv: { OPSBOOK_SQL: sql, OPSBOOK_ADMIN_URL: args.adminUrl },
+                command: ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=terse", "-f", "/run/secrets/OPSBOOK_GRANTS_SQL"],
+                env: pulumi.output(args.adminUser).apply((user) => ({
+                    PGHOST: POSTGRES_HOST,
+                    PGPORT: String(POSTGRES_PORT),
+                    PGUSER: user,
+                    PGDATABASE: args.database,
+                    PGPASSFILE: "/run/secrets/PGPASSFILE",
+                    PGCONNECT_TIMEOUT: "10",
+                })),
+                secretFiles: jobSecretFiles(files),
                 labels: stackLabels(args.identity, "grants"),
-                networks: [{ name: args.networkName, aliases: [] }],
+                networks: [args.network.name],
                 memoryMb: 64,
                 user: "999",
                 timeoutSeconds: 120,
                 // A digest of the SQL: new passwords or grants apply again; nothing else does.
                 release: sql.apply((s) => crypto.createHash("sha256").update(s).digest("hex")),
-                role: "job",
-                envContract: EMPTY_ENV_CONTRACT,
+                redact: pulumi.all([args.adminPassword, migratorPassword, loginPasswords[0], loginPasswords[1]]),
             },
             { parent: this },
         );

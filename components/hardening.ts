@@ -1,45 +1,72 @@
-// The container defaults every long-running container gets unless a component says otherwise.
-// Kept in one place so that a reviewer (and the policy pack) sees one baseline.
-import { ContainerInputs, HealthCheck } from "../providers/docker";
+// The baseline every long-running swarm service of a stack gets unless its component says
+// otherwise, and the health check that needs nothing inside the image. Kept in one place so that
+// a reviewer, the components and the policy pack see one baseline.
+import type * as docker from "@pulumi/docker";
 
-export type HardenedFields = Pick<
-    ContainerInputs,
-    | "restartPolicy"
-    | "readOnlyRootFilesystem"
-    | "dropAllCapabilities"
-    | "addCapabilities"
-    | "noNewPrivileges"
-    | "logMaxSizeMb"
-    | "logMaxFiles"
-    | "stopGraceSeconds"
-    | "tmpfs"
->;
+type Input<T> = import("@pulumi/pulumi").Input<T>;
 
-/**
- * Restart unless stopped by hand, read-only root, no capabilities, no privilege gain, rotated logs
- * (10 MB x 3), 10 s to drain on stop, and a private /tmp since the root is read-only.
- */
-export const HARDENED_DEFAULTS: HardenedFields = {
-    restartPolicy: "unless-stopped",
-    readOnlyRootFilesystem: true,
-    dropAllCapabilities: true,
-    addCapabilities: [],
-    noNewPrivileges: true,
-    logMaxSizeMb: 10,
-    logMaxFiles: 3,
-    stopGraceSeconds: 10,
-    tmpfs: { "/tmp": "rw,noexec,nosuid,size=64m" },
-};
+/** Where the stack's HTTP probe (a swarm config holding a static binary) appears in every task. */
+export const PROBE_PATH = "/opsbook-probe";
 
-/** A health check polled often while starting, so deploys wait seconds, not minutes. */
-export function healthCheck(test: string[], overrides: Partial<HealthCheck> = {}): HealthCheck {
-    return { test, intervalSeconds: 5, timeoutSeconds: 3, retries: 3, startPeriodSeconds: 30, ...overrides, };
+/** Restart policy of long-running services: always back, with a short pause between attempts. */
+export const RESTART_POLICY: docker.types.input.ServiceTaskSpecRestartPolicy = { condition: "any", delay: "2s", window: "30s" };
+
+/** Logs rotated by the engine: 10 MB x 3 per task. */
+export const LOG_DRIVER: docker.types.input.ServiceTaskSpecLogDriver = { name: "json-file", options: { "max-size": "10m", "max-file": "3" } };
+
+/** Seconds a task gets to finish in-flight work after SIGTERM. */
+export const STOP_GRACE_SECONDS = 10;
+
+/** A private, size-limited /tmp, since the root filesystem is read-only. */
+export function tmpfsMount(target: string, sizeMb: number): docker.types.input.ServiceTaskSpecContainerSpecMount {
+    return { type: "tmpfs", target, tmpfsOptions: { sizeBytes: sizeMb * 1024 * 1024, mode: 0o1777 } };
 }
 
-/** An HTTP health check run inside the container with its own Node, so images need no curl. */
-export function httpHealthCheck(port: number, path: string): HealthCheck {
-    const script =
-        `require('http').get({host:'127.0.0.1',port:${port},path:${JSON.stringify(path)},timeout:2500},` +
-        `r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))`;
-    return healthCheck(["CMD", "node", "-e", script]);
+/**
+ * Container settings every service starts from: read-only root, no capabilities, a private /tmp.
+ * (Swarm's service spec on this engine has no no-new-privileges switch; dropping every capability
+ * and running as a non-root user is what keeps a process from gaining privileges.)
+ */
+export const HARDENED_CONTAINER: Pick<docker.types.input.ServiceTaskSpecContainerSpec, "readOnly" | "capDrops" | "stopGracePeriod"> = {
+    readOnly: true,
+    capDrops: ["ALL"],
+    stopGracePeriod: duration(STOP_GRACE_SECONDS),
+};
+
+/** Timing of a health check: polled often while a task starts, so releases wait seconds, not minutes. */
+export interface HealthTiming {
+    readonly intervalSeconds?: number;
+    readonly timeoutSeconds?: number;
+    readonly retries?: number;
+    readonly startPeriodSeconds?: number;
+}
+
+/**
+ * A duration as the engine reports it back ("2m", "1m30s", "45s"): written the same way, a
+ * no-op deploy finds nothing to change. Pure.
+ */
+export function duration(seconds: number): string {
+    const minutes = Math.floor(seconds / 60);
+    const rest = seconds % 60;
+    return minutes === 0 ? `${rest}s` : rest === 0 ? `${minutes}m` : `${minutes}m${rest}s`;
+}
+
+/** A health check in the engine's exec form (no shell is assumed in the image). */
+export function healthcheck(tests: Input<string>[], timing: HealthTiming = {}): docker.types.input.ServiceTaskSpecContainerSpecHealthcheck {
+    return {
+        tests: ["CMD", ...tests] as Input<string>[],
+        interval: duration(timing.intervalSeconds ?? 2),
+        timeout: duration(timing.timeoutSeconds ?? 3),
+        retries: timing.retries ?? 3,
+        startPeriod: duration(timing.startPeriodSeconds ?? 60),
+    };
+}
+
+/**
+ * An HTTP check of any image: the stack's static probe (mounted from a swarm config) asks
+ * `http://127.0.0.1:<port><path>` from inside the task's own network namespace. Nothing of the
+ * image is used: no shell, no curl, no Node.js.
+ */
+export function httpHealthcheck(port: number, path: string, timing: HealthTiming = {}): docker.types.input.ServiceTaskSpecContainerSpecHealthcheck {
+    return healthcheck([PROBE_PATH, `http://127.0.0.1:${port}${path}`, "--timeout", String(timing.timeoutSeconds ?? 3)], timing);
 }

@@ -1,14 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { OneShotRun } from "../providers/oneShot";
-import { EMPTY_ENV_CONTRACT } from "./envContract";
 import { LocalImage } from "./images";
+import { StackNetwork } from "./networks";
 import { StackIdentity, engineName, stackLabels } from "./naming";
+import { SecretMount, jobSecretFiles } from "./secretFiles";
 
 export interface MigrationArgs {
     /** Which stack the migration belongs to. */
     readonly identity: StackIdentity;
-    /** The stack network, where Postgres answers as `postgres`. */
-    readonly networkName: pulumi.Input<string>;
+    /** The stack's data network, where Postgres answers as `postgres`. */
+    readonly network: StackNetwork;
     /** The new release's image: migrations run from the code that needs them. */
     readonly image: LocalImage;
     /** The migrate command. */
@@ -17,22 +18,24 @@ export interface MigrationArgs {
     readonly preflight?: string[];
     /** The release label; a new label runs the steps again with the same image. */
     readonly release: string;
-    /** Plain env of the steps (the services' own, so preflight checks what the services get). */
+    /** Plain env of the steps. */
     readonly env?: Record<string, string>;
-    /** Secret env of the steps; DATABASE_URL is the migration role's. */
-    readonly secretEnv: Record<string, pulumi.Input<string>>;
+    /** Secret files of the steps; DATABASE_URL is the migration role's. */
+    readonly secrets: SecretMount;
     /**
-     * Env the preflight checks on top of `env`/`secretEnv`: the services' own, so the check
-     * sees exactly what the services will get. Default: none.
+     * What the preflight checks on top of `env`/`secrets`: the services' own env and secrets, so
+     * the check sees exactly what the services will get. Default: none.
      */
     readonly preflightEnv?: Record<string, string>;
-    readonly preflightSecretEnv?: Record<string, pulumi.Input<string>>;
+    readonly preflightSecrets?: SecretMount;
+    /** The secret values the steps can read, so that none of them appears in an error. */
+    readonly redact: pulumi.Input<string>[];
     /** Seconds each step may run. Default 300. */
     readonly timeoutSeconds?: number;
 }
 
 /**
- * The release gate: preflight (when given), then migrations, each a one-shot container of the new
+ * The release gate: preflight (when given), then migrations, each a one-shot swarm job of the new
  * image. Services depend on this component, so when a step fails `pulumi up` fails and the
  * services are not touched: they keep serving the release they run.
  */
@@ -46,13 +49,11 @@ export class Migration extends pulumi.ComponentResource {
             image: args.image.id,
             imageName: args.image.reference,
             env: args.env ?? {},
-            secretEnv: args.secretEnv,
-            networks: [{ name: args.networkName, aliases: [] }],
+            networks: [args.network.name],
             memoryMb: 256,
             timeoutSeconds: args.timeoutSeconds ?? 300,
             release: args.release,
-            role: "job" as const,
-            envContract: EMPTY_ENV_CONTRACT,
+            redact: pulumi.all(args.redact),
         };
         const preflight = args.preflight
             ? new OneShotRun(
@@ -62,7 +63,8 @@ export class Migration extends pulumi.ComponentResource {
                       name: engineName(args.identity, "preflight"),
                       command: args.preflight,
                       env: { ...args.preflightEnv, ...args.env },
-                      secretEnv: { ...args.preflightSecretEnv, ...args.secretEnv },
+                      // The migration's DATABASE_URL wins over the services' own, as before.
+                      secretFiles: jobSecretFiles(mergeMounts(args.preflightSecrets, args.secrets)),
                       labels: stackLabels(args.identity, "preflight"),
                   },
                   { parent: this },
@@ -74,6 +76,7 @@ export class Migration extends pulumi.ComponentResource {
                 ...common,
                 name: engineName(args.identity, "migrate"),
                 command: args.command,
+                secretFiles: jobSecretFiles(args.secrets),
                 labels: stackLabels(args.identity, "migration"),
             },
             { parent: this, dependsOn: preflight ? [preflight] : [] },
@@ -81,4 +84,15 @@ export class Migration extends pulumi.ComponentResource {
         this.finishedAt = migrate.finishedAt;
         this.registerOutputs({ finishedAt: this.finishedAt });
     }
+}
+
+/** Two sets of secret files as one; where both deliver a name, `over` wins. Pure. */
+export function mergeMounts(base: SecretMount | undefined, over: SecretMount): SecretMount {
+    const overNames = new Set(Object.keys(over.bindings));
+    const kept = base ? base.files.filter((f) => !overNames.has(String(f.fileName).split("/").pop() as string)) : [];
+    return {
+        files: [...kept, ...over.files],
+        env: { ...base?.env, ...over.env },
+        bindings: { ...base?.bindings, ...over.bindings },
+    };
 }

@@ -1,5 +1,20 @@
-// Naming and labelling rules shared by every component. Pure functions: tests need no engine.
-import { LABEL_COMPONENT, LABEL_PROJECT, LABEL_STACK } from "../providers/docker";
+// Naming and labelling rules shared by every component and read by the policy pack and the
+// scripts. Pure functions: tests need no engine.
+
+/** Labels every engine object of a stack carries (`docker service ls --filter label=...`). */
+export const LABEL_PROJECT = "opsbook.project";
+export const LABEL_STACK = "opsbook.stack";
+export const LABEL_COMPONENT = "opsbook.component";
+/** The spec's name of a service (api, web, ...), on the services the spec declares. */
+export const LABEL_SERVICE = "opsbook.service";
+/** The env name a swarm secret is delivered under (the file is /run/secrets/<name>). */
+export const LABEL_SECRET_ENV = "opsbook.secret-env";
+/** Which stack secret each `NAME_FILE` of a service is, as JSON `{NAME: key}`: names and keys only. */
+export const LABEL_SECRET_BINDINGS = "opsbook.secrets";
+/** The image reference a person wrote; the service itself runs the image ID it resolved to. */
+export const LABEL_IMAGE_REF = "opsbook.image-ref";
+/** The env contract of a service, as JSON (see envContract.ts), for the policy pack. */
+export const LABEL_ENV_CONTRACT = "opsbook.env-contract";
 
 /** Where a resource belongs: every engine object of a stack is named and labelled from this. */
 export interface StackIdentity {
@@ -18,11 +33,18 @@ export function engineName(identity: StackIdentity, ...parts: string[]): string 
         .replace(/^[^a-z0-9]+/, "");
 }
 
-/** The labels a stack's containers, networks and volumes carry. */
+/** The labels a stack's services, secrets, networks and volumes carry. */
 export function stackLabels(identity: StackIdentity, component: string): Record<string, string> {
     return {
         [LABEL_PROJECT]: identity.project,
         [LABEL_STACK]: identity.stack,
         [LABEL_COMPONENT]: component,
     };
+}
+
+/** Labels in the shape @pulumi/docker takes them: a list of `{label, value}`, sorted for stable diffs. */
+export function labelList(labels: Record<string, string>): { label: string; value: string }[] {
+    return Object.keys(labels)
+        .sort()
+        .map((label) => ({ label, value: labels[label] }));
 }

@@ -1,17 +1,19 @@
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { Container, Volume } from "../providers/docker";
-import { GeneratedSecretValue } from "../providers/random";
-import { EMPTY_ENV_CONTRACT } from "./envContract";
-import { HARDENED_DEFAULTS, healthCheck } from "./hardening";
+import { healthcheck } from "./hardening";
 import { LocalImage } from "./images";
-import { StackIdentity, engineName, stackLabels } from "./naming";
+import { StackNetwork } from "./networks";
+import { StackIdentity, engineName, labelList, stackLabels } from "./naming";
+import { secretMount, secretRef, swarmSecret } from "./secretFiles";
+import { generatedPassword } from "./secrets";
+import { swarmServiceArgs } from "./swarmService";
 
 export interface PostgresArgs {
     /** Which stack this database belongs to. */
     readonly identity: StackIdentity;
-    /** The stack's private network; Postgres is reachable there as `postgres:5432` and nowhere else. */
-    readonly networkName: pulumi.Input<string>;
-    /** The image, resolved on the local engine. */
+    /** The stack's data network; Postgres is reachable there as `postgres:5432` and nowhere else. */
+    readonly network: StackNetwork;
+    /** The image, resolved on the engine. */
     readonly image: LocalImage;
     /** Memory limit in MiB. Default 512. */
     readonly memoryMb?: number;
@@ -25,13 +27,17 @@ export interface PostgresArgs {
     readonly keepDataOnDestroy?: boolean;
 }
 
-/** Alias of the database container on the stack network. */
+/** The name Postgres answers to on the stack's data network. */
 export const POSTGRES_HOST = "postgres";
 export const POSTGRES_PORT = 5432;
+/** The image's postgres user: the password file is readable by it alone. */
+const POSTGRES_UID = "999";
 
 /**
- * PostgreSQL in a container: a named volume that outlives the container (and, by default, the
- * stack), a generated superuser password, and a health check that gates every dependent service.
+ * PostgreSQL as a one-task swarm service: a named volume that outlives the service (and, by
+ * default, the stack), a generated superuser password delivered as a file, and a health check
+ * that gates every dependent service. Updates are stop-first: the old server has stopped before
+ * a new one opens the data directory.
  */
 export class Postgres extends pulumi.ComponentResource {
     public readonly host: pulumi.Output<string>;
@@ -41,7 +47,8 @@ export class Postgres extends pulumi.ComponentResource {
     public readonly adminPassword: pulumi.Output<string>;
     /** postgres:// URL of the superuser on the stack network (secret). */
     public readonly adminUrl: pulumi.Output<string>;
-    public readonly containerName: pulumi.Output<string>;
+    /** The engine's name of the swarm service. */
+    public readonly serviceName: pulumi.Output<string>;
     public readonly volumeName: pulumi.Output<string>;
 
     constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -53,45 +60,38 @@ export class Postgres extends pulumi.ComponentResource {
             throw new pulumi.ResourceError("`postgres.memoryMb` must be at least 128; Postgres does not start in less.", this);
         }
 
-        const password = new GeneratedSecretValue(
-            `${name}-admin-password`,
-            { length: 32, alphabet: "alphanumeric", rotation: args.adminPasswordRotation ?? "initial" },
-            { parent: this },
-        );
-        const volume = new Volume(
+        const password = generatedPassword(`${name}-admin-password`, 32, args.adminPasswordRotation ?? "initial", { parent: this });
+        const passwordSecret = swarmSecret(args.identity, "POSTGRES_PASSWORD", password, { parent: this });
+        const volume = new docker.Volume(
             `${name}-data`,
-            { name: engineName(args.identity, "postgres-data"), labels: stackLabels(args.identity, "postgres") },
+            { name: engineName(args.identity, "postgres-data"), labels: labelList(stackLabels(args.identity, "postgres")) },
             { parent: this, retainOnDelete: args.keepDataOnDestroy ?? true },
         );
-        const container = new Container(
+        const service = new docker.Service(
             `${name}-server`,
-            {
-                ...HARDENED_DEFAULTS,
-                // The server writes its socket and lock files outside the data volume.
-                readOnlyRootFilesystem: true,
-                tmpfs: { ...HARDENED_DEFAULTS.tmpfs, "/var/run/postgresql": "rw,nosuid,size=8m" },
-                name: engineName(args.identity, "postgres"),
-                image: args.image.id,
-                imageName: args.image.reference,
+            swarmServiceArgs({
+                identity: args.identity,
+                engineName: engineName(args.identity, "postgres"),
+                component: "database",
+                image: args.image,
                 env: { POSTGRES_USER: adminUser, POSTGRES_DB: database },
-                secretEnv: { POSTGRES_PASSWORD: password.value },
-                labels: stackLabels(args.identity, "postgres"),
-                role: "database",
-                envContract: { ...EMPTY_ENV_CONTRACT, required: ["POSTGRES_PASSWORD"] },
-                networks: [{ name: args.networkName, aliases: [POSTGRES_HOST] }],
-                publish: [],
-                mounts: [{ volume: volume.name, target: "/var/lib/postgresql/data", readOnly: false }],
-                healthCheck: healthCheck(["CMD", "pg_isready", "-h", "127.0.0.1", "-U", adminUser, "-d", database], {
-                    startPeriodSeconds: 60,
-                }),
+                secrets: secretMount({ POSTGRES_PASSWORD: secretRef("POSTGRES_PASSWORD", passwordSecret) }, { uid: POSTGRES_UID, gid: POSTGRES_UID }),
+                networks: [{ id: args.network.id, aliases: [POSTGRES_HOST] }],
+                volumes: [{ source: volume.name, target: "/var/lib/postgresql/data" }],
+                // The server writes its socket and lock files outside the data volume.
+                tmpfs: { "/var/run/postgresql": 8 },
+                healthcheck: healthcheck(["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT)], { startPeriodSeconds: 120 }),
+                replicas: 1,
+                // Two servers must never run on one data directory: they cannot see each other's
+                // locks across containers, and both would write. A database change is a short
+                // outage, never a split brain.
+                updateOrder: "stop-first",
                 memoryMb,
-                waitHealthySeconds: 120,
-                // Postgres flushes on SIGTERM (smart shutdown); give it time before SIGKILL.
+                // Postgres flushes on SIGINT (fast shutdown); give it time before SIGKILL.
                 stopGraceSeconds: 30,
-            },
-            // Two servers must never run on one data directory: they cannot see each other's
-            // locks across containers, and both would write. A new server starts only after the
-            // old one has stopped (a database change is a short outage, never a split brain).
+                convergeTimeoutSeconds: 240,
+            }),
+            // A replacement of the service (not an update) must not start the new one first either.
             { parent: this, deleteBeforeReplace: true },
         );
 
@@ -99,20 +99,10 @@ export class Postgres extends pulumi.ComponentResource {
         this.port = pulumi.output(POSTGRES_PORT);
         this.database = pulumi.output(database);
         this.adminUser = pulumi.output(adminUser);
-        this.adminPassword = password.value;
-        this.adminUrl = pulumi.secret(
-            pulumi.interpolate`postgres://${adminUser}:${password.value}@${POSTGRES_HOST}:${POSTGRES_PORT}/${database}`,
-        );
-        this.containerName = container.containerName;
+        this.adminPassword = password;
+        this.adminUrl = pulumi.secret(pulumi.interpolate`postgres://${adminUser}:${password}@${POSTGRES_HOST}:${POSTGRES_PORT}/${database}`);
+        this.serviceName = service.name;
         this.volumeName = volume.name;
-        this.registerOutputs({
-            host: this.host,
-            port: this.port,
-            database: this.database,
-            adminUser: this.adminUser,
-            adminPassword: this.adminPassword,
-            containerName: this.containerName,
-            volumeName: this.volumeName,
-        });
+        this.registerOutputs({ serviceName: this.serviceName, volumeName: this.volumeName });
     }
 }

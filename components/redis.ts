@@ -1,17 +1,19 @@
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { Container, Volume } from "../providers/docker";
-import { GeneratedSecretValue } from "../providers/random";
-import { EMPTY_ENV_CONTRACT } from "./envContract";
-import { HARDENED_DEFAULTS, healthCheck } from "./hardening";
+import { healthcheck } from "./hardening";
 import { LocalImage } from "./images";
-import { StackIdentity, engineName, stackLabels } from "./naming";
+import { StackNetwork } from "./networks";
+import { StackIdentity, engineName, labelList, stackLabels } from "./naming";
+import { secretMount, secretRef, swarmSecret } from "./secretFiles";
+import { generatedPassword } from "./secrets";
+import { swarmServiceArgs } from "./swarmService";
 
 export interface RedisArgs {
     /** Which stack this Redis belongs to. */
     readonly identity: StackIdentity;
-    /** The stack's private network; Redis is reachable there as `redis:6379` and nowhere else. */
-    readonly networkName: pulumi.Input<string>;
-    /** The image, resolved on the local engine. */
+    /** The stack's data network; Redis is reachable there as `redis:6379` and nowhere else. */
+    readonly network: StackNetwork;
+    /** The image, resolved on the engine. */
     readonly image: LocalImage;
     /** Memory limit in MiB. Default 256. */
     readonly memoryMb?: number;
@@ -23,13 +25,15 @@ export interface RedisArgs {
 
 export const REDIS_HOST = "redis";
 export const REDIS_PORT = 6379;
+/** The image's redis user: the password file is readable by it alone. */
+const REDIS_UID = "999";
 
-/** Redis with a generated password and append-only persistence on a named volume. */
+/** Redis as a one-task swarm service: a generated password as a file, append-only persistence on a named volume. */
 export class Redis extends pulumi.ComponentResource {
     public readonly password: pulumi.Output<string>;
     /** redis:// URL with the password, on the stack network (secret). */
     public readonly url: pulumi.Output<string>;
-    public readonly containerName: pulumi.Output<string>;
+    public readonly serviceName: pulumi.Output<string>;
     public readonly volumeName: pulumi.Output<string>;
 
     constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -38,44 +42,38 @@ export class Redis extends pulumi.ComponentResource {
         if (memoryMb < 32) {
             throw new pulumi.ResourceError("`redis.memoryMb` must be at least 32.", this);
         }
-        const password = new GeneratedSecretValue(
-            `${name}-password`,
-            { length: 32, alphabet: "alphanumeric", rotation: args.passwordRotation ?? "initial" },
-            { parent: this },
-        );
-        const volume = new Volume(
+        const password = generatedPassword(`${name}-password`, 32, args.passwordRotation ?? "initial", { parent: this });
+        const passwordSecret = swarmSecret(args.identity, "REDIS_PASSWORD", password, { parent: this });
+        const volume = new docker.Volume(
             `${name}-data`,
-            { name: engineName(args.identity, "redis-data"), labels: stackLabels(args.identity, "redis") },
+            { name: engineName(args.identity, "redis-data"), labels: labelList(stackLabels(args.identity, "redis")) },
             { parent: this, retainOnDelete: args.keepDataOnDestroy ?? true },
         );
-        const container = new Container(
+        const service = new docker.Service(
             `${name}-server`,
-            {
-                ...HARDENED_DEFAULTS,
-                tmpfs: { ...HARDENED_DEFAULTS.tmpfs, "/run/redis": "rw,nosuid,size=1m" },
-                name: engineName(args.identity, "redis"),
-                image: args.image.id,
-                imageName: args.image.reference,
+            swarmServiceArgs({
+                identity: args.identity,
+                engineName: engineName(args.identity, "redis"),
+                component: "cache",
+                image: args.image,
                 env: {},
-                // REDISCLI_AUTH lets the health check authenticate without the password in its argv.
-                secretEnv: { REDIS_PASSWORD: password.value, REDISCLI_AUTH: password.value },
-                labels: stackLabels(args.identity, "redis"),
-                role: "cache",
-                envContract: { ...EMPTY_ENV_CONTRACT, required: ["REDIS_PASSWORD"] },
-                networks: [{ name: args.networkName, aliases: [REDIS_HOST] }],
-                publish: [],
-                mounts: [{ volume: volume.name, target: "/data", readOnly: false }],
-                healthCheck: healthCheck(["CMD-SHELL", "redis-cli -h 127.0.0.1 ping | grep -q PONG"]),
+                secrets: secretMount({ REDIS_PASSWORD: secretRef("REDIS_PASSWORD", passwordSecret) }, { uid: REDIS_UID, gid: REDIS_UID }),
+                networks: [{ id: args.network.id, aliases: [REDIS_HOST] }],
+                volumes: [{ source: volume.name, target: "/data" }],
+                tmpfs: { "/run/redis": 1 },
+                // The image's own check: PING with the password read from the file, never on argv.
+                healthcheck: healthcheck(["redis-healthcheck"], { startPeriodSeconds: 30 }),
+                replicas: 1,
+                // One writer per append-only file: the old server stops before the new one starts.
+                updateOrder: "stop-first",
                 memoryMb,
-                waitHealthySeconds: 60,
-            },
-            // One writer per append-only file: the old server stops before the new one starts.
+            }),
             { parent: this, deleteBeforeReplace: true },
         );
-        this.password = password.value;
-        this.url = pulumi.secret(pulumi.interpolate`redis://:${password.value}@${REDIS_HOST}:${REDIS_PORT}/0`);
-        this.containerName = container.containerName;
+        this.password = password;
+        this.url = pulumi.secret(pulumi.interpolate`redis://:${password}@${REDIS_HOST}:${REDIS_PORT}/0`);
+        this.serviceName = service.name;
         this.volumeName = volume.name;
-        this.registerOutputs({ password: this.password, containerName: this.containerName, volumeName: this.volumeName });
+        this.registerOutputs({ serviceName: this.serviceName, volumeName: this.volumeName });
     }
 }

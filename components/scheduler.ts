@@ -1,9 +1,12 @@
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { Container } from "../providers/docker";
 import { EMPTY_ENV_CONTRACT } from "./envContract";
-import { HARDENED_DEFAULTS, httpHealthCheck } from "./hardening";
+import { httpHealthcheck } from "./hardening";
 import { LocalImage } from "./images";
-import { StackIdentity, engineName, stackLabels } from "./naming";
+import { StackNetwork } from "./networks";
+import { StackIdentity, engineName } from "./naming";
+import { SecretMount } from "./secretFiles";
+import { ProbeConfigRef, swarmServiceArgs } from "./swarmService";
 
 /** One scheduled HTTP call, as the scheduler receives it (no secret values here). */
 export interface ScheduledCall {
@@ -19,46 +22,48 @@ export interface ScheduledCall {
 
 export interface JobSchedulerArgs {
     readonly identity: StackIdentity;
-    readonly networkName: pulumi.Input<string>;
+    /** The stack's data network, where the services answer by name. */
+    readonly network: StackNetwork;
     /** The reference app image; its `scheduler` role runs the calls. */
     readonly image: LocalImage;
     readonly calls: ScheduledCall[];
-    /** The secrets the calls send, by env name. */
-    readonly secretEnv: Record<string, pulumi.Input<string>>;
+    /** The secrets the calls send, as files. */
+    readonly secrets: SecretMount;
+    /** The stack's probe config, for the health check. */
+    readonly probe: ProbeConfigRef;
 }
 
 /**
- * The stack's cron: a small container that makes each scheduled HTTP call on time (the runbooks'
- * end-of-day job with its X-Cron-Secret), logs each run, and exposes the last result on /health.
+ * The stack's cron: a small swarm service that makes each scheduled HTTP call on time (the
+ * runbooks' end-of-day job with its X-Cron-Secret), logs each run, and exposes the last result on
+ * /health. One task, stop-first: two schedulers would run every job twice.
  */
 export class JobScheduler extends pulumi.ComponentResource {
-    public readonly containerName: pulumi.Output<string>;
+    public readonly serviceName: pulumi.Output<string>;
 
     constructor(name: string, args: JobSchedulerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("opsbook:index:JobScheduler", name, {}, opts);
         const port = 8080;
-        const container = new Container(
-            `${name}-container`,
-            {
-                ...HARDENED_DEFAULTS,
-                name: engineName(args.identity, "scheduler"),
-                image: args.image.id,
-                imageName: args.image.reference,
+        const service = new docker.Service(
+            `${name}-service`,
+            swarmServiceArgs({
+                identity: args.identity,
+                engineName: engineName(args.identity, "scheduler"),
+                component: "scheduler",
+                image: args.image,
                 env: { APP_ROLE: "scheduler", PORT: String(port), SERVICE_NAME: "scheduler", JOBS: JSON.stringify(args.calls) },
-                secretEnv: args.secretEnv,
-                labels: stackLabels(args.identity, "scheduler"),
-                networks: [{ name: args.networkName, aliases: ["scheduler"] }],
-                publish: [],
-                mounts: [],
-                healthCheck: httpHealthCheck(port, "/health"),
+                secrets: args.secrets,
+                networks: [{ id: args.network.id, aliases: ["scheduler"] }],
+                healthcheck: httpHealthcheck(port, "/health"),
+                probe: args.probe,
+                replicas: 1,
+                updateOrder: "stop-first",
                 memoryMb: 96,
-                waitHealthySeconds: 60,
-                role: "worker",
-                envContract: { ...EMPTY_ENV_CONTRACT, required: Object.keys(args.secretEnv).sort() },
-            },
-            { parent: this },
+                envContract: { ...EMPTY_ENV_CONTRACT, required: Object.keys(args.secrets.bindings).sort() },
+            }),
+            { parent: this, deleteBeforeReplace: true },
         );
-        this.containerName = container.containerName;
-        this.registerOutputs({ containerName: this.containerName });
+        this.serviceName = service.name;
+        this.registerOutputs({ serviceName: this.serviceName });
     }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { GeneratedSecretValue } from "../providers/random";
+import * as random from "@pulumi/random";
 
 /** One secret the stack makes, by the env name it is delivered under. */
 export interface GeneratedSecretSpec {
@@ -27,8 +27,7 @@ export function previousName(name: string): string {
  * count n keeps key n in the active slot and key n-1 in the other, delivered as NAME_PREVIOUS,
  * so data encrypted under the previous key stays readable while the app re-encrypts it. The
  * active slot is protected: `pulumi destroy` refuses to delete it and only a deliberate count
- * bump moves it. Slot A keeps the stamp `initial` for count 0, so stacks made before slots keep
- * their key. Pure.
+ * bump moves it. Slot A keeps the stamp `initial` for count 0. Pure.
  */
 export function encryptionKeySlots(n: number): { active: 0 | 1; stamps: [string, string] } {
     const stamp = (k: number) => (k === 0 ? "initial" : String(k));
@@ -37,8 +36,17 @@ export function encryptionKeySlots(n: number): { active: 0 | 1; stamps: [string,
 }
 
 /**
- * The stack's generated secrets. One value per env name, so a secret two services must agree on
- * (REALITY_API_SECRET between backend and reality-engine) is the same value by construction.
+ * A generated password of letters and digits (URL- and shell-safe, so it can sit in a connection
+ * URL unescaped), made once and kept encrypted in the state; a new `rotation` stamp replaces it.
+ */
+export function generatedPassword(name: string, length: number, rotation: string, opts: pulumi.CustomResourceOptions): pulumi.Output<string> {
+    return new random.RandomPassword(name, { length, special: false, minLower: 1, minUpper: 1, minNumeric: 1, keepers: { rotation } }, opts).result;
+}
+
+/**
+ * The stack's generated secrets, from @pulumi/random. One value per env name, so a secret two
+ * services must agree on (REALITY_API_SECRET between backend and reality-engine) is the same
+ * value by construction.
  */
 export class StackSecrets extends pulumi.ComponentResource {
     /** Secret values by env name. */
@@ -50,7 +58,7 @@ export class StackSecrets extends pulumi.ComponentResource {
         for (const [envName, spec] of Object.entries(args.generated)) {
             const base = `${name}-${envName.toLowerCase().replace(/_/g, "-")}`;
             if (spec.kind === "alphanumeric") {
-                this.values[envName] = new GeneratedSecretValue(base, { length: 48, alphabet: "alphanumeric", rotation: spec.rotation }, { parent: this }).value;
+                this.values[envName] = generatedPassword(base, 48, spec.rotation, { parent: this });
                 continue;
             }
             const n = spec.rotation === "initial" ? 0 : Number(spec.rotation);
@@ -58,13 +66,11 @@ export class StackSecrets extends pulumi.ComponentResource {
                 throw new pulumi.ResourceError(`\`opsbook:rotation.${envName}\` must be a whole number (0, 1, 2, ...); increment it by one to rotate the key.`, this);
             }
             const slots = encryptionKeySlots(n);
+            // 32 random bytes from the OS's generator, as 64 hex characters.
             const values = slots.stamps.map(
                 (stamp, i) =>
-                    new GeneratedSecretValue(
-                        i === 0 ? base : `${base}-slot-b`,
-                        { length: 64, alphabet: "hex", rotation: stamp },
-                        { parent: this, protect: i === slots.active },
-                    ).value,
+                    new random.RandomBytes(i === 0 ? base : `${base}-slot-b`, { length: 32, keepers: { rotation: stamp } }, { parent: this, protect: i === slots.active })
+                        .hex,
             );
             this.values[envName] = values[slots.active];
             this.values[previousName(envName)] = values[1 - slots.active];

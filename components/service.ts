@@ -1,59 +1,75 @@
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { Container } from "../providers/docker";
 import { EMPTY_ENV_CONTRACT, EnvContract } from "./envContract";
-import { HARDENED_DEFAULTS, httpHealthCheck } from "./hardening";
+import { HealthTiming, httpHealthcheck } from "./hardening";
 import { LocalImage } from "./images";
-import { StackIdentity, engineName, stackLabels } from "./naming";
+import { StackNetwork } from "./networks";
+import { StackIdentity, engineName } from "./naming";
+import { NO_SECRETS, SecretMount } from "./secretFiles";
+import { ProbeConfigRef, swarmServiceArgs } from "./swarmService";
+
+/** How the engine decides a task is healthy. */
+export type ServiceHealth =
+    /** The stack's probe asks `http://127.0.0.1:<port><healthPath>` inside the task: any image. */
+    | "http"
+    /** The image's own HEALTHCHECK, for images that bring one. */
+    | "image";
 
 export interface AppServiceArgs {
     /** Which stack the service belongs to. */
     readonly identity: StackIdentity;
-    /** The stack's private network; other services reach this one by its name. */
-    readonly networkName: pulumi.Input<string>;
-    /** The image, resolved on the local engine. */
+    /** The stack networks the service joins; it answers to its spec name on each. */
+    readonly networks: StackNetwork[];
+    /** The image, resolved on the engine. */
     readonly image: LocalImage;
     /** Command and arguments; default: the image's own. */
     readonly command?: string[];
-    /** The port the service listens on inside the container. */
+    /** The port the service listens on inside its tasks. */
     readonly port: number;
-    /** Path that answers 200 when the service and its dependencies are up. */
+    /** Path that answers 2xx when the service and its dependencies are up. */
     readonly healthPath: string;
-    /** Publish the port on 127.0.0.1 (at a port the engine picks). Default true. */
-    readonly publish?: boolean;
+    /** How health is checked. Default `http`. */
+    readonly health?: ServiceHealth;
+    /** The stack's probe config (required for `http` health). */
+    readonly probe?: ProbeConfigRef;
     /** Plain environment. */
     readonly env?: Record<string, string>;
-    /** Environment whose values are secrets (kept encrypted in the state). */
-    readonly secretEnv?: Record<string, pulumi.Input<string>>;
+    /** Secrets as files, with their `NAME_FILE` env. */
+    readonly secrets?: SecretMount;
     /** Memory limit in MiB. Default 256. */
     readonly memoryMb?: number;
     /** CPU limit in cores. Default: none. */
     readonly cpus?: number;
-    /** Containers to run. Default 1. */
+    /** Tasks to run. Default 1. */
     readonly replicas?: number;
-    /** Numeric user to run as; default the image's (the reference app runs as 10001). */
+    /** Numeric user to run as; default the image's. */
     readonly user?: string;
     /** What the environment must hold, for the policy pack. Default: nothing. */
     readonly envContract?: EnvContract;
     /** `service` answers traffic; `worker` runs in the background. Default `service`. */
     readonly role?: "service" | "worker";
-    /** Stack volumes mounted into every replica, by mount path. */
+    /** Stack volumes mounted into every task, by mount path. */
     readonly mounts?: { volume: pulumi.Input<string>; target: string }[];
     /** Mount the root filesystem read-only (writes go to /tmp or volumes). Default true. */
     readonly readOnlyRootFilesystem?: boolean;
     /**
-     * Never run two copies, even during a release: the old container stops before the new one
-     * starts. For services that hold in-process state or own a data file. Default false.
+     * Never run two copies, even during a release: the old task stops before the new one starts.
+     * For services that hold in-process state or own a data file. Default false.
      */
     readonly exclusive?: boolean;
-    /** Seconds a new container may take to pass its health check. Default 60. */
+    /** Seconds a new task may take to pass its health check. Default 60. */
     readonly startTimeoutSeconds?: number;
 }
 
-/** One of the app's long-running HTTP services (api, web, order book, ...). */
+/**
+ * One of the app's long-running services (api, web, order book, worker, ...) as a swarm service.
+ * A release starts each new task beside the old one; it must pass its health check before the
+ * old one stops, and a new task that fails it rolls the service back. Exclusive services update
+ * stop-first instead.
+ */
 export class AppService extends pulumi.ComponentResource {
-    /** Base URL on 127.0.0.1 of the first replica, when published. */
-    public readonly url: pulumi.Output<string | undefined>;
-    public readonly containerNames: pulumi.Output<string[]>;
+    /** The engine's name of the swarm service; `tasks.<name>` resolves to its healthy tasks. */
+    public readonly serviceName: pulumi.Output<string>;
 
     constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("opsbook:index:AppService", name, {}, opts);
@@ -61,42 +77,39 @@ export class AppService extends pulumi.ComponentResource {
         if (!Number.isInteger(replicas) || replicas < 1) {
             throw new pulumi.ResourceError(`\`services.${name}.replicas\` must be a whole number of at least 1.`, this);
         }
-        const publish = args.publish ?? true;
-        const containers: Container[] = [];
-        for (let i = 0; i < replicas; i++) {
-            containers.push(
-                new Container(
-                    replicas === 1 ? `${name}-container` : `${name}-container-${i}`,
-                    {
-                        ...HARDENED_DEFAULTS,
-                        name: engineName(args.identity, name),
-                        image: args.image.id,
-                        imageName: args.image.reference,
-                        command: args.command,
-                        env: { PORT: String(args.port), ...args.env },
-                        secretEnv: args.secretEnv ?? {},
-                        labels: { ...stackLabels(args.identity, args.role ?? "service"), "opsbook.service": name },
-                        role: args.role ?? "service",
-                        readOnlyRootFilesystem: args.readOnlyRootFilesystem ?? true,
-                        envContract: args.envContract ?? EMPTY_ENV_CONTRACT,
-                        networks: [{ name: args.networkName, aliases: [name] }],
-                        publish: publish ? [args.port] : [],
-                        mounts: (args.mounts ?? []).map((m) => ({ ...m, readOnly: false })),
-                        healthCheck: httpHealthCheck(args.port, args.healthPath),
-                        memoryMb: args.memoryMb ?? 256,
-                        cpus: args.cpus,
-                        user: args.user,
-                        waitHealthySeconds: args.startTimeoutSeconds ?? 60,
-                    },
-                    { parent: this, deleteBeforeReplace: args.exclusive ?? false },
-                ),
-            );
+        if (args.exclusive && replicas !== 1) {
+            throw new pulumi.ResourceError(`\`services.${name}.replicas\` must be 1 for a service that must never run twice; set it to 1.`, this);
         }
-        const first = containers[0];
-        this.url = publish
-            ? first.hostPorts.apply((ports) => `http://127.0.0.1:${ports[String(args.port)]}`)
-            : pulumi.output(undefined);
-        this.containerNames = pulumi.all(containers.map((c) => c.containerName));
-        this.registerOutputs({ url: this.url, containerNames: this.containerNames });
+        const health = args.health ?? "http";
+        const timing: HealthTiming = { startPeriodSeconds: args.startTimeoutSeconds ?? 60 };
+        const exclusive = args.exclusive ?? false;
+        const service = new docker.Service(
+            `${name}-service`,
+            swarmServiceArgs({
+                identity: args.identity,
+                engineName: engineName(args.identity, name),
+                component: args.role ?? "service",
+                specName: name,
+                image: args.image,
+                command: args.command,
+                env: { PORT: String(args.port), ...args.env },
+                secrets: args.secrets ?? NO_SECRETS,
+                networks: args.networks.map((n) => ({ id: n.id, aliases: [name] })),
+                volumes: (args.mounts ?? []).map((m) => ({ source: m.volume, target: m.target })),
+                healthcheck: health === "http" ? httpHealthcheck(args.port, args.healthPath, timing) : "image",
+                probe: args.probe,
+                replicas,
+                updateOrder: exclusive ? "stop-first" : "start-first",
+                memoryMb: args.memoryMb ?? 256,
+                cpus: args.cpus,
+                user: args.user,
+                readOnlyRootFilesystem: args.readOnlyRootFilesystem,
+                envContract: args.envContract ?? EMPTY_ENV_CONTRACT,
+                convergeTimeoutSeconds: (args.startTimeoutSeconds ?? 60) * replicas + 60,
+            }),
+            { parent: this, deleteBeforeReplace: exclusive },
+        );
+        this.serviceName = service.name;
+        this.registerOutputs({ serviceName: this.serviceName });
     }
 }

@@ -2,6 +2,8 @@
 // Pure: `parseSpec` takes the raw config objects and returns a typed spec or throws a SpecError
 // that lists every problem with the config key it is under.
 import * as pulumi from "@pulumi/pulumi";
+import { Cron } from "croner";
+import { closest, distance } from "fastest-levenshtein";
 import { z } from "zod";
 import { TELEGRAM_API_BASE_URL, TELEGRAM_UPDATE_TYPES, webhookUrlProblem } from "../providers/telegramWebhook";
 import { backupIssues, locationProblem, scheduleProblem } from "./backupPlan";
@@ -70,6 +72,104 @@ const ContractSchema = z
 // directory, so a new value would lock the stack out of its own database.
 export const STACK_GENERATED_SECRETS = ["POSTGRES_MIGRATOR_PASSWORD", "POSTGRES_APP_PASSWORD", "REDIS_PASSWORD"];
 
+/**
+ * Words that make an env name a secret's when they end it: `JWT_SECRET`, `TELEGRAM_BOT_TOKEN`,
+ * `DB_PASSWORD`, `API_KEY`, `AWS_SECRET_ACCESS_KEY`, `GOOGLE_APPLICATION_CREDENTIALS`. Only the last
+ * word counts (after the suffixes below), so settings *about* a secret stay plain env:
+ * `TOKEN_TTL`, `JWT_SECRET_FILE` (a path), `PASSWORD_MIN_LENGTH`, `OPENAI_MAX_TOKENS`, `API_KEY_HEADER`.
+ */
+const SECRET_WORDS = new Set(["SECRET", "TOKEN", "PASSWORD", "PASSWD", "PASSPHRASE", "APIKEY", "KEY", "CREDENTIAL", "CREDENTIALS", "CREDS"]);
+/** The same words glued to another one (`AUTHTOKEN`, `CLIENTSECRET`); not KEY, or MONKEY would count. */
+const GLUED_SECRET_WORD = /(SECRET|TOKEN|PASSWORD|PASSWD|APIKEY)$/;
+/** Suffixes that keep a name a secret's: its encoding, its rotation slot, a number. */
+const SECRET_SUFFIXES = new Set(["B64", "BASE64", "HEX", "PEM", "DER", "JSON", "RAW", "VALUE", "BASE", "PREVIOUS", "OLD", "NEW", "CURRENT", "NEXT", "PRIMARY", "SECONDARY"]);
+/** A `..._KEY` that is no secret: a public key, a site key, a database or routing key. */
+const PUBLIC_KEY_QUALIFIERS = new Set(["PUBLIC", "PUBLISHABLE", "SITE", "ROUTING", "SORT", "PARTITION", "CACHE", "PRIMARY", "FOREIGN", "IDEMPOTENCY"]);
+
+/**
+ * Does an env name look like a secret's? The one rule the spec (plain `env` is refused) and the
+ * policy pack share. The last word of the UPPER_SNAKE name, after encoding/rotation suffixes and
+ * numbers (`PRIVATE_KEY_PEM`, `JWT_SECRET_PREVIOUS`, `API_KEY_2`), is SECRET, TOKEN, PASSWORD,
+ * PASSWD, PASSPHRASE, APIKEY, CREDENTIAL(S), CREDS or KEY; a KEY after PUBLIC, PUBLISHABLE, SITE,
+ * ROUTING, SORT, PARTITION, CACHE, PRIMARY, FOREIGN or IDEMPOTENCY is not one (`DYNAMIC_PUBLIC_KEY`).
+ */
+export function looksLikeSecretName(name: string): boolean {
+    const words = name.toUpperCase().split("_").filter(Boolean);
+    while (words.length > 1 && (SECRET_SUFFIXES.has(words[words.length - 1]) || /^\d+$/.test(words[words.length - 1]))) {
+        words.pop();
+    }
+    const last = words[words.length - 1];
+    if (last === undefined) {
+        return false;
+    }
+    if (last === "KEY") {
+        return !PUBLIC_KEY_QUALIFIERS.has(words[words.length - 2] ?? "");
+    }
+    return SECRET_WORDS.has(last) || GLUED_SECRET_WORD.test(last);
+}
+
+/** A URL that carries a password (`postgres://user:pw@host/db`, `redis://:pw@host`). */
+export function isUrlWithPassword(value: string): boolean {
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim())) {
+        return false;
+    }
+    try {
+        return new URL(value.trim()).password !== "";
+    } catch {
+        return false;
+    }
+}
+
+/**
+ * Why a plain env entry must be a secret instead (never quoting the value), or undefined: its
+ * name looks like a secret's (`looksLikeSecretName`), or its value is a URL with a password.
+ */
+export function plainEnvSecretReason(name: string, value: string): string | undefined {
+    if (looksLikeSecretName(name)) {
+        return "looks like a secret";
+    }
+    if (isUrlWithPassword(value)) {
+        return "is a URL with a password in it";
+    }
+    return undefined;
+}
+
+/** The services' `uses` cycles, each once, as names from the first declared member back to it. */
+export function usesCycles(services: Record<string, { readonly uses: readonly string[] }>): string[][] {
+    const cycles: string[][] = [];
+    const seen = new Set<string>();
+    const done = new Set<string>();
+    const path: string[] = [];
+    const visit = (name: string) => {
+        path.push(name);
+        for (const dep of services[name].uses) {
+            // Self-use is reported on its own; postgres, redis and unknown names end the walk.
+            if (dep === name || !(dep in services) || done.has(dep)) {
+                continue;
+            }
+            const at = path.indexOf(dep);
+            if (at >= 0) {
+                const cycle = path.slice(at);
+                const key = [...cycle].sort().join(" ");
+                if (!seen.has(key)) {
+                    seen.add(key);
+                    cycles.push([...cycle, dep]);
+                }
+                continue;
+            }
+            visit(dep);
+        }
+        path.pop();
+        done.add(name);
+    };
+    for (const name of Object.keys(services)) {
+        if (!done.has(name)) {
+            visit(name);
+        }
+    }
+    return cycles;
+}
+
 const serviceName = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { message: "service names are lower-case words joined by -" });
 
 const ServiceSchema = z
@@ -100,15 +200,48 @@ const ServiceSchema = z
     })
     .strict();
 
-const cronField = "[0-9*,/-]+";
-const cron = z
-    .string()
-    .regex(new RegExp(`^${cronField}( ${cronField}){4}$`), { message: "must be a 5-field cron expression such as `0 21 * * *`" });
+/**
+ * How every schedule of the stack is read: croner (pinned in package.json), five fields (minute hour
+ * day-of-month month day-of-week), UTC, never started. The reference app's scheduler
+ * (app/src/cron.ts) and the backup agent (images/backup/agent/plan.js) use the same library with the
+ * same options, so a job fires when the spec says it does. Day-of-month and day-of-week combine with
+ * croner's default (`domAndDow: false`), Vixie cron's OR rule: when both are restricted a day matches
+ * if either does. croner calls a field unrestricted only when it is exactly `*`: `0 3 *\/2 * 1` is
+ * odd days OR Mondays (next after 2025-01-02: 2025-01-03 03:00), where Vixie's C code, which looks
+ * only at the first character, would AND them (01-13).
+ */
+export const CRON_OPTIONS = Object.freeze({ mode: "5-part", utcOffset: 0, paused: true } as const);
+
+/** A schedule as croner reads it; throws croner's reason when it is not one. */
+export function cronSchedule(expression: string): Cron {
+    // croner fills in its defaults on the options object it is given: give it a copy.
+    return new Cron(expression, { ...CRON_OPTIONS });
+}
+
+/** What is wrong with a cron expression (croner's reason), or undefined. */
+export function cronProblem(expression: string): string | undefined {
+    const fields = expression.trim().split(/\s+/).filter(Boolean).length;
+    if (!expression.trim().startsWith("@") && fields !== 5) {
+        return `must be a 5-field cron expression (minute hour day-of-month month day-of-week) in UTC, e.g. \`0 21 * * *\`; it has ${fields} field${fields === 1 ? "" : "s"}`;
+    }
+    try {
+        cronSchedule(expression);
+        return undefined;
+    } catch (err) {
+        const reason = (err instanceof Error ? err.message : String(err)).replace(/^CronPattern: /, "");
+        return `is not a cron expression croner accepts (${reason}); write 5 fields (minute hour day-of-month month day-of-week) in UTC, e.g. \`0 21 * * *\``;
+    }
+}
 
 const JobSchema = z
     .object({
         /** When to run, in the scheduler's time zone (UTC). */
-        schedule: cron,
+        schedule: z.string().superRefine((expression, ctx) => {
+            const problem = cronProblem(expression);
+            if (problem) {
+                ctx.addIssue({ code: "custom", message: problem });
+            }
+        }),
         /** The service that receives the call. */
         service: serviceName,
         method: z.enum(["GET", "POST"]).default("POST"),
@@ -252,6 +385,15 @@ export const SpecSchema = z
                     issue(["services", name, "env", secret], "is also declared in `secretEnv`; keep secrets only in `secretEnv`");
                 }
             }
+            for (const [env, value] of Object.entries(svc.env)) {
+                const reason = env in svc.secretEnv ? undefined : plainEnvSecretReason(env, value);
+                if (reason) {
+                    issue(
+                        ["services", name, "env", env],
+                        `${reason}; move it to \`services.${name}.secretEnv.${env}: config\` and run \`pulumi config set --secret ${env} <value>\``,
+                    );
+                }
+            }
             svc.uses.forEach((dep, i) => {
                 if (dep === "postgres" && !spec.postgres.enabled) {
                     issue(["services", name, "uses", i], "is postgres, but `postgres.enabled` is false; enable Postgres or remove it from `uses`");
@@ -273,6 +415,21 @@ export const SpecSchema = z
             }
             if (svc.kind === "worker" && svc.publish === true) {
                 issue(["services", name, "publish"], "a worker serves no traffic; remove `publish` or make the service `kind: http`");
+            }
+        }
+        for (const cycle of usesCycles(spec.services)) {
+            issue(
+                ["services", cycle[0], "uses"],
+                `-> ${cycle.slice(1).join(" -> ")} is a cycle: each service waits for the next to be healthy, so none would start; remove one of these \`uses\``,
+            );
+        }
+        for (const [env, value] of Object.entries(spec.migrations?.env ?? {})) {
+            const reason = plainEnvSecretReason(env, value);
+            if (reason) {
+                issue(
+                    ["migrations", "env", env],
+                    `${reason}, and plain env is kept in clear in the stack's state; migrations get their secrets from the stack (the migration role's DATABASE_URL): remove it, or rename it if it is no secret`,
+                );
             }
         }
         for (const [name, job] of Object.entries(spec.jobs)) {
@@ -321,6 +478,91 @@ export class SpecError extends pulumi.RunError {
     constructor(readonly problems: string[]) {
         super(`the stack config is not valid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     }
+}
+
+/** The config namespace of the spec: the project's name. */
+export const CONFIG_NAMESPACE = "opsbook";
+
+/** Top-level keys of the `opsbook:` namespace that make up the spec (config.ts reads exactly these). */
+export const SPEC_KEYS = ["preset", "release", "images", "postgres", "redis", "rotation", "migrations", "jobs", "telegram", "backups", "services"] as const;
+
+/** User-supplied secrets are config keys named like their env var. */
+const SECRET_KEY_NAME = /^[A-Z_][A-Z0-9_]*$/;
+
+/** The candidate nearest to `word` (case-insensitively), when it is near enough to be a misspelling. */
+function nearest(word: string, candidates: readonly string[]): string | undefined {
+    if (candidates.length === 0) {
+        return undefined;
+    }
+    const lower = word.toLowerCase();
+    const lowered = candidates.map((c) => c.toLowerCase());
+    const best = closest(lower, lowered);
+    // One edit in three, and at least two: `servics`, `sevrices`, `job`, `TELEGRAM_BOT_TOKN`.
+    return distance(lower, best) <= Math.max(2, Math.floor(word.length / 3)) ? candidates[lowered.indexOf(best)] : undefined;
+}
+
+/**
+ * Problems with the keys set in a stack's config (all namespaces, as `namespace:key`, e.g. from
+ * `pulumi.runtime.allConfig()`), so that a misspelt key is refused instead of silently ignored.
+ * In the `opsbook:` namespace a key is either a spec key (`SPEC_KEYS`) or a user-supplied secret
+ * named like its env var (UPPER_SNAKE), which some service must declare in `secretEnv` with source
+ * `config` or `config-optional`. Secrets are checked only once the spec is known (`spec`); other
+ * namespaces belong to providers and the policy pack, not to us.
+ */
+export function configKeyProblems(keys: readonly string[], spec?: Pick<Spec, "services">): string[] {
+    const problems: string[] = [];
+    const prefix = `${CONFIG_NAMESPACE}:`;
+    const userSecrets = new Set<string>();
+    // Secrets the stack makes, with where they are declared (nothing for its own).
+    const generated = new Map<string, string>(STACK_GENERATED_SECRETS.map((name) => [name, ""]));
+    for (const [service, svc] of Object.entries(spec?.services ?? {})) {
+        for (const [name, source] of Object.entries(svc.secretEnv)) {
+            if (source.startsWith("config")) {
+                userSecrets.add(name);
+            } else if (!generated.has(name)) {
+                generated.set(name, ` (\`services.${service}.secretEnv.${name}: ${source}\`)`);
+            }
+        }
+    }
+    const specKeys: readonly string[] = SPEC_KEYS;
+    for (const full of keys) {
+        if (!full.startsWith(prefix)) {
+            continue;
+        }
+        const key = full.slice(prefix.length);
+        if (specKeys.includes(key)) {
+            continue;
+        }
+        const specKeyMatch = specKeys.find((k) => k === key.toLowerCase());
+        if (SECRET_KEY_NAME.test(key) && !specKeyMatch) {
+            if (spec === undefined || userSecrets.has(key)) {
+                continue;
+            }
+            const remove = `remove it with \`pulumi config rm ${key}\``;
+            const maker = generated.get(key);
+            if (maker !== undefined) {
+                problems.push(
+                    `\`${full}\` is set, but the stack generates \`${key}\`${maker}, so the value is never used; ${remove} ` +
+                        `(rotate it with \`opsbook:rotation.${key}\`)`,
+                );
+                continue;
+            }
+            const guess = nearest(key, [...userSecrets]);
+            problems.push(
+                `\`${full}\`: no service declares \`secretEnv.${key}\`` +
+                    (guess ? `; did you mean \`${guess}\`? ` : userSecrets.size > 0 ? ` (user-supplied secrets: ${[...userSecrets].map((n) => `\`${n}\``).join(", ")}); ` : "; ") +
+                    `declare it in a service's \`secretEnv\` (source \`config\`) or ${remove}`,
+            );
+            continue;
+        }
+        const guess = specKeyMatch ?? nearest(key, specKeys);
+        problems.push(
+            guess
+                ? `\`${full}\` is not a spec key; did you mean \`${prefix}${guess}\`?`
+                : `\`${full}\` is not a spec key (${specKeys.map((k) => `\`${k}\``).join(", ")}) nor a secret named like an env var; remove it with \`pulumi config rm ${key}\``,
+        );
+    }
+    return problems;
 }
 
 function keyOf(path: PropertyKey[]): string {

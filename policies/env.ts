@@ -1,75 +1,92 @@
-// Rules on what each container's environment holds, read from the env contract the components
-// attach to every Container (components/envContract.ts). They run on the resource's inputs, before
-// the container is created, so a deploy that would start an app with a missing or unsafe secret
-// stops before anything changes. Messages name the container and the env name, never the value.
-import type { PolicyConfigSchema, ResourceValidationPolicy } from "@pulumi/policy";
+// Rules on what each service's environment holds, read from the env contract the components put
+// in the `opsbook.env-contract` label of every docker.Service (components/envContract.ts). A name
+// is delivered either as plain env `NAME`, or as the secret file `NAME_FILE=/run/secrets/NAME`
+// bound in the service's `opsbook.secrets` label to a docker.Secret of the stack.
+//
+// Presence is checked on each Service alone (a resource rule, so it runs before the service is
+// created); values that live in a docker.Secret (formats, placeholders) need the secret too, so
+// those rules are stack rules that join the binding to the Secret. Messages name the resource,
+// the service and the env name, never a value.
+import type { PolicyConfigSchema, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { looksLikeSecretName, plainEnvSecretReason } from "../components/spec";
 import type { EnvFormat } from "../components/envContract";
 import {
+    UNKNOWN,
+    type Workload,
     configOf,
-    contractList,
-    describeContainer,
-    envNames,
-    envValue,
+    contractOf,
+    describe,
+    envSource,
+    fileEnvName,
     howToSet,
-    isFilled,
-    isUnknown,
+    isProvided,
     listNames,
-    validateResourceOfDynamicType,
+    validateContainer,
+    validateJob,
+    validateService,
+    validateStackView,
 } from "./lib";
 import { placeholderFamily } from "./placeholders";
 
-/** Every name in `envContract.required` is set to a non-empty value. */
+/** The message for a required name a service does not deliver (shared with env-required-in-production). */
+export function missingMessage(workload: Workload, name: string, production = false): string | undefined {
+    const source = envSource(workload, name);
+    const need = production ? `needs \`${name}\` in production` : `needs \`${name}\``;
+    if (source.state === "absent") {
+        return (
+            `${describe(workload)} ${need}, which is not set (neither plain env \`${name}\` nor a secret file \`${fileEnvName(name)}\` bound in its \`opsbook.secrets\` label); ` +
+            `${howToSet(workload, name)}.`
+        );
+    }
+    if (!isProvided(source)) {
+        return `${describe(workload)} ${need}, and its plain env \`${name}\` is empty; give it a real value: ${howToSet(workload, name)}.`;
+    }
+    return undefined;
+}
+
+/** Every name in the contract's `required` is delivered. */
 export const envRequiredPresent: ResourceValidationPolicy = {
     name: "env-required-present",
     description:
-        "Every env name a container's contract lists as required is set, in env or secretEnv, to a value that is not empty. " +
-        "The runbooks' apps refuse to start (or answer 403) without them.",
+        "Every env name a service's contract lists as required is delivered: as plain env that is not empty, or as a secret file " +
+        "(`NAME_FILE` pointing at /run/secrets/NAME, bound in the service's `opsbook.secrets` label and mounted). " +
+        "The runbooks' apps refuse to start (or answer 403) without them. An empty secret value is reported by env-no-placeholder-values.",
     enforcementLevel: "mandatory",
     severity: "high",
-    validateResource: validateResourceOfDynamicType("Container", (container, args, reportViolation) => {
-        for (const name of contractList(container, "required")) {
-            const reading = envValue(container, name);
-            if (reading.state === "absent") {
-                reportViolation(
-                    `${describeContainer(args.name, container)} needs \`${name}\`, which is not set; ${howToSet(container, name)}.`,
-                );
-            } else if (!isFilled(reading)) {
-                reportViolation(
-                    `${describeContainer(args.name, container)} has \`${name}\` set to an empty value; give it a real value: ${howToSet(container, name)}.`,
-                );
+    validateResource: validateService((service, _props, _args, reportViolation) => {
+        const { contract, problem } = contractOf(service);
+        if (problem) {
+            reportViolation(`${describe(service)} cannot be checked: ${problem}; the component must write it with JSON.stringify of an EnvContract (components/swarmService.ts).`);
+            return;
+        }
+        for (const name of contract.required) {
+            const message = missingMessage(service, name);
+            if (message) {
+                reportViolation(message);
             }
         }
     }),
 };
 
-/** For each either/or group of the contract, one alternative is fully set. */
+/** For each either/or group of the contract, one alternative is fully delivered. */
 export const envEitherOrGroups: ResourceValidationPolicy = {
     name: "env-either-or-groups",
     description:
-        "For every either/or group in a container's contract, at least one alternative has all of its names set to non-empty values, " +
+        "For every either/or group in a service's contract, at least one alternative has all of its names delivered (plain and not empty, or as a bound secret file), " +
         "e.g. `API_KEY` with `CLIENT_CERT_SUBJECT_HEADER` or with both `OIDC_ISSUER` and `OIDC_AUDIENCE`, or `DATABASE_URL` or the `DB_*` trio.",
     enforcementLevel: "mandatory",
     severity: "high",
-    validateResource: validateResourceOfDynamicType("Container", (container, args, reportViolation) => {
-        const groups = (container.envContract as { anyOf?: unknown } | undefined)?.anyOf;
-        if (!Array.isArray(groups)) {
-            return;
-        }
-        for (const group of groups as unknown[]) {
-            if (!Array.isArray(group) || group.length === 0) {
+    validateResource: validateService((service, _props, _args, reportViolation) => {
+        for (const group of contractOf(service).contract.anyOf) {
+            if (group.length === 0) {
                 continue;
             }
-            const alternatives = group
-                .filter((alt): alt is unknown[] => Array.isArray(alt))
-                .map((alt) => alt.filter((n): n is string => typeof n === "string"))
-                .filter((alt) => alt.length > 0);
-            const satisfied = alternatives.some((alt) => alt.every((name) => isFilled(envValue(container, name))));
-            if (satisfied || alternatives.length === 0) {
+            if (group.some((alt) => alt.every((name) => isProvided(envSource(service, name))))) {
                 continue;
             }
-            const options = alternatives.map((alt) => listNames(alt)).join("; or ");
+            const options = group.map((alt) => listNames(alt)).join("; or ");
             reportViolation(
-                `${describeContainer(args.name, container)} needs one of: ${options}; none of these is fully set. ` +
+                `${describe(service)} needs one of: ${options}; none of these is fully set. ` +
                     `Set every name of one alternative (secrets with 'pulumi config set --secret NAME <value>').`,
             );
         }
@@ -79,7 +96,7 @@ export const envEitherOrGroups: ResourceValidationPolicy = {
 /** How a format is checked and what a message says it must be. */
 export interface FormatCheck {
     readonly test: (value: string) => boolean;
-    /** Completes "`NAME` of <container> must be ...". */
+    /** Completes "`NAME` of <service> must be ...". */
     readonly expectation: string;
 }
 
@@ -109,35 +126,36 @@ export const FORMAT_CHECKS: Readonly<Record<EnvFormat, FormatCheck>> = {
     },
 };
 
-/** Values with a declared format have it. */
-export const envValueFormats: ResourceValidationPolicy = {
+/** Values with a declared format have it, secret values read from their docker.Secret. */
+export const envValueFormats: StackValidationPolicy = {
     name: "env-value-formats",
     description:
-        "Env values whose format the contract declares have it: `hex64` is 64 hexadecimal characters (TRADING_KEY_ENCRYPTION_KEY), " +
-        "`telegram-secret-token` is 1 to 256 of A-Z, a-z, 0-9, `_` and `-`, and `url` is a URL with a scheme.",
+        "Env values whose format a service's contract declares have it, whether plain or in the docker.Secret the service binds (its `data`, base64-decoded): " +
+        "`hex64` is 64 hexadecimal characters (TRADING_KEY_ENCRYPTION_KEY), `telegram-secret-token` is 1 to 256 of A-Z, a-z, 0-9, `_` and `-`, " +
+        "and `url` is a URL with a scheme. Values not known during preview are checked by the analysis `pulumi up` runs.",
     enforcementLevel: "mandatory",
     severity: "high",
-    validateResource: validateResourceOfDynamicType("Container", (container, args, reportViolation) => {
-        const formats = (container.envContract as { formats?: unknown } | undefined)?.formats;
-        if (formats === null || typeof formats !== "object" || isUnknown(formats)) {
-            return;
-        }
-        for (const [name, format] of Object.entries(formats as Record<string, unknown>)) {
-            const check = typeof format === "string" ? FORMAT_CHECKS[format as EnvFormat] : undefined;
-            if (!check) {
-                reportViolation(
-                    `${describeContainer(args.name, container)} declares format \`${String(format)}\` for \`${name}\`, which this policy pack does not know; ` +
-                        `use one of ${listNames(Object.keys(FORMAT_CHECKS), "or")}.`,
-                );
-                continue;
-            }
-            const reading = envValue(container, name);
-            // An absent or empty value is the required rules' business; unknown values wait for `up`.
-            if (reading.state !== "set" || reading.value.trim() === "") {
-                continue;
-            }
-            if (!check.test(reading.value)) {
-                reportViolation(`\`${name}\` of ${describeContainer(args.name, container)} must be ${check.expectation}.`);
+    validateStack: validateStackView((view, _args, reportViolation) => {
+        for (const service of view.services) {
+            for (const [name, format] of Object.entries(contractOf(service).contract.formats)) {
+                const check = FORMAT_CHECKS[format as EnvFormat];
+                if (!check) {
+                    reportViolation(
+                        `${describe(service)} declares format \`${String(format)}\` for \`${name}\`, which this policy pack does not know; ` +
+                            `use one of ${listNames(Object.keys(FORMAT_CHECKS), "or")}.`,
+                        service.urn,
+                    );
+                    continue;
+                }
+                const reading = view.read(service, name);
+                // An absent or empty value is the required rules' (and the empty-secret family's) business.
+                if (reading.state !== "set" || reading.value.trim() === "") {
+                    continue;
+                }
+                if (!check.test(reading.value)) {
+                    const where = reading.from ? ` (secret \`${reading.from.key}\`, docker.Secret \`${reading.from.resource.name}\`)` : "";
+                    reportViolation(`\`${name}\`${where} of ${describe(service)} must be ${check.expectation}.`, service.urn);
+                }
             }
         }
     }),
@@ -177,41 +195,81 @@ const placeholderConfigSchema: PolicyConfigSchema = {
 };
 
 /** No env value, plain or secret, is a placeholder; no secret is empty. */
-export const envNoPlaceholderValues: ResourceValidationPolicy = {
+export const envNoPlaceholderValues: StackValidationPolicy = {
     name: "env-no-placeholder-values",
     description:
-        "No env value of a container is a placeholder copied from a runbook or template (`changeme`, `sk-...`, `<new-secret>`, `TX_ID_HERE`, " +
-        "`xxxx`, `https://your-domain/...`), and no secret is empty or a common default. The families are listed in the pack's README; " +
-        "the config can add values and patterns.",
+        "No env value of a service is a placeholder copied from a runbook or template (`changeme`, `sk-...`, `<new-secret>`, `TX_ID_HERE`, " +
+        "`xxxx`, `https://your-domain/...`), and no secret it binds is empty or a common default. Secret values are read from the bound docker.Secret. " +
+        "The families are listed in the pack's README; the config can add values and patterns.",
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema: placeholderConfigSchema,
-    validateResource: validateResourceOfDynamicType("Container", (container, args, reportViolation) => {
+    validateStack: validateStackView((view, args, reportViolation) => {
         const config = configOf<PlaceholderConfig>(args, placeholderConfigSchema);
         const extra = { values: config.extraPlaceholders, patterns: config.extraPatterns };
-        const required = contractList(container, "required");
-        for (const name of envNames(container)) {
-            if (config.ignoreNames.includes(name)) {
-                continue;
-            }
-            const reading = envValue(container, name);
-            if (reading.state !== "set") {
-                continue;
-            }
-            const family = placeholderFamily(reading.value, reading.secret, extra);
-            // An empty required value is env-required-present's to report; one message per mistake.
-            if (family === "empty-secret" && required.includes(name)) {
-                continue;
-            }
-            if (family) {
-                const kind = reading.secret ? "secret" : "env value";
-                reportViolation(
-                    `${describeContainer(args.name, container)} has a placeholder as the ${kind} of \`${name}\` (family \`${family}\`); ` +
-                        `replace it with the real value: ${howToSet(container, name)}.`,
-                );
+        for (const service of view.services) {
+            for (const name of view.envNames(service)) {
+                if (config.ignoreNames.includes(name)) {
+                    continue;
+                }
+                const reading = view.read(service, name);
+                if (reading.state !== "set") {
+                    continue;
+                }
+                const family = placeholderFamily(reading.value, reading.secret, extra);
+                if (family) {
+                    const kind = reading.secret ? `secret${reading.from ? ` (docker.Secret \`${reading.from.resource.name}\`)` : ""}` : "plain env value";
+                    reportViolation(
+                        `${describe(service)} has a placeholder as the ${kind} of \`${name}\` (family \`${family}\`); ` +
+                            `replace it with the real value: ${howToSet(service, name)}.`,
+                        service.urn,
+                    );
+                }
             }
         }
     }),
 };
 
-export const envPolicies = [envRequiredPresent, envEitherOrGroups, envValueFormats, envNoPlaceholderValues];
+/** Resources a plain env name is checked on, and what to do instead for each. */
+function secretFileAdvice(workload: Workload, name: string): string {
+    if (workload.specService) {
+        return (
+            `move it to \`opsbook:services.${workload.specService}.secretEnv.${name}\` (source \`config\`, or \`generated\`) and run ` +
+            `'pulumi config set --secret ${name} <value>${workload.stack ? ` --stack ${workload.stack}` : ""}'; the service then reads it from ` +
+            `/run/secrets/${name} (\`${fileEnvName(name)}\` in its env)`
+        );
+    }
+    return `deliver it as a secret file instead (its component mounts a docker.Secret with secretMount and sets \`${fileEnvName(name)}\`)`;
+}
+
+function checkPlainEnv(workload: Workload, reportViolation: (message: string) => void): void {
+    for (const [name, value] of Object.entries(workload.env)) {
+        // `NAME_FILE` is a path, not a secret: looksLikeSecretName agrees (its last word is FILE).
+        // A value not known yet can still be judged by its name.
+        const reason = value === UNKNOWN ? (looksLikeSecretName(name) ? plainEnvSecretReason(name, "") : undefined) : plainEnvSecretReason(name, value);
+        if (reason) {
+            reportViolation(
+                `${describe(workload)} has \`${name}\` in its plain env, which ${reason}: plain env is shown by 'docker inspect' and kept in clear in the stack's state; ` +
+                    `${secretFileAdvice(workload, name)}.`,
+            );
+        }
+    }
+}
+
+/** No plain env name looks like a secret's (the spec's own rule, components/spec.ts). */
+export const envNoSecretLookingPlainEnv: ResourceValidationPolicy = {
+    name: "env-no-secret-looking-plain-env",
+    description:
+        "No plain env entry of a service, the gateway container or a one-shot job looks like a secret: a name whose last word is SECRET, TOKEN, PASSWORD, KEY, " +
+        "CREDENTIALS and the like (`JWT_SECRET`, `API_KEY`; not `PUBLIC_KEY` or `JWT_SECRET_FILE`), or a URL with a password in it. " +
+        "The rule is components/spec.ts's `plainEnvSecretReason`, the same one the spec applies to `services.<name>.env`; secrets belong in `secretEnv`.",
+    enforcementLevel: "mandatory",
+    severity: "high",
+    validateResource: [
+        validateService((workload, _props, _args, reportViolation) => checkPlainEnv(workload, reportViolation)),
+        validateContainer((workload, _props, _args, reportViolation) => checkPlainEnv(workload, reportViolation)),
+        validateJob((workload, _props, _args, reportViolation) => checkPlainEnv(workload, reportViolation)),
+    ],
+};
+
+export const envPolicies = [envRequiredPresent, envEitherOrGroups, envValueFormats, envNoPlaceholderValues, envNoSecretLookingPlainEnv];

@@ -19,8 +19,9 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
 
 export const packArgs: PolicyPackArgs = {
     description:
-        "Refuses an opsbook deploy that would start a container with a missing, malformed, placeholder or mismatched secret, " +
-        "a published database port, an unsupervised long-running container, a floating image, or a database without backups.",
+        "Refuses an opsbook deploy that would start a service with a missing, malformed, placeholder or mismatched secret, a secret in plain env, " +
+        "a label or a command line, a published database port or a port on every address, an unsupervised or unhardened long-running service, " +
+        "two writers on one volume, a floating image, or a database without backups.",
     displayName: "opsbook runbook rules",
     enforcementLevel: "mandatory",
     tags: ["opsbook", "docker", "secrets"],

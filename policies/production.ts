@@ -1,39 +1,36 @@
 // Rules production needs and staging may waive: the runbooks' "in production, set X", a backup
-// schedule for the database, and images pinned to a tag or digest. They are mandatory in code;
+// schedule for the database, and images pinned to content. They are mandatory in code;
 // policies/config/staging.json turns them advisory or off, so the code has no stack-name branches.
 import type { PolicyConfigSchema, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { missingMessage } from "./env";
 import {
     BACKUP_SCHEDULE_TYPE_SUFFIX,
-    CONTAINER_TYPE,
+    LONG_RUNNING_COMPONENTS,
+    type Workload,
     configOf,
-    contractList,
-    describeContainer,
-    envValue,
-    forStacksWith,
-    howToSet,
-    isFilled,
-    isUnknown,
-    listNames,
-    resourcesOfDynamicType,
-    validateResourceOfDynamicType,
+    contractOf,
+    describe,
+    hasComponent,
+    imageReferenceOf,
+    validateContainer,
+    validateJob,
+    validateService,
+    validateStackView,
 } from "./lib";
 
-/** Every name in `envContract.requiredInProduction` is set to a non-empty value. */
+/** Every name in `envContract.requiredInProduction` is delivered. */
 export const envRequiredInProduction: ResourceValidationPolicy = {
     name: "env-required-in-production",
     description:
-        "Every env name a container's contract lists as requiredInProduction is set to a value that is not empty, " +
+        "Every env name a service's contract lists as requiredInProduction is delivered (plain and not empty, or as a bound secret file), " +
         "e.g. EOD_CRON_SECRET, without which the end-of-day endpoint answers 403. Disabled in staging by its policy config.",
     enforcementLevel: "mandatory",
     severity: "high",
-    validateResource: validateResourceOfDynamicType("Container", (container, args, reportViolation) => {
-        for (const name of contractList(container, "requiredInProduction")) {
-            const reading = envValue(container, name);
-            if (!isFilled(reading)) {
-                const state = reading.state === "absent" ? "is not set" : "is empty";
-                reportViolation(
-                    `${describeContainer(args.name, container)} needs \`${name}\` in production, and it ${state}; ${howToSet(container, name)}.`,
-                );
+    validateResource: validateService((service, _props, _args, reportViolation) => {
+        for (const name of contractOf(service).contract.requiredInProduction) {
+            const message = missingMessage(service, name, true);
+            if (message) {
+                reportViolation(message);
             }
         }
     }),
@@ -41,17 +38,18 @@ export const envRequiredInProduction: ResourceValidationPolicy = {
 
 /** Config of backups-scheduled. */
 export interface BackupsConfig {
-    /** Container roles whose data needs a scheduled backup. */
-    readonly dataRoles: string[];
+    /** Components whose data needs a scheduled backup. */
+    readonly dataComponents: string[];
 }
 
 const backupsConfigSchema: PolicyConfigSchema = {
     properties: {
-        dataRoles: {
+        dataComponents: {
             type: "array",
-            items: { type: "string", enum: ["database", "cache", "service", "worker", "job"] },
+            items: { type: "string", enum: [...LONG_RUNNING_COMPONENTS] },
+            uniqueItems: true,
             default: ["database"],
-            description: "Container roles whose presence requires at least one scheduled backup.",
+            description: "Values of the `opsbook.component` label whose presence requires at least one scheduled backup.",
         },
     },
 };
@@ -60,22 +58,22 @@ const backupsConfigSchema: PolicyConfigSchema = {
 export const backupsScheduled: StackValidationPolicy = {
     name: "backups-scheduled",
     description:
-        "A stack that runs a database container also declares at least one scheduled backup (a resource whose type ends with `:BackupSchedule`). " +
-        "Every runbook restores from a backup; one that was never scheduled cannot be restored.",
+        "A stack that runs a database service also declares at least one scheduled backup (a resource whose type ends with `:BackupSchedule`, " +
+        "which components/backup.ts registers beside the backup agent). Every runbook restores from a backup; one that was never scheduled cannot be restored.",
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema: backupsConfigSchema,
-    validateStack: forStacksWith(CONTAINER_TYPE, (args, reportViolation) => {
+    validateStack: validateStackView((view, args, reportViolation) => {
         const config = configOf<BackupsConfig>(args, backupsConfigSchema);
         if (args.resources.some((r) => r.type.endsWith(BACKUP_SCHEDULE_TYPE_SUFFIX))) {
             return;
         }
-        for (const { resource, props } of resourcesOfDynamicType(args.resources, "Container")) {
-            if (typeof props.role === "string" && config.dataRoles.includes(props.role)) {
+        for (const workload of view.workloads) {
+            if (hasComponent(workload, config.dataComponents)) {
                 reportViolation(
-                    `The stack runs ${describeContainer(resource.name, props)} with role \`${props.role}\` but schedules no backup; ` +
-                        `declare a backup schedule for it (a resource of type \`...${BACKUP_SCHEDULE_TYPE_SUFFIX}\`) before deploying.`,
-                    resource.urn,
+                    `The stack runs ${describe(workload)} but schedules no backup; ` +
+                        "keep `opsbook:backups.enabled` on (the Backups component registers a `...:BackupSchedule` with its agent) before deploying.",
+                    workload.urn,
                 );
             }
         }
@@ -84,24 +82,25 @@ export const backupsScheduled: StackValidationPolicy = {
 
 /** Config of images-pinned. */
 export interface ImagesConfig {
-    /** Tags that float, and so do not pin an image. */
-    readonly forbiddenTags: string[];
-    /** Accept only digests (`name@sha256:...`), not tags. */
+    /** Accept only digests (`name@sha256:...`), not even content-addressed tags. */
     readonly requireDigest: boolean;
+    /** More tag patterns that are immutable where the team's registry guarantees it. */
+    readonly immutableTagPatterns: string[];
 }
 
 const imagesConfigSchema: PolicyConfigSchema = {
     properties: {
-        forbiddenTags: {
-            type: "array",
-            items: { type: "string", minLength: 1 },
-            default: ["latest"],
-            description: "Tags that move, and so do not pin an image (compared case-insensitively).",
-        },
         requireDigest: {
             type: "boolean",
             default: false,
-            description: "When true, only a digest (name@sha256:...) pins an image; a tag is not enough.",
+            description: "When true, only a digest (name@sha256:<64 hex>) pins an image; a content-addressed tag is not enough.",
+        },
+        immutableTagPatterns: {
+            type: "array",
+            items: { type: "string", minLength: 1 },
+            default: [],
+            description:
+                "More regular expressions (JavaScript syntax, anchored to the whole tag) for tags the team's registry makes immutable, e.g. `v[0-9]+[.][0-9]+[.][0-9]+` on a registry with tag immutability turned on.",
         },
     },
 };
@@ -122,39 +121,107 @@ export function parseImageReference(reference: string): ImageReference {
     return { tag: tag || undefined, digest: digest || undefined };
 }
 
-/** Every container's image reference names an explicit tag that does not float, or a digest. */
+/** A sha256 digest, as in `name@sha256:<64 hex>`, or an image ID. */
+export const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/**
+ * A content-addressed tag: 12 to 64 lowercase hex digits (a content hash or a git commit), after
+ * an optional version prefix ending in `-`. The toolchain's tags are of this form
+ * (scripts/lib/images.sh: `opsbook/app:<12 hex>`, `opsbook/postgres:15-<12 hex>`), and a new
+ * content is a new tag, so the tag cannot silently move to other content.
+ */
+export const CONTENT_ADDRESSED_TAG = /^(?:[A-Za-z0-9][A-Za-z0-9_.-]*-)?[0-9a-f]{12,64}$/;
+
+/** A configured tag pattern, anchored to the whole tag; a bad one is a config error, named by its index. */
+function immutableTag(pattern: string, index: number): RegExp {
+    try {
+        return new RegExp(`^(?:${pattern})$`);
+    } catch {
+        throw new Error(`policy config \`images-pinned.immutableTagPatterns[${index}]\` is not a valid regular expression; fix it in the policy config file.`);
+    }
+}
+
+/** Why a reference is not pinned, or undefined when it is. */
+export function unpinnedReason(reference: string, config: ImagesConfig = { requireDigest: false, immutableTagPatterns: [] }): string | undefined {
+    if (SHA256_DIGEST.test(reference)) {
+        return undefined; // an image ID: content itself
+    }
+    const { tag, digest } = parseImageReference(reference);
+    if (digest !== undefined) {
+        return SHA256_DIGEST.test(digest) ? undefined : "has a digest that is not a sha256 digest";
+    }
+    if (config.requireDigest) {
+        return "is not pinned by digest (required by this policy's config)";
+    }
+    if (tag === undefined) {
+        return "has no tag, which means `latest`, a tag that moves with every push";
+    }
+    if (CONTENT_ADDRESSED_TAG.test(tag) || config.immutableTagPatterns.some((p, i) => immutableTag(p, i).test(tag))) {
+        return undefined;
+    }
+    return `has the tag \`${tag}\`, which is not content-addressed and can be moved to another image (as the toolchain moves \`:reference\`, \`:15\` and \`:7\` on every build)`;
+}
+
+/** The config key a workload's image comes from. */
+function imageKey(workload: Workload): string {
+    if (workload.specService) {
+        return `\`opsbook:services.${workload.specService}.image\` (or \`opsbook:images.app\`)`;
+    }
+    switch (workload.component) {
+        case "database":
+            return "`opsbook:images.postgres`";
+        case "cache":
+            return "`opsbook:images.redis`";
+        case "gateway":
+            return "`opsbook:images.gateway`";
+        case "backup":
+            return "`opsbook:images.backup`";
+        case "scheduler":
+            return "`opsbook:images.app`";
+        case "grants":
+            return "`opsbook:images.postgres`";
+        case "migration":
+        case "preflight":
+            return "`opsbook:migrations.image` (or `opsbook:images.app`)";
+        default:
+            return "the stack config's `opsbook:images`";
+    }
+}
+
+function checkPinned(workload: Workload, reference: string | undefined, config: ImagesConfig, reportViolation: (message: string) => void): void {
+    if (reference === undefined) {
+        return; // unknown during preview
+    }
+    const reason = unpinnedReason(reference, config);
+    if (reason) {
+        reportViolation(
+            `${describe(workload)} runs image \`${reference}\`, which ${reason}; set ${imageKey(workload)} to name@sha256:<digest> ` +
+                "or to a content-addressed tag such as the ones 'eval \"$(npm run -s toolchain)\"' exports (OPSBOOK_IMAGE_APP=opsbook/app:<12 hex>).",
+        );
+    }
+}
+
+/** Every image a workload runs is named by digest or by a content-addressed tag. */
 export const imagesPinned: ResourceValidationPolicy = {
     name: "images-pinned",
     description:
-        "Every container's image reference (imageName) is pinned: it has an explicit tag that is not `latest` (or another configured floating tag), " +
-        "or a sha256 digest. A rollback to `:previous` or a pinned SHA only works when the running image was pinned.",
+        "The image reference every service, the gateway and every one-shot job was given (the `opsbook.image-ref` label; the job's imageName) is pinned to content: " +
+        "a sha256 digest (`name@sha256:<64 hex>`) or a content-addressed tag (12 to 64 hex digits after an optional `<version>-`, as the toolchain writes). " +
+        "`:reference`, `:latest`, `:15`, `:1.4.2` and no tag at all are not: they can move, so a redeploy or a rollback from the same config can run other code.",
     enforcementLevel: "mandatory",
     severity: "medium",
     configSchema: imagesConfigSchema,
-    validateResource: validateResourceOfDynamicType("Container", (container, args, reportViolation) => {
-        const config = configOf<ImagesConfig>(args, imagesConfigSchema);
-        const reference = container.imageName;
-        if (typeof reference !== "string" || isUnknown(reference)) {
-            return;
-        }
-        const { tag, digest } = parseImageReference(reference);
-        const who = describeContainer(args.name, container);
-        const fix = "set the image in `opsbook:images` or `opsbook:services.<name>.image` to name:<version> or name@sha256:<digest>";
-        if (digest && /^sha256:[a-f0-9]{64}$/.test(digest)) {
-            return;
-        }
-        if (digest) {
-            reportViolation(`${who} has an image reference whose digest is not a sha256 digest; ${fix}.`);
-        } else if (config.requireDigest) {
-            reportViolation(`${who} has image \`${reference}\`, which is not pinned by digest (required by this policy's config); ${fix}.`);
-        } else if (!tag) {
-            reportViolation(`${who} has image \`${reference}\` without a tag, which means \`latest\`; ${fix}.`);
-        } else if (config.forbiddenTags.some((t) => t.toLowerCase() === tag.toLowerCase())) {
-            reportViolation(
-                `${who} has image \`${reference}\`, whose tag is one of the floating tags ${listNames(config.forbiddenTags, "or")}; ${fix}.`,
-            );
-        }
-    }),
+    validateResource: [
+        validateService((workload, props, args, reportViolation) =>
+            checkPinned(workload, imageReferenceOf(workload, props.taskSpec?.containerSpec?.image), configOf<ImagesConfig>(args, imagesConfigSchema), reportViolation),
+        ),
+        validateContainer((workload, props, args, reportViolation) =>
+            checkPinned(workload, imageReferenceOf(workload, props.image), configOf<ImagesConfig>(args, imagesConfigSchema), reportViolation),
+        ),
+        validateJob((workload, props, args, reportViolation) =>
+            checkPinned(workload, imageReferenceOf(workload, props.imageName), configOf<ImagesConfig>(args, imagesConfigSchema), reportViolation),
+        ),
+    ],
 };
 
 export const productionPolicies = [envRequiredInProduction, backupsScheduled, imagesPinned];

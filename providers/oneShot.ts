@@ -1,24 +1,30 @@
-// A container that runs to completion once per release: database migrations, preflight checks.
-// Its create fails (and so does `pulumi up`) when the command exits non-zero, which stops every
-// resource that depends on it from changing: services stay on the release they run.
-import * as pulumi from "@pulumi/pulumi";
+// A command run to completion once per release: database migrations, preflight checks, the
+// grants. Custom because @pulumi/docker cannot express it: its Service converges on tasks that
+// keep running, and its Container neither fails the deploy on a non-zero exit nor reaches a
+// swarm secret. This runs a swarm job (`--mode replicated-job`, never restarted) through the
+// docker CLI, so it works on whatever engine DOCKER_HOST names, with secrets mounted as files,
+// and its failure fails `pulumi up`, which stops every resource that depends on it from changing:
+// services stay on the release they run.
+import { execFile } from "child_process";
 import * as crypto from "crypto";
-import type { ContainerRole, EnvContract } from "../components/envContract";
-import { ContainerInputs, DeepInput, containerCreateBody, removeContainer } from "./docker";
-import { containerLogs, dockerRequest } from "./dockerApi";
+import * as pulumi from "@pulumi/pulumi";
 
 export interface OneShotInputs {
-    /** Name prefix of the container. */
+    /** Name prefix of the job's swarm service. */
     name: string;
     /** Image ID to run. */
     image: string;
     /** The reference the ID came from, for people reading the state. */
     imageName: string;
+    /** Arguments given to the image's entrypoint (its CMD is replaced). */
     command: string[];
+    /** Plain env (never a secret). */
     env: Record<string, string>;
-    secretEnv: Record<string, string>;
+    /** Swarm secrets mounted as /run/secrets/<env>, with `<env>_FILE` set: by engine name. */
+    secretFiles: { secretName: string; env: string; uid?: string }[];
     labels: Record<string, string>;
-    networks: { name: string; aliases: string[] }[];
+    /** Networks (engine names) the job joins. */
+    networks: string[];
     memoryMb: number;
     user?: string;
     /** Seconds the command may run before it counts as failed. */
@@ -28,82 +34,128 @@ export interface OneShotInputs {
      * deliberately not part of it, so rotating a password does not re-run migrations.
      */
     release: string;
-    role: ContainerRole;
-    envContract: EnvContract;
+    /** Values that must never appear in an error: the secrets the job can read. Kept encrypted in the state. */
+    redact: string[];
 }
 
 const RERUN_KEYS = ["image", "command", "release"] as const;
 
-function containerInputsOf(inputs: OneShotInputs, name: string): ContainerInputs {
-    return {
-        ...inputs,
-        name,
-        publish: [],
-        mounts: [],
-        tmpfs: { "/tmp": "rw,noexec,nosuid,size=64m" },
-        restartPolicy: "no",
-        readOnlyRootFilesystem: true,
-        dropAllCapabilities: true,
-        addCapabilities: [],
-        noNewPrivileges: true,
-        logMaxSizeMb: 10,
-        logMaxFiles: 1,
-        waitHealthySeconds: 0,
-        stopGraceSeconds: 10,
-    };
+/** Replaces every occurrence of a secret value (and its URL-encoded form) with `[secret]`. Pure. */
+export function redactSecrets(text: string, secrets: string[]): string {
+    let out = text;
+    for (const value of [...secrets].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length)) {
+        for (const form of new Set([value, encodeURIComponent(value)])) {
+            out = out.split(form).join("[secret]");
+        }
+    }
+    return out;
+}
+
+interface CliResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+function dockerCli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+    return new Promise((resolve) => {
+        execFile("docker", args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+            const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
+            resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+        });
+    });
+}
+
+/** The `docker service create` arguments of a job. Secret values never appear here: only secret names. Pure. */
+export function jobCreateArgs(inputs: OneShotInputs, serviceName: string): string[] {
+    const args = ["service", "create", "--detach", "--quiet", "--name", serviceName, "--mode", "replicated-job", "--restart-condition", "none"];
+    args.push("--limit-memory", `${inputs.memoryMb}M`, "--read-only", "--cap-drop", "ALL", "--mount", "type=tmpfs,destination=/tmp,tmpfs-size=67108864");
+    if (inputs.user) {
+        args.push("--user", inputs.user);
+    }
+    for (const [k, v] of Object.entries(inputs.labels)) {
+        args.push("--label", `${k}=${v}`, "--container-label", `${k}=${v}`);
+    }
+    for (const network of inputs.networks) {
+        args.push("--network", network);
+    }
+    for (const [k, v] of Object.entries(inputs.env)) {
+        args.push("--env", `${k}=${v}`);
+    }
+    for (const s of inputs.secretFiles) {
+        const owner = s.uid ? `,uid=${s.uid},gid=${s.uid},mode=0400` : ",mode=0444";
+        args.push("--secret", `source=${s.secretName},target=${s.env}${owner}`, "--env", `${s.env}_FILE=/run/secrets/${s.env}`);
+    }
+    args.push(inputs.image, ...inputs.command);
+    return args;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs the job to its end; resolves with its exit code and its last output lines (redacted). */
+async function runJob(inputs: OneShotInputs): Promise<{ exitCode: number; output: string; timedOut: boolean }> {
+    const serviceName = `${inputs.name}-${crypto.randomBytes(3).toString("hex")}`;
+    const created = await dockerCli(jobCreateArgs(inputs, serviceName));
+    if (created.code !== 0) {
+        throw new Error(`${inputs.name}: the engine refused the job: ${redactSecrets(created.stderr.trim(), inputs.redact)}`);
+    }
+    try {
+        const deadline = Date.now() + inputs.timeoutSeconds * 1000;
+        for (;;) {
+            const ps = await dockerCli(["service", "ps", serviceName, "--no-trunc", "--format", "{{.ID}} {{.CurrentState}}"]);
+            const task = ps.stdout.trim().split("\n").filter(Boolean)[0];
+            const [taskId, state] = task ? task.split(" ") : [];
+            if (state === "Complete" || state === "Failed" || state === "Rejected" || state === "Shutdown") {
+                const inspect = await dockerCli(["inspect", "--format", "{{.Status.ContainerStatus.ExitCode}}|{{.Status.Err}}", taskId]);
+                const [code, taskErr] = inspect.stdout.trim().split("|");
+                const logs = await dockerCli(["service", "logs", "--raw", "--tail", "60", serviceName]);
+                const output = [logs.stdout, logs.stderr, taskErr && state !== "Complete" ? `engine: ${taskErr}` : ""].filter(Boolean).join("").trim();
+                return { exitCode: state === "Complete" ? 0 : Number(code) || 1, output: redactSecrets(output, inputs.redact), timedOut: false };
+            }
+            if (Date.now() > deadline) {
+                const logs = await dockerCli(["service", "logs", "--raw", "--tail", "60", serviceName]);
+                return { exitCode: -1, output: redactSecrets(`${logs.stdout}${logs.stderr}`.trim(), inputs.redact), timedOut: true };
+            }
+            await sleep(250);
+        }
+    } finally {
+        await dockerCli(["service", "rm", serviceName]);
+    }
 }
 
 const oneShotProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: OneShotInputs) {
-        const containerName = `${inputs.name}-${crypto.randomBytes(3).toString("hex")}`;
-        const created = await dockerRequest<{ Id: string }>(
-            "POST",
-            `/containers/create?name=${encodeURIComponent(containerName)}`,
-            containerCreateBody(containerInputsOf(inputs, containerName)),
-        );
-        try {
-            for (const extra of inputs.networks.slice(1)) {
-                await dockerRequest("POST", `/networks/${encodeURIComponent(extra.name)}/connect`, {
-                    Container: created.Id,
-                    EndpointConfig: { Aliases: extra.aliases },
-                });
-            }
-            await dockerRequest("POST", `/containers/${created.Id}/start`);
-            let result: { StatusCode: number };
-            try {
-                result = await dockerRequest<{ StatusCode: number }>("POST", `/containers/${created.Id}/wait`, undefined, {
-                    timeoutMs: inputs.timeoutSeconds * 1000,
-                });
-            } catch (err) {
-                const logs = await containerLogs(created.Id).catch(() => "");
-                throw new Error(`${inputs.name} did not finish within ${inputs.timeoutSeconds}s; last output:\n${logs}`);
-            }
-            if (result.StatusCode !== 0) {
-                const logs = await containerLogs(created.Id, 60);
-                throw new Error(
-                    `${inputs.name} (${inputs.command.join(" ")}) failed with exit code ${result.StatusCode}; ` +
-                        `nothing that depends on it was changed. Its output:\n${logs}`,
-                );
-            }
-            return { id: created.Id, outs: { ...inputs, finishedAt: new Date().toISOString() } };
-        } finally {
-            await removeContainer(created.Id, 0).catch(() => undefined);
+        const result = await runJob(inputs);
+        if (result.timedOut) {
+            throw new Error(`${inputs.name} did not finish within ${inputs.timeoutSeconds}s; nothing that depends on it was changed. Its last output:\n${result.output}`);
         }
+        if (result.exitCode !== 0) {
+            throw new Error(
+                `${inputs.name} (${inputs.command.join(" ")}) failed with exit code ${result.exitCode}; ` +
+                    `nothing that depends on it was changed. Its output:\n${result.output}`,
+            );
+        }
+        return { id: crypto.randomUUID(), outs: { ...inputs, finishedAt: new Date().toISOString() } };
     },
     async diff(_id: string, olds: OneShotInputs, news: OneShotInputs) {
         const replaces = RERUN_KEYS.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-        // Other inputs (env, limits) are kept up to date in the state without running again.
+        // Other inputs (env, secrets, limits) are kept up to date in the state without running again.
         const changed = replaces.length > 0 || JSON.stringify({ ...olds, finishedAt: undefined }) !== JSON.stringify({ ...news, finishedAt: undefined });
         return { changes: changed, replaces: [...replaces], deleteBeforeReplace: false };
     },
     async update(_id: string, olds: OneShotInputs & { finishedAt: string }, news: OneShotInputs) {
         return { outs: { ...news, finishedAt: olds.finishedAt } };
     },
-    // The container is removed as soon as it finishes; there is nothing to delete.
+    // The job's service is removed as soon as it finishes; there is nothing to delete.
     async delete() {},
 };
 
-export type OneShotArgs = { [K in keyof OneShotInputs]: DeepInput<OneShotInputs[K]> };
+export type OneShotArgs = { [K in Exclude<keyof OneShotInputs, "secretFiles" | "networks" | "redact" | "user">]: pulumi.Input<OneShotInputs[K]> } & {
+    user?: string;
+    secretFiles: pulumi.Input<{ secretName: pulumi.Input<string>; env: string; uid?: string }[]>;
+    networks: pulumi.Input<string>[];
+    redact: pulumi.Input<pulumi.Input<string>[]>;
+};
 
 /** A command run to completion once per release; its failure fails the deploy. */
 export class OneShotRun extends pulumi.dynamic.Resource {
@@ -113,8 +165,8 @@ export class OneShotRun extends pulumi.dynamic.Resource {
         super(
             oneShotProvider,
             name,
-            { finishedAt: undefined, ...args },
-            pulumi.mergeOptions(opts, { additionalSecretOutputs: ["secretEnv"] }),
+            { finishedAt: undefined, ...args, redact: pulumi.secret(args.redact) },
+            pulumi.mergeOptions(opts, { additionalSecretOutputs: ["redact"] }),
             "opsbook",
             "OneShotRun",
         );

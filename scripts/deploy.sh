@@ -5,6 +5,11 @@
 #   npm run deploy                      # the staging stack
 #   npm run deploy -- production        # another stack (its Pulumi.<stack>.yaml must exist)
 #
+# Before `pulumi up`, a lock that a killed deploy left in the file state backend (Pulumi.yaml's
+# file://~/.opsbook/state, or PULUMI_BACKEND_URL) is cleared when its process is gone, and said so
+# on stderr; a lock whose process still runs, or that another host took, is left alone and named,
+# and the deploy stops (scripts/lib/stale-locks.js).
+#
 # Progress goes to stderr; the last thing printed is the stack's endpoints as JSON.
 set -euo pipefail
 
@@ -29,6 +34,12 @@ cd "$ROOT"
 
 pulumi stack select --create --non-interactive "$STACK" >&2
 step_done "stack $STACK selected"
+# A `pulumi up` killed mid-release leaves its lock behind, and every later one would fail with
+# "the stack is currently locked": clear it if its process is gone from this host.
+if ! node "$ROOT/scripts/lib/stale-locks.js" "$STACK"; then
+    echo "deploy: stack $STACK is still locked (see above); not starting pulumi up." >&2
+    exit 1
+fi
 # The policy pack checks the resource graph before anything changes; staging and production differ
 # only by their config files. A stack without its own file gets production's, the strict one.
 policy_config="$ROOT/policies/config/$STACK.json"

@@ -6,6 +6,7 @@
 #   npm test                 # everything
 #   npm test -- unit         # only test/unit and test/policy (no engine needed)
 #   npm test -- e2e          # only test/e2e
+#   npm test -- plugins      # only the provider plugins' Go tests (random, docker: real engine)
 set -euo pipefail
 
 if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
@@ -29,8 +30,15 @@ case "$which" in
     all) files=(test/unit/*.test.ts test/policy/*.test.ts test/e2e/*.test.ts) ;;
     unit) files=(test/unit/*.test.ts test/policy/*.test.ts) ;;
     e2e) files=(test/e2e/*.test.ts) ;;
-    *) echo "test: unknown selection '$which'; use unit, e2e or nothing for all." >&2; exit 2 ;;
+    plugins) files=() ;;
+    *) echo "test: unknown selection '$which'; use unit, e2e, plugins or nothing for all." >&2; exit 2 ;;
 esac
+if [[ "$which" == "all" || "$which" == "plugins" ]]; then
+    # The plugins' own tests: schemas against the npm SDKs' types, the docker plugin against the real engine.
+    run_step "random plugin tests (go test)" bash scripts/lib/plugin-random.sh test
+    run_step "docker plugin tests (go test, real engine)" bash scripts/lib/plugin-docker.sh test
+fi
+[[ ${#files[@]} -gt 0 ]] || { progress_total; exit 0; }
 if [[ "$which" != "e2e" ]]; then
     # The reference app's own unit tests (cron matcher, preflight, SQLite driver, ...).
     run_step "reference app unit tests" bash -c "cd app && { [[ -d node_modules ]] || npm ci --no-audit --no-fund --loglevel=error; } && npm test --silent"

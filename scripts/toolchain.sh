@@ -103,11 +103,18 @@ else
     step_done "dynamic-provider launcher: present"
 fi
 
-# --- 5. A Docker engine and the stack's images ----------------------------------------------------
+# --- 5. A Docker engine (a one-node swarm unless it is in one) and the stack's images -----------
 bash "$ROOT/scripts/lib/docker-engine.sh"
-image_exports="$(bash "$ROOT/scripts/lib/images.sh")"
+bash "$ROOT/scripts/lib/swarm.sh"
 
-# --- 6. Secrets passphrase for the default local backend --------------------------------------
+# --- 6. The provider plugins the stack uses: @pulumi/random's and @pulumi/docker's ---------------
+PATH="$BIN:$PATH" bash "$ROOT/scripts/lib/plugin-random.sh" install
+PATH="$BIN:$PATH" bash "$ROOT/scripts/lib/plugin-docker.sh" install
+image_exports="$(bash "$ROOT/scripts/lib/images.sh")"
+# The static HTTP probe every service's health check runs (a swarm config; nothing assumed in images).
+probe_exports="$(bash "$ROOT/scripts/lib/probe.sh")"
+
+# --- 7. Secrets passphrase for the default local backend --------------------------------------
 passphrase_file="$OPSBOOK_HOME/passphrase"
 if [[ -z "${PULUMI_CONFIG_PASSPHRASE:-}" && -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" && ! -s "$passphrase_file" ]]; then
     (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '\n=+/' >"$passphrase_file")
@@ -124,3 +131,4 @@ if [[ -z "${PULUMI_CONFIG_PASSPHRASE:-}" && -z "${PULUMI_CONFIG_PASSPHRASE_FILE:
     echo "export PULUMI_CONFIG_PASSPHRASE_FILE=\"$passphrase_file\""
 fi
 echo "$image_exports"
+echo "$probe_exports"

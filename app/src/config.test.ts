@@ -3,7 +3,8 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { loadConfig, parseBool, parseList, parsePort, resolveDatabase, secretEnv, sqlitePath } from "./config";
+import { envValue, loadConfig, parseBool, parseList, parsePort, resolveDatabase, secretEnv, sqlitePath } from "./config";
+import { cronMatches } from "./cron";
 import { parseJobs } from "./jobs";
 
 describe("env parsing helpers", () => {
@@ -29,6 +30,70 @@ describe("env parsing helpers", () => {
     assert.equal(secretEnv("S", { S: "direct" }), "direct");
     assert.equal(secretEnv("S", { S: "" }), undefined);
     assert.throws(() => secretEnv("S", { S: "a", S_FILE: "/x" }), /both S and S_FILE/);
+  });
+});
+
+describe("envValue: NAME or the file named by NAME_FILE (swarm secrets at /run/secrets/NAME)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "cfg-file-"));
+  const file = (name: string, content: string): string => {
+    const p = join(dir, name);
+    writeFileSync(p, content);
+    return p;
+  };
+  test("reads the file, stripping exactly one trailing newline (LF or CRLF)", () => {
+    assert.equal(envValue("A", { A_FILE: file("a", "value\n") }), "value");
+    assert.equal(envValue("A", { A_FILE: file("a2", "value\r\n") }), "value");
+    assert.equal(envValue("A", { A_FILE: file("a3", "value\n\n") }), "value\n");
+    assert.equal(envValue("A", { A_FILE: file("a4", "no newline") }), "no newline");
+    assert.equal(envValue("A", { A_FILE: file("a5", " spaced \n") }), " spaced ");
+  });
+  test("unset stays undefined, empty stays empty (secretEnv treats empty as unset)", () => {
+    assert.equal(envValue("A", {}), undefined);
+    assert.equal(envValue("A", { A: "" }), "");
+    assert.equal(envValue("A", { A_FILE: file("empty", "\n") }), "");
+    assert.equal(secretEnv("A", { A_FILE: file("empty2", "") }), undefined);
+    // An empty NAME next to NAME_FILE is "not set": the file wins.
+    assert.equal(envValue("A", { A: "", A_FILE: file("a6", "f\n") }), "f");
+  });
+  test("both set is an error naming both, never the values", () => {
+    assert.throws(
+      () => envValue("DATABASE_URL", { DATABASE_URL: "postgres://u:hunter2@db/app", DATABASE_URL_FILE: file("db", "postgres://u:hunter3@db/app\n") }),
+      (e: Error) => /both DATABASE_URL and DATABASE_URL_FILE are set/.test(e.message) && !/hunter/.test(e.message),
+    );
+  });
+  test("an unreadable file names the variable and the path", () => {
+    assert.throws(() => envValue("TOKEN", { TOKEN_FILE: join(dir, "missing") }), /cannot read TOKEN_FILE \(.*missing\): ENOENT/);
+  });
+  test("loadConfig takes every variable from files: secrets and plain settings alike", () => {
+    const c = loadConfig({
+      APP_ROLE_FILE: file("role", "worker\n"),
+      PORT_FILE: file("port", "9090\n"),
+      DATABASE_URL_FILE: file("dburl", "postgres://app:s3cr3t@db:5432/app\n"),
+      REDIS_URL_FILE: file("redis", "redis://:pw@redis:6379/0\n"),
+      ADMIN_TOKEN_FILE: file("admin", "tok\n"),
+      EOD_CRON_SECRET_FILE: file("eod", "cron\n"),
+      WORKER_NAMES_FILE: file("workers", "a,b\n"),
+      MAINTENANCE_MODE_FILE: file("maint", "true\n"),
+    });
+    assert.equal(c.role, "worker");
+    assert.equal(c.port, 9090);
+    assert.deepEqual(c.database, { kind: "postgres", url: "postgres://app:s3cr3t@db:5432/app" });
+    assert.equal(c.redisUrl, "redis://:pw@redis:6379/0");
+    assert.deepEqual(c.adminTokens, ["tok"]);
+    assert.equal(c.eodCronSecret, "cron");
+    assert.deepEqual(c.workerNames, ["a", "b"]);
+    assert.equal(c.maintenance, true);
+  });
+  test("the DB_* trio from files", () => {
+    const t = resolveDatabase({ DB_HOST: "db", DB_USER_FILE: file("u", "app\n"), DB_PASSWORD_FILE: file("p", "p@ss\n"), DB_NAME_FILE: file("n", "flash\n") });
+    const u = new URL((t as { url: string }).url);
+    assert.equal(decodeURIComponent(u.password), "p@ss");
+    assert.equal(u.username, "app");
+    assert.equal(u.pathname, "/flash");
+  });
+  test("loadConfig refuses NAME with NAME_FILE at startup", () => {
+    assert.throws(() => loadConfig({ PORT: "8080", PORT_FILE: file("port2", "9090") }), /both PORT and PORT_FILE are set/);
+    assert.throws(() => loadConfig({ ADMIN_TOKEN: "x", ADMIN_TOKEN_FILE: file("adm2", "y") }), /both ADMIN_TOKEN and ADMIN_TOKEN_FILE are set/);
   });
 });
 
@@ -111,7 +176,7 @@ describe("parseJobs", () => {
     assert.equal(j.name, "eod");
     assert.equal(j.method, "POST");
     assert.deepEqual(j.secretHeader, { header: "X-Cron-Secret", secret: "EOD_CRON_SECRET" });
-    assert.ok(j.cron.minutes.has(5));
+    assert.ok(cronMatches(j.cron, new Date("2025-01-31T00:05:00Z")));
   });
   const cases: Array<[string, unknown, RegExp]> = [
     ["not JSON", "{", /not valid JSON/],

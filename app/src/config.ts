@@ -1,6 +1,8 @@
 // Every environment variable the reference app reads, parsed and validated in one place.
-// Secrets (marked *) may also come from a file named by <NAME>_FILE; they are never logged nor
-// echoed in a response or an error message.
+// Every one of them may instead come from a file named by <NAME>_FILE (envValue below): swarm
+// services get secrets as files at /run/secrets/<NAME> with <NAME>_FILE pointing there, never the
+// value in env. Setting both NAME and NAME_FILE is a startup error. Secrets (marked *) are never
+// logged nor echoed in a response or an error message.
 //
 // | variable                  | meaning                                                                 | default                |
 // |---------------------------|-------------------------------------------------------------------------|------------------------|
@@ -64,25 +66,30 @@ export interface Config {
 }
 
 /**
- * Reads NAME, or the file named by NAME_FILE (secrets may be mounted as files).
- * Setting both is an error; a trailing newline in the file is ignored.
+ * The one way the app reads its environment: NAME, or the content of the file named by NAME_FILE
+ * (one trailing newline stripped). Both set (non-empty) is an error naming both; a NAME_FILE that
+ * cannot be read is an error naming it and its path, never any content. Undefined when neither
+ * is set; an empty value stays "" so callers can tell "set to nothing" from "unset".
  */
-export function secretEnv(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function envValue(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const direct = env[name];
   const file = env[`${name}_FILE`];
   if (direct && file) throw new Error(`both ${name} and ${name}_FILE are set; set only one`);
-  if (file) {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? "error";
-      throw new Error(`cannot read ${name}_FILE (${file}): ${code}`);
-    }
-    const v = text.replace(/\r?\n$/, "");
-    return v === "" ? undefined : v;
+  if (!file) return direct;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "error";
+    throw new Error(`cannot read ${name}_FILE (${file}): ${code}`);
   }
-  return direct === "" ? undefined : direct;
+  return text.replace(/\r?\n$/, "");
+}
+
+/** envValue for secrets and optional settings: an empty value counts as unset. */
+export function secretEnv(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const v = envValue(name, env);
+  return v === "" ? undefined : v;
 }
 
 /** host:port/db of a URL, without user or password, for logs. */
@@ -156,9 +163,10 @@ export function sqlitePath(url: string): string {
  * A partial DB_* trio is an error rather than "no database", since it is almost surely a typo.
  */
 export function resolveDatabase(env: NodeJS.ProcessEnv = process.env): DatabaseTarget | undefined {
-  const mode = env.DATABASE_MODE?.trim().toLowerCase() || undefined;
+  const rawMode = envValue("DATABASE_MODE", env);
+  const mode = rawMode?.trim().toLowerCase() || undefined;
   if (mode !== undefined && mode !== "postgres" && mode !== "sqlite") {
-    throw new Error(`DATABASE_MODE must be postgres or sqlite (got "${env.DATABASE_MODE}")`);
+    throw new Error(`DATABASE_MODE must be postgres or sqlite (got "${rawMode}")`);
   }
   const url = secretEnv("DATABASE_URL", env);
   if (url?.startsWith("sqlite:")) {
@@ -170,46 +178,49 @@ export function resolveDatabase(env: NodeJS.ProcessEnv = process.env): DatabaseT
   }
   if (url) return { kind: "postgres", url: checkUrl("DATABASE_URL", url, ["postgres:", "postgresql:"]) };
 
-  const host = env.DB_HOST || undefined;
-  const user = env.DB_USER || undefined;
+  const host = secretEnv("DB_HOST", env);
+  const user = secretEnv("DB_USER", env);
   const password = secretEnv("DB_PASSWORD", env);
   if (!host && !user && !password) return undefined;
   const missing = [["DB_HOST", host], ["DB_USER", user], ["DB_PASSWORD", password]].filter(([, v]) => !v).map(([n]) => n);
   if (missing.length) throw new Error(`DATABASE_URL is unset and the DB_* trio is incomplete: set ${missing.join(", ")}`);
-  const port = parsePort("DB_PORT", env.DB_PORT, 5432);
-  const db = env.DB_NAME ? `/${encodeURIComponent(env.DB_NAME)}` : "";
+  const port = parsePort("DB_PORT", envValue("DB_PORT", env), 5432);
+  const dbName = secretEnv("DB_NAME", env);
+  const db = dbName ? `/${encodeURIComponent(dbName)}` : "";
   const u = `postgresql://${encodeURIComponent(user!)}:${encodeURIComponent(password!)}@${host}:${port}${db}`;
   return { kind: "postgres", url: checkUrl("DB_HOST", u, ["postgresql:"]) };
 }
 
-function healthPath(raw: string | undefined): string {
+export function healthPath(raw: string | undefined): string {
   const p = raw?.trim() || "/health";
   if (!/^\/[A-Za-z0-9_./-]*$/.test(p)) throw new Error(`HEALTH_PATH must be a path starting with / (got "${raw}")`);
   return p;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const role = (env.APP_ROLE || "api") as Role;
-  if (!ROLES.includes(role)) throw new Error(`APP_ROLE must be one of ${ROLES.join(", ")} (got "${env.APP_ROLE}")`);
-  const workerNames = parseList(env.WORKER_NAMES);
+  const get = (name: string): string | undefined => envValue(name, env);
+  const rawRole = get("APP_ROLE");
+  const role = (rawRole || "api") as Role;
+  if (!ROLES.includes(role)) throw new Error(`APP_ROLE must be one of ${ROLES.join(", ")} (got "${rawRole}")`);
+  const workerNames = parseList(get("WORKER_NAMES"));
   const adminTokens = [secretEnv("ADMIN_TOKEN", env), secretEnv("ADMIN_API_KEY", env)].filter((t): t is string => t !== undefined);
   const redisUrl = secretEnv("REDIS_URL", env);
   return {
     role,
-    port: parsePort("PORT", env.PORT, 8080)!,
-    release: env.APP_RELEASE || "dev",
-    service: env.SERVICE_NAME || role,
-    healthPath: healthPath(env.HEALTH_PATH),
+    port: parsePort("PORT", get("PORT"), 8080)!,
+    release: get("APP_RELEASE") || "dev",
+    service: get("SERVICE_NAME") || role,
+    healthPath: healthPath(get("HEALTH_PATH")),
     database: resolveDatabase(env),
     redisUrl: redisUrl === undefined ? undefined : checkUrl("REDIS_URL", redisUrl, ["redis:"]),
-    workerNames: workerList("WORKER_NAMES", workerNames.length ? workerNames : [env.WORKER_NAME || "default"]),
-    statusWorkers: workerList("STATUS_WORKERS", parseList(env.STATUS_WORKERS)),
-    maintenance: parseBool("MAINTENANCE_MODE", env.MAINTENANCE_MODE),
-    readOnly: parseBool("READ_ONLY", env.READ_ONLY),
+    workerNames: workerList("WORKER_NAMES", workerNames.length ? workerNames : [get("WORKER_NAME") || "default"]),
+    statusWorkers: workerList("STATUS_WORKERS", parseList(get("STATUS_WORKERS"))),
+    maintenance: parseBool("MAINTENANCE_MODE", get("MAINTENANCE_MODE")),
+    readOnly: parseBool("READ_ONLY", get("READ_ONLY")),
     telegramWebhookSecret: secretEnv("TELEGRAM_WEBHOOK_SECRET", env),
     eodCronSecret: secretEnv("EOD_CRON_SECRET", env),
     adminTokens,
-    metricsPort: parsePort("METRICS_PORT", env.METRICS_PORT),
-    jobs: role === "scheduler" ? parseJobs(env.JOBS) : [],
+    metricsPort: parsePort("METRICS_PORT", get("METRICS_PORT")),
+    jobs: role === "scheduler" ? parseJobs(get("JOBS")) : [],
   };
 }

@@ -1,110 +1,45 @@
-// A 5-field cron matcher (minute hour day-of-month month day-of-week), evaluated in UTC.
-// Supports `*`, numbers, lists (1,15), ranges (1-5), steps (*/10, 0-30/5, 5/15); day-of-week
-// 0-7 with both 0 and 7 meaning Sunday. No names (MON, JAN) and no @daily: the stack writes
-// plain expressions. As in Vixie cron, when both day fields are restricted a day matches if
-// either one does ("0 0 1 * 1" = the 1st of the month and every Monday).
+// Cron schedules, read by croner (pinned in package.json): the same library and options as the
+// stack's spec check (components/spec.ts, CRON_OPTIONS) and the backup agent
+// (images/backup/agent/plan.js), so a job runs when the spec says it does.
+//
+// Five fields (minute hour day-of-month month day-of-week), evaluated in UTC (`utcOffset: 0`: no
+// DST, and no time-zone lookup per step). Day-of-month and day-of-week combine with croner's default
+// (`domAndDow: false`), Vixie cron's OR rule: when both are restricted a day matches if either does
+// ("0 0 1 * 1" = the 1st of the month and every Monday). croner calls a field unrestricted only when
+// it is exactly `*`, so "0 3 */2 * 1" is odd days OR Mondays (next after 2025-01-02: 01-03), where
+// Vixie's C code, which looks only at the first character, would AND them (01-13).
+import { Cron as CronerJob } from "croner";
+
+const CRON_OPTIONS = { mode: "5-part", utcOffset: 0, paused: true } as const;
 
 export interface Cron {
   readonly source: string;
-  readonly minutes: ReadonlySet<number>;
-  readonly hours: ReadonlySet<number>;
-  readonly daysOfMonth: ReadonlySet<number>;
-  readonly months: ReadonlySet<number>;
-  readonly daysOfWeek: ReadonlySet<number>;
-  readonly domRestricted: boolean;
-  readonly dowRestricted: boolean;
+  /** croner's job, never started: asked only whether a minute matches and when the next run is. */
+  readonly job: CronerJob;
 }
 
-interface FieldSpec { name: string; min: number; max: number }
-const FIELDS: FieldSpec[] = [
-  { name: "minute", min: 0, max: 59 },
-  { name: "hour", min: 0, max: 23 },
-  { name: "day-of-month", min: 1, max: 31 },
-  { name: "month", min: 1, max: 12 },
-  { name: "day-of-week", min: 0, max: 7 },
-];
-
-function int(text: string, f: FieldSpec, expr: string): number {
-  if (!/^\d+$/.test(text)) throw new Error(`cron "${expr}": ${f.name} "${text}" is not a number`);
-  const n = Number(text);
-  if (n < f.min || n > f.max) throw new Error(`cron "${expr}": ${f.name} ${n} is outside ${f.min}-${f.max}`);
-  return n;
-}
-
-function parseField(text: string, f: FieldSpec, expr: string): Set<number> {
-  const out = new Set<number>();
-  for (const part of text.split(",")) {
-    const [range, stepText, extra] = part.split("/");
-    if (extra !== undefined || range === "") throw new Error(`cron "${expr}": bad ${f.name} "${part}"`);
-    const step = stepText === undefined ? 1 : int(stepText, { ...f, min: 1, max: f.max - f.min + 1 }, expr);
-    let lo: number;
-    let hi: number;
-    if (range === "*") {
-      [lo, hi] = [f.min, f.max];
-    } else if (range.includes("-")) {
-      const bounds = range.split("-");
-      if (bounds.length !== 2) throw new Error(`cron "${expr}": bad ${f.name} range "${range}"`);
-      [lo, hi] = [int(bounds[0], f, expr), int(bounds[1], f, expr)];
-      if (lo > hi) throw new Error(`cron "${expr}": ${f.name} range ${range} runs backwards`);
-    } else {
-      lo = int(range, f, expr);
-      // "5/15" means from 5 to the end in steps of 15.
-      hi = stepText === undefined ? lo : f.max;
-    }
-    for (let v = lo; v <= hi; v += step) out.add(v);
-  }
-  return out;
-}
-
+/** Parses a 5-field cron expression; throws `cron "<expr>": <croner's reason>` when it is not one. */
 export function parseCron(expr: string): Cron {
-  const parts = expr.trim().split(/\s+/);
-  if (parts.length !== 5) throw new Error(`cron "${expr}": expected 5 fields (minute hour day-of-month month day-of-week), got ${parts.length}`);
-  const [minutes, hours, daysOfMonth, months, dow] = parts.map((p, i) => parseField(p, FIELDS[i], expr));
-  if (dow.delete(7)) dow.add(0);
-  return {
-    source: expr,
-    minutes, hours, daysOfMonth, months, daysOfWeek: dow,
-    domRestricted: parts[2] !== "*",
-    dowRestricted: parts[4] !== "*",
-  };
-}
-
-function dayMatches(c: Cron, d: Date): boolean {
-  const dom = c.daysOfMonth.has(d.getUTCDate());
-  const dow = c.daysOfWeek.has(d.getUTCDay());
-  if (c.domRestricted && c.dowRestricted) return dom || dow;
-  return dom && dow;
+  const fields = expr.trim().split(/\s+/).filter(Boolean).length;
+  if (!expr.trim().startsWith("@") && fields !== 5) {
+    throw new Error(`cron "${expr}": expected 5 fields (minute hour day-of-month month day-of-week), got ${fields}`);
+  }
+  try {
+    // croner fills in its defaults on the options object it is given: give it a copy.
+    return { source: expr, job: new CronerJob(expr, { ...CRON_OPTIONS }) };
+  } catch (err) {
+    throw new Error(`cron "${expr}": ${(err instanceof Error ? err.message : String(err)).replace(/^CronPattern: /, "")}`);
+  }
 }
 
 /** Does the cron fire in the minute that contains `d` (UTC)? */
 export function cronMatches(c: Cron, d: Date): boolean {
-  return c.minutes.has(d.getUTCMinutes()) && c.hours.has(d.getUTCHours()) && c.months.has(d.getUTCMonth() + 1) && dayMatches(c, d);
+  const minute = new Date(d.getTime());
+  minute.setUTCSeconds(0, 0);
+  return c.job.match(minute);
 }
 
-/**
- * The first minute strictly after `after` at which the cron fires, or undefined when none comes
- * within 5 years (e.g. "0 0 30 2 *"). Skips whole months, days and hours that cannot match,
- * so it is cheap enough to call on every health request.
- */
+/** The first minute strictly after `after` at which the cron fires, or undefined when it never does (e.g. "0 0 30 2 *"). */
 export function nextRun(c: Cron, after: Date): Date | undefined {
-  const t = new Date(after.getTime());
-  t.setUTCSeconds(0, 0);
-  t.setUTCMinutes(t.getUTCMinutes() + 1);
-  const limit = after.getTime() + 5 * 366 * 24 * 3600 * 1000;
-  while (t.getTime() <= limit) {
-    if (!c.months.has(t.getUTCMonth() + 1)) {
-      t.setUTCMonth(t.getUTCMonth() + 1, 1);
-      t.setUTCHours(0, 0, 0, 0);
-    } else if (!dayMatches(c, t)) {
-      t.setUTCDate(t.getUTCDate() + 1);
-      t.setUTCHours(0, 0, 0, 0);
-    } else if (!c.hours.has(t.getUTCHours())) {
-      t.setUTCHours(t.getUTCHours() + 1, 0, 0, 0);
-    } else if (!c.minutes.has(t.getUTCMinutes())) {
-      t.setUTCMinutes(t.getUTCMinutes() + 1, 0, 0);
-    } else {
-      return t;
-    }
-  }
-  return undefined;
+  return c.job.nextRun(after) ?? undefined;
 }

@@ -3,7 +3,7 @@
 //   node dist/main.js migrate               create/update the schema, then exit
 //   node dist/main.js preflight             check env and database before migrating (exit 1 on failure)
 //   node dist/main.js sqlite-backup <file>  online backup of the SQLite database to <file>
-import { describeDatabase, describeUrl, loadConfig, resolveDatabase, type Config, type DatabaseTarget } from "./config";
+import { describeDatabase, describeUrl, envValue, loadConfig, resolveDatabase, type Config, type DatabaseTarget } from "./config";
 import { PgStore, createPool, migrate } from "./db";
 import { RedisHeartbeats, startHeartbeats } from "./heartbeat";
 import { startHttp, type RunningServer } from "./http";
@@ -25,7 +25,7 @@ function needDatabase(cmd: string): DatabaseTarget {
 }
 
 async function runMigrate(): Promise<void> {
-  if (process.env.MIGRATE_FAIL === "1") throw new Error("MIGRATE_FAIL=1 is set: failing deliberately");
+  if (envValue("MIGRATE_FAIL") === "1") throw new Error("MIGRATE_FAIL=1 is set: failing deliberately");
   const target = needDatabase("migrate");
   log.info("migrate starting", { database: describeDatabase(target) });
   if (target.kind === "sqlite") {
@@ -34,7 +34,7 @@ async function runMigrate(): Promise<void> {
     log.info("migrate done", { applied: "sqlite schema ensured" });
     return;
   }
-  const wait = Number(process.env.MIGRATE_WAIT_SECONDS || "30");
+  const wait = Number(envValue("MIGRATE_WAIT_SECONDS") || "30");
   const applied = await migrate(target.url, Number.isFinite(wait) ? wait : 30);
   log.info("migrate done", { applied });
 }

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { envChecks } from "./preflight";
 
@@ -38,4 +41,12 @@ test("no check message ever holds a value", () => {
   const env = { API_KEY: "VALUE-1", OIDC_ISSUER: "VALUE-2", DB_HOST: "VALUE-3", DB_USER: "VALUE-4", DB_PASSWORD: "VALUE-5" };
   for (const c of envChecks(env).checks) assert.doesNotMatch(c.message, /VALUE-/);
   for (const c of envChecks({ ...env, DATABASE_URL: "mysql://u:VALUE-6@h/d" }).checks) assert.doesNotMatch(c.message, /VALUE-/);
+});
+test("required values and PREFLIGHT_* themselves may come from NAME_FILE; NAME with NAME_FILE fails, naming both", () => {
+  const dir = mkdtempSync(join(tmpdir(), "preflight-"));
+  const f = (name: string, content: string): string => { writeFileSync(join(dir, name), content); return join(dir, name); };
+  assert.equal(firstFailure({ API_KEY_FILE: f("k", "key\n"), CLIENT_CERT_SUBJECT_HEADER: "h", DATABASE_URL_FILE: f("db", "postgres://u:pw@db/app\n") }), undefined);
+  assert.equal(firstFailure({ PREFLIGHT_REQUIRED_FILE: f("req", "SECRET_KEY\n"), SECRET_KEY: "s", ...DB }), undefined);
+  assert.equal(firstFailure({ API_KEY_FILE: f("empty", "\n"), CLIENT_CERT_SUBJECT_HEADER: "h", ...DB }), "API_KEY is missing or empty");
+  assert.equal(firstFailure({ API_KEY: "k", API_KEY_FILE: f("k2", "k"), CLIENT_CERT_SUBJECT_HEADER: "h", ...DB }), "both API_KEY and API_KEY_FILE are set; set only one");
 });

@@ -1,7 +1,7 @@
 // `node dist/main.js preflight` (seed 004): fail fast, before migrations and before any service
 // starts, when a required variable is empty, the auth setup is incomplete or the database does
 // not answer. Every line names variables, never their values.
-import { parseList, resolveDatabase, secretEnv, type DatabaseTarget } from "./config";
+import { envValue, parseList, resolveDatabase, secretEnv, type DatabaseTarget } from "./config";
 import { selectOneWithin } from "./db";
 import { errMsg, log } from "./log";
 import { SqliteStore } from "./sqlite";
@@ -56,11 +56,18 @@ function databaseCheck(env: NodeJS.ProcessEnv): { result: Check; target?: Databa
  * so later checks may assume earlier ones passed.
  */
 export function envChecks(env: NodeJS.ProcessEnv): { checks: Check[]; database?: DatabaseTarget } {
-  const rawRequired = env.PREFLIGHT_REQUIRED;
+  let rawRequired: string | undefined;
+  let mode: string;
+  try {
+    rawRequired = envValue("PREFLIGHT_REQUIRED", env);
+    mode = envValue("PREFLIGHT_AUTH", env)?.trim() ?? "";
+  } catch (err) {
+    return { checks: [{ check: "required", ok: false, message: errMsg(err) }] };
+  }
   const required = rawRequired === undefined ? ["API_KEY"] : parseList(rawRequired);
   const checks = required.map((n) => requiredCheck(n, env));
 
-  const mode = env.PREFLIGHT_AUTH?.trim() || (required.includes("API_KEY") ? "api-key-plus-identity" : "none");
+  mode ||= required.includes("API_KEY") ? "api-key-plus-identity" : "none";
   if (!AUTH_MODES.some((m) => m === mode)) {
     checks.push({ check: "identity", ok: false, message: `PREFLIGHT_AUTH must be one of ${AUTH_MODES.join(", ")}` });
   } else if (mode === "api-key-plus-identity") {

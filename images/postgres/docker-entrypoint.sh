@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Entry point for opsbook/postgres. Mirrors the official image's contract:
+# Entry point for opsbook/postgres. Mirrors the official image's contract (every POSTGRES_* input
+# may come from <NAME>_FILE instead, e.g. POSTGRES_PASSWORD_FILE=/run/secrets/POSTGRES_PASSWORD):
 #   first start on an empty PGDATA: initdb with POSTGRES_USER / POSTGRES_PASSWORD(_FILE),
 #   create POSTGRES_DB, run /docker-entrypoint-initdb.d/*; later starts: make POSTGRES_PASSWORD the
 #   superuser's password again (when set), then run postgres.
@@ -10,7 +11,8 @@ set -Eeuo pipefail
 log() { echo "[entrypoint] $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# file_env VAR [DEFAULT]: VAR from env or from the file named by VAR_FILE.
+# file_env VAR [DEFAULT]: VAR from env or from the file named by VAR_FILE (trailing newlines
+# dropped); both set is an error. Read with a shell builtin: the value is never on a command line.
 file_env() {
 	local var="$1" def="${2:-}"
 	local fvar="${var}_FILE"
@@ -50,6 +52,9 @@ if [ "$(id -u)" = '0' ]; then
 fi
 
 file_env POSTGRES_PASSWORD
+# A shell variable from here on, not an environment variable: initdb, pg_ctl and the temporary
+# server must not inherit it. Only the one psql that sets it gets it (as its env, never argv).
+export -n POSTGRES_PASSWORD
 file_env POSTGRES_USER postgres
 file_env POSTGRES_DB "$POSTGRES_USER"
 file_env POSTGRES_INITDB_ARGS
@@ -99,7 +104,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 	for f in /docker-entrypoint-initdb.d/*; do
 		# shellcheck disable=SC1090
 		case "$f" in
-			*.sh)     log "running $f"; if [ -x "$f" ]; then "$f"; else . "$f"; fi ;;
+			*.sh)     log "running $f"; if [ -x "$f" ]; then POSTGRES_PASSWORD="$POSTGRES_PASSWORD" "$f"; else . "$f"; fi ;;
 			*.sql)    log "running $f"; "${psql[@]}" -f "$f" >&2 ;;
 			*.sql.gz) log "running $f"; gunzip -c "$f" | "${psql[@]}" >&2 ;;
 			*)        log "ignoring $f" ;;
@@ -118,7 +123,7 @@ else
 		# statement logging off so the server log cannot echo it.
 		case "$POSTGRES_PASSWORD" in *$'\n'*) die "POSTGRES_PASSWORD must be a single line";; esac
 		pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w start >&2
-		PGUSER="$POSTGRES_USER" PGHOST=/var/run/postgresql PGPORT=5432 \
+		POSTGRES_PASSWORD="$POSTGRES_PASSWORD" PGUSER="$POSTGRES_USER" PGHOST=/var/run/postgresql PGPORT=5432 \
 			psql -v ON_ERROR_STOP=1 --no-password --no-psqlrc --quiet --dbname postgres >&2 <<-'EOSQL'
 				SET log_statement = 'none';
 				SET log_min_error_statement = panic;

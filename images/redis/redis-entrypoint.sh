@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Entry point for opsbook/redis. The password (REDIS_PASSWORD or REDIS_PASSWORD_FILE) is handed
-# to redis-server as config on stdin ("redis-server <conf> -"): it is never in argv (ps/inspect)
-# nor written to disk. Started as root, it fixes /data ownership and drops to redis (uid 999).
+# Entry point for opsbook/redis. The password (REDIS_PASSWORD_FILE, a swarm secret file, or
+# REDIS_PASSWORD) goes into a config file of mode 0600 on tmpfs (/run/redis, else /tmp) that
+# includes /etc/redis/opsbook.conf; redis-server is started with that file's path, so the password
+# is never in any process's argv (ps, docker top) nor in the server's environment, and never on
+# the data volume. Started as root, it fixes /data ownership and drops to redis (uid 999).
 set -Eeuo pipefail
 
 log() { echo "[entrypoint] $*" >&2; }
@@ -48,10 +50,22 @@ fi
 case "$pw" in *$'\n'*|*$'\r'*) die "REDIS_PASSWORD must be a single line";; esac
 [ -w /data ] || die "/data is not writable by uid $(id -u); use a named volume, chown it to 999:999, or start as root (--user 0)"
 
+# A tmpfs for runtime files (the stack mounts one at /run/redis); /tmp when there is none.
+rundir=/run/redis
+if ! { mkdir -p "$rundir" 2>/dev/null && [ -w "$rundir" ]; }; then
+	rundir=/tmp
+	[ -w "$rundir" ] || die "neither /run/redis nor /tmp is writable by uid $(id -u): mount a tmpfs at /run/redis"
+fi
+conf="$rundir/redis-auth.conf"
 # Quote for redis' config parser: backslash and double quote escaped inside "...".
 esc="${pw//\\/\\\\}"
 esc="${esc//\"/\\\"}"
-log "starting redis-server (appendonly, dir /data; password passed on stdin)"
-exec redis-server /etc/redis/opsbook.conf "$@" - <<REDISCONF
-requirepass "$esc"
-REDISCONF
+# Written by shell builtins only (no command line holds the password), readable by redis alone.
+rm -f "$conf"
+(
+	umask 077
+	printf 'include /etc/redis/opsbook.conf\nrequirepass "%s"\n' "$esc" >"$conf"
+)
+unset pw esc
+log "starting redis-server (appendonly, dir /data; password from $conf, mode 0600)"
+exec redis-server "$conf" "$@"

@@ -16,6 +16,8 @@
 #                           tarball is kept in ${OPSBOOK_CACHE}/base-bookworm.tar, so a lost
 #                           image is re-imported without debootstrapping again.
 #   opsbook/postgres|redis  docker build --network host images/<name>/ (classic builder)
+#   opsbook/backup          images/backup/ staged with the agent's npm dependencies (npm ci
+#                           --omit=dev on the host), then docker build of the staged copy.
 #   opsbook/app             app/ compiled on the host (npm ci + tsc in a staging dir, devDeps
 #                           pruned), then docker build of images/app/Dockerfile.
 # A tag's hash covers the base rootfs, the image's directory and (app) app/'s sources, manifests
@@ -214,8 +216,33 @@ build_simple redis 7
 IMAGE_REDIS="$PINNED"
 build_simple gateway 1
 IMAGE_GATEWAY="$PINNED"
-build_simple backup 1
-IMAGE_BACKUP="$PINNED"
+
+# ---- backup ------------------------------------------------------------------------------------
+# The agent's dependencies (croner) come from images/backup/agent/package-lock.json: `npm ci
+# --omit=dev` on the host into a staging copy of images/backup, then docker build of that copy
+# (the image has Debian's nodejs, which has no npm). The tag's hash covers the manifest and lockfile.
+BACKUP_HASH="$(hash_inputs "base=$BASE_SUM" images/backup)"
+IMAGE_BACKUP="opsbook/backup:1-$BACKUP_HASH"
+if image_id "$IMAGE_BACKUP" >/dev/null; then
+	progress "$IMAGE_BACKUP present"
+else
+	command -v npm >/dev/null 2>&1 || fail "backup agent: npm ci" "npm not found: the host needs Node.js >= 18 with npm to install the backup agent's dependencies"
+	[ -f "$ROOT/images/backup/agent/package-lock.json" ] || fail "backup agent: npm ci" "images/backup/agent/package-lock.json is missing (npm ci needs it)"
+	backup_stage="$CACHE/build-backup/$BACKUP_HASH"
+	rm -rf "$CACHE/build-backup"
+	mkdir -p "$backup_stage"
+	cp -R "$ROOT/images/backup/." "$backup_stage/"
+	rm -rf "$backup_stage/agent/node_modules" "$backup_stage/agent/test"
+	progress "installing the backup agent's dependencies (npm ci --omit=dev; log: $LOGS/build-backup.log)"
+	run "backup agent: npm ci" "$LOGS/build-backup.log" \
+		npm --prefix "$backup_stage/agent" ci --omit=dev --no-audit --no-fund --ignore-scripts
+	progress "building $IMAGE_BACKUP (log: $LOGS/build-backup.log)"
+	run "build backup" "$LOGS/build-backup.log" docker build --network host --force-rm \
+		--label "opsbook.inputs=$BACKUP_HASH" -t "$IMAGE_BACKUP" "$backup_stage"
+	rm -rf "$CACHE/build-backup"
+	progress "built $IMAGE_BACKUP"
+fi
+tag_stable "$IMAGE_BACKUP" opsbook/backup:1
 
 # ---- app ---------------------------------------------------------------------------------------
 APP_HASH="$(hash_inputs "base=$BASE_SUM" images/app app/package.json app/package-lock.json app/tsconfig.json app/src)"

@@ -39,14 +39,23 @@ export const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
-export const CONTAINER = "pulumi-nodejs:dynamic/opsbook:Container";
+/** Type tokens of the resources the program registers. */
+export const SERVICE = "docker:index/service:Service";
+export const CONTAINER = "docker:index/container:Container";
+export const SECRET = "docker:index/secret:Secret";
+export const ONE_SHOT = "pulumi-nodejs:dynamic/opsbook:OneShotRun";
 
 /** Paths (dot-separated; `*` for every key of a map) whose values are secrets on the wire. */
 export type SecretPaths = readonly string[];
 
-/** Resource inputs carry each secretEnv value as a secret; stack outputs carry the whole map. */
-export const INPUT_SECRETS: SecretPaths = ["secretEnv.*"];
-export const OUTPUT_SECRETS: SecretPaths = ["secretEnv"];
+/** A docker.Secret's `data` is secret (pulumi.secret and additionalSecretOutputs), as is a job's `redact` list. */
+export const INPUT_SECRETS: SecretPaths = ["data", "redact"];
+export const OUTPUT_SECRETS: SecretPaths = ["data", "redact"];
+
+/** `args.isType` as the policy server answers it: by the class's type token. */
+function isTypeOf(type: string): (cls: unknown) => boolean {
+    return (cls) => (cls as { __pulumiType?: string } | undefined)?.__pulumiType === type;
+}
 
 function markSecrets(value: unknown, paths: SecretPaths, at: string[] = []): unknown {
     const here = at.join(".");
@@ -108,8 +117,8 @@ export interface ResourceCase {
 
 /** Runs a resource policy on one resource; returns the messages it reported. */
 export async function runResourcePolicy(policy: ResourceValidationPolicy, c: ResourceCase): Promise<string[]> {
-    const type = c.type ?? CONTAINER;
-    const name = c.name ?? "api-container";
+    const type = c.type ?? SERVICE;
+    const name = c.name ?? "api-service";
     const delivery = c.delivery ?? "engine";
     const props = deliver(c.props, delivery, c.secrets ?? INPUT_SECRETS);
     const messages: string[] = [];
@@ -120,7 +129,7 @@ export async function runResourcePolicy(policy: ResourceValidationPolicy, c: Res
         props,
         opts: emptyOpts(),
         stackTags: new Map(),
-        isType: () => false,
+        isType: isTypeOf(type),
         asType: () => undefined,
         getConfig: <T extends object>() => ({ ...schemaDefaults(policy.configSchema), ...c.config }) as T,
         notApplicable: (reason?: string): never => {
@@ -158,7 +167,7 @@ export interface StackCase {
 export async function runStackPolicy(policy: StackValidationPolicy, c: StackCase): Promise<Violation[]> {
     const delivery = c.delivery ?? "engine";
     const resources: PolicyResource[] = c.resources.map((r) => {
-        const type = r.type ?? CONTAINER;
+        const type = r.type ?? SERVICE;
         return {
             type,
             name: r.name,
@@ -167,7 +176,7 @@ export async function runStackPolicy(policy: StackValidationPolicy, c: StackCase
             opts: emptyOpts(),
             dependencies: [],
             propertyDependencies: {},
-            isType: () => false,
+            isType: isTypeOf(type),
             asType: () => undefined,
         };
     });
@@ -202,11 +211,6 @@ function emptyOpts(): ResourceValidationArgs["opts"] {
         customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
         additionalSecretOutputs: [],
     };
-}
-
-/** Every secret value in a container's props (for "no message contains a value" checks). */
-export function secretValuesOf(props: { secretEnv?: Record<string, string> }): string[] {
-    return Object.values(props.secretEnv ?? {}).filter((v) => v.trim().length >= 6);
 }
 
 /** The policy's name, for test titles. */

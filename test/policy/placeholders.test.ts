@@ -2,8 +2,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { envNoPlaceholderValues } from "../../policies/env";
 import { KNOWN_PLACEHOLDER_VALUES, PLACEHOLDER_FAMILIES, placeholderFamily } from "../../policies/placeholders";
-import { HEX64, validService, withEnv } from "./fixtures";
-import { runResourcePolicy } from "./harness";
+import { HEX64, NAMES, SECRET_VALUES, apiSpec, mountOf, secretNames, secretProps, serviceProps, validStack, withEnv } from "./fixtures";
+import { SECRET, SERVICE, UNKNOWN_STRING, runStackPolicy, urnOf } from "./harness";
+
+/** The valid stack with the api binding one more secret, SOME_TOKEN, holding `value`. */
+function withSecretToken(value: string) {
+    const spec = withEnv(apiSpec(), "SOME_TOKEN", "secret");
+    return validStack({ api: serviceProps(spec), extra: [{ name: secretNames("SOME_TOKEN").resourceName, type: SECRET, props: secretProps("SOME_TOKEN", value) }] });
+}
 
 describe("placeholder families", () => {
     for (const family of PLACEHOLDER_FAMILIES) {
@@ -13,11 +19,10 @@ describe("placeholder families", () => {
             const seen = new Set<string>();
             for (const example of family.examples) {
                 assert.equal(placeholderFamily(example, true), family.id, JSON.stringify(example));
-                const props = withEnv(validService(), "SOME_TOKEN", example);
-                const messages = await runResourcePolicy(envNoPlaceholderValues, { props });
-                assert.equal(messages.length, 1, JSON.stringify(example));
-                assert.ok(messages[0].includes(`(family \`${family.id}\`)`), messages[0]);
-                seen.add(messages[0]);
+                const violations = await runStackPolicy(envNoPlaceholderValues, { resources: withSecretToken(example) });
+                assert.equal(violations.length, 1, JSON.stringify(example));
+                assert.ok(violations[0].message.includes(`(family \`${family.id}\`)`), violations[0].message);
+                seen.add(violations[0].message);
             }
             assert.equal(seen.size, 1, [...seen].join("\n"));
         });
@@ -75,5 +80,61 @@ describe("placeholder families", () => {
         ]) {
             assert.equal(placeholderFamily(value, true), undefined, value);
         }
+    });
+});
+
+describe("env-no-placeholder-values", () => {
+    it("accepts the valid stack", async () => {
+        assert.deepEqual(await runStackPolicy(envNoPlaceholderValues, { resources: validStack() }), []);
+    });
+
+    it("reads a bound secret from its docker.Secret and names the service, the secret and the family, never the value", async () => {
+        const violations = await runStackPolicy(envNoPlaceholderValues, { resources: validStack({ secrets: { API_KEY: "your-super-secret-key-change-in-production" } }) });
+        assert.deepEqual(violations, [
+            {
+                message:
+                    "swarm service `api-service` (service `api`) has a placeholder as the secret (docker.Secret `opsbook-production-api-key`) of `API_KEY` " +
+                    "(family `known-placeholder`); replace it with the real value: declare it in `opsbook:services.api.secretEnv` (source `config`) and run " +
+                    "'pulumi config set --secret API_KEY <value> --stack production', or set it in `opsbook:services.api.env` if it is not a secret.",
+                urn: urnOf(SERVICE, NAMES.api),
+            },
+        ]);
+    });
+
+    it("refuses an empty required secret (the required rule sees only that it is bound)", async () => {
+        const violations = await runStackPolicy(envNoPlaceholderValues, { resources: validStack({ secrets: { API_KEY: "" } }) });
+        assert.equal(violations.length, 1);
+        assert.match(violations[0].message, /secret .* of `API_KEY` \(family `empty-secret`\)/);
+    });
+
+    it("refuses a placeholder in plain env, and applies secret-only families to secrets only", async () => {
+        const plainPlaceholder = serviceProps(withEnv(apiSpec(), "OIDC_AUDIENCE", { plain: "TX_ID_HERE" }));
+        const violations = await runStackPolicy(envNoPlaceholderValues, { resources: validStack({ api: plainPlaceholder }) });
+        assert.match(violations[0].message, /has a placeholder as the plain env value of `OIDC_AUDIENCE` \(family `fill-in-here`\)/);
+        const plainWeak = serviceProps(withEnv(apiSpec(), "CACHE", { plain: "none" }));
+        assert.deepEqual(await runStackPolicy(envNoPlaceholderValues, { resources: validStack({ api: plainWeak }) }), []);
+    });
+
+    it("takes extra values, patterns and ignored names from config", async () => {
+        const resources = withSecretToken("acme-staging-token-1");
+        assert.equal((await runStackPolicy(envNoPlaceholderValues, { resources, config: { extraPatterns: ["^acme-staging-"] } })).length, 1);
+        assert.equal((await runStackPolicy(envNoPlaceholderValues, { resources, config: { extraPlaceholders: ["ACME-STAGING-TOKEN-1"] } })).length, 1);
+        const ignored = withSecretToken("changeme");
+        assert.deepEqual(await runStackPolicy(envNoPlaceholderValues, { resources: ignored, config: { ignoreNames: ["SOME_TOKEN"] } }), []);
+    });
+
+    it("skips a secret not known during preview", async () => {
+        const resources = withSecretToken("changeme").map((r) => (r.name === secretNames("SOME_TOKEN").resourceName ? { ...r, props: { ...r.props, data: UNKNOWN_STRING } } : r));
+        assert.deepEqual(await runStackPolicy(envNoPlaceholderValues, { resources }), []);
+    });
+
+    it("follows a binding to a key of another name", async () => {
+        const spec = apiSpec();
+        const api = serviceProps({ ...spec, secrets: mountOf(Object.keys(spec.secrets.bindings), { API_KEY: "PARTNER_KEY" }) });
+        const extra = [{ name: secretNames("PARTNER_KEY").resourceName, type: SECRET, props: secretProps("PARTNER_KEY", "sk-...") }];
+        const violations = await runStackPolicy(envNoPlaceholderValues, { resources: validStack({ api, extra }) });
+        assert.equal(violations.length, 1);
+        assert.match(violations[0].message, /docker.Secret `opsbook-production-partner-key`\) of `API_KEY` \(family `truncated-example`\)/);
+        assert.ok(!violations[0].message.includes(SECRET_VALUES.API_KEY));
     });
 });

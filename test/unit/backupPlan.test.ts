@@ -39,14 +39,14 @@ describe("cron schedules", () => {
         assert.equal(next("0 0 29 2 *", "2025-03-01T00:00:00Z"), "2028-02-29T00:00:00.000Z");
     });
 
-    it("treats day-of-week 7 as Sunday and ORs the two day fields when both are restricted (Vixie cron)", () => {
+    it("treats day-of-week 7 as Sunday and ORs the two day fields when both are restricted (croner, Vixie cron's OR rule)", () => {
         // 2025-01-05 is a Sunday.
         assert.equal(next("0 3 * * 7", "2025-01-01T00:00:00Z"), "2025-01-05T03:00:00.000Z");
         assert.equal(next("0 3 * * 0", "2025-01-01T00:00:00Z"), "2025-01-05T03:00:00.000Z");
         // 1st of the month OR a Monday: Monday 2025-01-06 comes before February 1st.
         assert.equal(next("0 3 1 * 1", "2025-01-02T00:00:00Z"), "2025-01-06T03:00:00.000Z");
-        // `*/2` in day-of-month counts as `*`: both fields must match (odd days that are Mondays).
-        assert.equal(next("0 3 */2 * 1", "2025-01-02T00:00:00Z"), "2025-01-13T03:00:00.000Z");
+        // croner counts only a bare `*` as unrestricted: `*/2` restricts, so odd days OR Mondays.
+        assert.equal(next("0 3 */2 * 1", "2025-01-02T00:00:00Z"), "2025-01-03T03:00:00.000Z");
     });
 
     it("gives the longest gap between runs as the period", () => {
@@ -61,9 +61,10 @@ describe("cron schedules", () => {
     it("names what is wrong with a schedule and how to write one", () => {
         assert.equal(scheduleProblem("0 3 * * *"), undefined);
         assert.match(scheduleProblem("0 3 * *") ?? "", /must have 5 fields .* e\.g\. `0 3 \* \* \*`/);
-        assert.match(scheduleProblem("75 3 * * *") ?? "", /^minute `75` is outside 0-59; write a 5-field cron expression in UTC/);
-        assert.match(scheduleProblem("0 3 * * MON") ?? "", /day-of-week field `MON` is not a number/);
-        assert.match(scheduleProblem("0 5-3 * * *") ?? "", /hour range `5-3` runs backwards/);
+        assert.match(scheduleProblem("75 3 * * *") ?? "", /^is not a cron expression croner accepts \(Invalid value for minute: 75\); write a 5-field cron expression in UTC/);
+        assert.match(scheduleProblem("99 99 99 99 99") ?? "", /Invalid value for minute: 99/);
+        assert.match(scheduleProblem("0 3 * * 8") ?? "", /Invalid value for dayOfWeek: 8/);
+        assert.match(scheduleProblem("0 5-3 * * *") ?? "", /From value is larger than to value: '5-3'/);
         assert.match(scheduleProblem("0 3 31 * *") ?? "", /must run at least once every 31 days, but its longest gap is 61d00h/);
         assert.match(scheduleProblem("0 0 30 2 *") ?? "", /it almost never fires/);
     });
@@ -295,7 +296,7 @@ describe("`opsbook:backups` spec keys", () => {
 
     it("names the key and the fix for each mistake", () => {
         assert.deepEqual(problemsOf({ services: api, backups: { schedule: "0 25 * * *" } }), [
-            "`opsbook:backups.schedule` hour `25` is outside 0-23; write a 5-field cron expression in UTC such as `0 3 * * *` (03:00 every day)",
+            "`opsbook:backups.schedule` is not a cron expression croner accepts (Invalid value for hour: 25); write a 5-field cron expression in UTC such as `0 3 * * *` (03:00 every day)",
         ]);
         assert.deepEqual(problemsOf({ services: api, backups: { verify: false } }), [
             "`opsbook:backups.verify` cannot be turned off: a backup counts (for retention, health and restore) only once it has been restored into a scratch database and checked; remove `verify`, and if verification is too slow for your database, back up less often with `schedule`",

@@ -1,6 +1,7 @@
 // A stand-in for the Docker engine's image lookup, on a unix socket, for tests that run the
-// program under Pulumi mocks. Only GET /images/<name>/json is answered; anything else is a
-// test bug and answers 500 with the path so the failure says what was asked.
+// program under Pulumi mocks: the program asks the docker CLI (`docker image inspect`), which
+// pings the engine and then asks GET /v<api>/images/<name>/json. Only those are answered;
+// anything else is a test bug and answers 500 with the path so the failure says what was asked.
 import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
@@ -17,8 +18,15 @@ export async function startFakeEngine(images: Record<string, string>): Promise<F
     const socketPath = path.join(dir, "docker.sock");
     const requests: string[] = [];
     const server = http.createServer((req, res) => {
-        requests.push(`${req.method} ${req.url}`);
-        const match = /^\/images\/(.+)\/json$/.exec(req.url ?? "");
+        const url = (req.url ?? "").replace(/^\/v\d+\.\d+/, "");
+        requests.push(`${req.method} ${url}`);
+        if (process.env.FAKE_ENGINE_DEBUG) console.error("fake engine:", req.method, req.url);
+        if (url === "/_ping") {
+            res.writeHead(200, { "Api-Version": "1.41", "Content-Type": "text/plain", "Docker-Experimental": "false", "Ostype": "linux" });
+            res.end(req.method === "HEAD" ? undefined : "OK");
+            return;
+        }
+        const match = /^\/images\/(.+)\/json$/.exec(url);
         if (req.method === "GET" && match) {
             const name = decodeURIComponent(match[1]);
             const id = images[name];

@@ -13,7 +13,7 @@
 //   health                         one-line status; exit 0 when every target is fresh
 //
 // Env: BACKUP_DIR (/backups), BACKUP_SCHEDULE, BACKUP_KEEP_DAYS|WEEKS|MONTHS, BACKUP_TARGETS (JSON),
-// BACKUP_POSTGRES_URL (secret), BACKUP_LOCATION (how the location is described to people).
+// BACKUP_POSTGRES_URL or BACKUP_POSTGRES_URL_FILE (secret), BACKUP_LOCATION (how it is shown to people).
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -21,6 +21,7 @@ const plan = require("./plan");
 const pg = require("./postgres");
 const lite = require("./sqlite");
 const { Progress, killChildren, lockHolder, readIfExists, redact, sha256File, sleep, withLock, writeFileAtomic } = require("./common");
+const { readSecretEnv } = require("./secretEnv");
 
 /**
  * @typedef {import("./plan").ManifestEntry} Entry
@@ -64,10 +65,11 @@ function loadConfig(env = process.env) {
         }
     }
     const needsPostgres = targets.some((t) => t.kind === "postgres");
-    if (needsPostgres && !env.BACKUP_POSTGRES_URL) {
-        throw new Error("BACKUP_POSTGRES_URL is not set, and a Postgres target needs it");
+    const postgresUrl = needsPostgres ? readSecretEnv("BACKUP_POSTGRES_URL", env) : undefined;
+    if (needsPostgres && !postgresUrl) {
+        throw new Error("BACKUP_POSTGRES_URL is not set (nor BACKUP_POSTGRES_URL_FILE), and a Postgres target needs it");
     }
-    const conn = needsPostgres ? pg.parseConnection(/** @type {string} */ (env.BACKUP_POSTGRES_URL)) : undefined;
+    const conn = needsPostgres ? pg.parseConnection(/** @type {string} */ (postgresUrl)) : undefined;
     return {
         dir,
         cron,

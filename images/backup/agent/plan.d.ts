@@ -1,17 +1,12 @@
 // Types of plan.js for the TypeScript side (components/backupPlan.ts, unit tests). plan.js is
 // checked against these with `tsc --allowJs --checkJs` (see test/unit/backupPlan.test.ts).
+import type { Cron as CronerJob } from "croner";
 
-/** A parsed 5-field cron expression (UTC). */
+/** A parsed 5-field cron expression (UTC): croner's job, never started, asked only for dates. */
 export interface Cron {
+    /** The expression, its fields separated by single spaces. */
     readonly source: string;
-    /** Minutes of the day (hour * 60 + minute) at which it fires, ascending. */
-    readonly times: number[];
-    readonly days: Set<number>;
-    readonly months: Set<number>;
-    /** 0 = Sunday. */
-    readonly weekdays: Set<number>;
-    readonly dayOfMonthStar: boolean;
-    readonly dayOfWeekStar: boolean;
+    readonly job: CronerJob;
 }
 
 /** One backup as manifest.json records it. */

@@ -5,158 +5,110 @@
 // spec accepts is exactly a schedule the agent can run.
 "use strict";
 
-const MINUTE_MS = 60_000;
+// Cron expressions are croner's (pinned in package.json beside this file and installed into the
+// image at build time), the same library and options as the spec's job check (components/spec.ts)
+// and the reference app's scheduler (app/src/cron.ts): one grammar for every schedule the stack has.
+const { Cron: CronerJob } = require("croner");
+
 const DAY_MS = 86_400_000;
 
 /** A schedule must fire at least this often: retention and the health signal assume it. */
 const MAX_PERIOD_SECONDS = 31 * 86_400;
 
-const CRON_FIELDS = [
-    { name: "minute", min: 0, max: 59 },
-    { name: "hour", min: 0, max: 23 },
-    { name: "day-of-month", min: 1, max: 31 },
-    { name: "month", min: 1, max: 12 },
-    { name: "day-of-week", min: 0, max: 7 },
-];
-
 /**
- * @param {string} text
- * @param {{ name: string, min: number, max: number }} field
- * @returns {number[]}
+ * croner's options for every schedule: five fields (minute hour day-of-month month day-of-week),
+ * evaluated in UTC (`utcOffset: 0`: UTC has no DST, and a fixed offset spares croner a time-zone
+ * lookup per step), never started (we only ask it for dates). Day-of-month and day-of-week are
+ * combined with croner's default (`domAndDow: false`), Vixie cron's OR rule: when both fields are
+ * restricted a day matches if either does (`0 3 1 * 1` = the 1st and every Monday). croner counts a
+ * field as unrestricted only when it is exactly `*`, so `*\/2` restricts: `0 3 *\/2 * 1` is odd days
+ * OR Mondays (next after 2025-01-02: 01-03), where Vixie's own C code, which looks only at the first
+ * character, would AND them (01-13).
  */
-function parseCronField(text, field) {
-    const values = new Set();
-    for (const part of text.split(",")) {
-        const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
-        if (!m) {
-            throw new Error(`${field.name} field \`${text}\` is not a number, a range (a-b), a list (a,b), a step (*/n) or *`);
-        }
-        const step = m[4] === undefined ? 1 : Number(m[4]);
-        let lo = field.min;
-        let hi = field.max;
-        if (m[1] !== "*") {
-            lo = Number(m[2]);
-            // `5/15` means from 5 to the end in steps of 15, as in Vixie cron.
-            hi = m[3] !== undefined ? Number(m[3]) : m[4] !== undefined ? field.max : lo;
-        }
-        if (lo < field.min || hi > field.max) {
-            throw new Error(`${field.name} \`${part}\` is outside ${field.min}-${field.max}`);
-        }
-        if (lo > hi) {
-            throw new Error(`${field.name} range \`${part}\` runs backwards`);
-        }
-        if (step < 1) {
-            throw new Error(`${field.name} step in \`${part}\` must be at least 1`);
-        }
-        for (let v = lo; v <= hi; v += step) {
-            // Day-of-week 7 is Sunday, like 0.
-            values.add(field.name === "day-of-week" && v === 7 ? 0 : v);
-        }
-    }
-    return [...values].sort((a, b) => a - b);
-}
+const CRON_OPTIONS = Object.freeze({ mode: /** @type {const} */ ("5-part"), utcOffset: 0, paused: true });
 
 /**
- * Parses a 5-field cron expression (minute hour day-of-month month day-of-week, UTC). As in Vixie
- * cron, when both day fields are restricted a day matches either; when one is `*` (or starts
- * with `*`), both must match.
+ * Parses a 5-field cron expression (minute hour day-of-month month day-of-week, UTC) with croner;
+ * throws croner's reason when it is not one.
  * @param {string} expression
  * @returns {import("./plan").Cron}
  */
 function parseCron(expression) {
-    const parts = String(expression).trim().split(/\s+/);
-    if (parts.length !== 5) {
+    const source = String(expression).trim().split(/\s+/).join(" ");
+    if (!source.startsWith("@") && source.split(" ").length !== 5) {
         throw new Error("must have 5 fields (minute hour day-of-month month day-of-week), e.g. `0 3 * * *`");
     }
-    const [minutes, hours, days, months, weekdays] = parts.map((p, i) => parseCronField(p, CRON_FIELDS[i]));
-    const times = [];
-    for (const h of hours) {
-        for (const m of minutes) {
-            times.push(h * 60 + m);
-        }
+    try {
+        // croner fills in its defaults on the options object it is given: give it a copy.
+        return { source, job: new CronerJob(source, { ...CRON_OPTIONS }) };
+    } catch (err) {
+        throw new Error(`is not a cron expression croner accepts (${String(/** @type {Error} */ (err).message).replace(/^CronPattern: /, "")})`);
     }
-    return {
-        source: parts.join(" "),
-        times,
-        days: new Set(days),
-        months: new Set(months),
-        weekdays: new Set(weekdays),
-        dayOfMonthStar: parts[2].startsWith("*"),
-        dayOfWeekStar: parts[4].startsWith("*"),
-    };
 }
 
 /**
- * @param {import("./plan").Cron} cron
- * @param {number} dayStartMs midnight UTC of the day
- */
-function dayMatches(cron, dayStartMs) {
-    const d = new Date(dayStartMs);
-    if (!cron.months.has(d.getUTCMonth() + 1)) {
-        return false;
-    }
-    const dom = cron.days.has(d.getUTCDate());
-    const dow = cron.weekdays.has(d.getUTCDay());
-    return cron.dayOfMonthStar || cron.dayOfWeekStar ? dom && dow : dom || dow;
-}
-
-/**
- * The first time the schedule fires strictly after `after`, or undefined if it never fires
- * within five years (e.g. `0 0 30 2 *`).
+ * The first time the schedule fires strictly after `after`, or undefined if it never does
+ * (e.g. `0 0 30 2 *`).
  * @param {import("./plan").Cron} cron
  * @param {Date} after
  * @returns {Date | undefined}
  */
 function nextRun(cron, after) {
-    let t = Math.floor(after.getTime() / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
-    for (let i = 0; i < 366 * 5; i++) {
-        const dayStart = Math.floor(t / DAY_MS) * DAY_MS;
-        if (dayMatches(cron, dayStart)) {
-            const minuteOfDay = (t - dayStart) / MINUTE_MS;
-            const time = cron.times.find((m) => m >= minuteOfDay);
-            if (time !== undefined) {
-                return new Date(dayStart + time * MINUTE_MS);
-            }
-        }
-        t = dayStart + DAY_MS;
-    }
-    return undefined;
+    return cron.job.nextRun(after) ?? undefined;
 }
 
 /**
  * The longest gap between two runs, in seconds, over four calendar years (a leap year included):
  * `0 3 * * *` gives a day, `0 3 * * 1-5` three days (Friday to Monday). Infinity when the
- * schedule fires less than twice in that window.
+ * schedule fires on fewer than two days in that window.
+ * In UTC a 5-field schedule fires at the same times on every day it fires, so one firing day is
+ * walked run by run (for the gaps within a day) and the rest day by day (at most ~1,500 steps),
+ * never minute by minute.
  * @param {import("./plan").Cron} cron
  */
 function periodSeconds(cron) {
-    const start = Date.UTC(2024, 0, 1);
-    const end = Date.UTC(2028, 0, 1);
-    const first = cron.times[0];
-    const last = cron.times[cron.times.length - 1];
-    let intraDay = 0;
-    for (let i = 1; i < cron.times.length; i++) {
-        intraDay = Math.max(intraDay, cron.times[i] - cron.times[i - 1]);
+    const known = PERIODS.get(cron.source);
+    if (known !== undefined) {
+        return known;
     }
-    let previousDay;
-    let firingDays = 0;
-    let gapMinutes = 0;
-    for (let day = start; day < end; day += DAY_MS) {
-        if (!dayMatches(cron, day)) {
-            continue;
-        }
-        firingDays++;
-        if (previousDay !== undefined) {
-            gapMinutes = Math.max(gapMinutes, ((day - previousDay) / MINUTE_MS) + first - last);
-        }
-        previousDay = day;
+    const period = walkPeriod(cron);
+    if (PERIODS.size >= 256) {
+        PERIODS.clear();
     }
-    if (firingDays <= 1) {
-        return Infinity;
-    }
-    return Math.max(gapMinutes, intraDay) * 60;
+    PERIODS.set(cron.source, period);
+    return period;
 }
 
+/** Periods by expression: the spec, the component and the agent ask about the same few schedules. */
+/** @type {Map<string, number>} */
+const PERIODS = new Map();
+
+/** @param {import("./plan").Cron} cron */
+function walkPeriod(cron) {
+    const start = Date.UTC(2024, 0, 1);
+    const end = Date.UTC(2028, 0, 1);
+    const firstRun = cron.job.nextRun(new Date(start - 1));
+    if (!firstRun || firstRun.getTime() >= end) {
+        return Infinity;
+    }
+    const firstDay = Math.floor(firstRun.getTime() / DAY_MS) * DAY_MS;
+    let longest = 0;
+    let lastOfDay = firstRun.getTime();
+    for (let run = cron.job.nextRun(firstRun); run && run.getTime() < firstDay + DAY_MS; run = cron.job.nextRun(run)) {
+        longest = Math.max(longest, run.getTime() - lastOfDay);
+        lastOfDay = run.getTime();
+    }
+    const lastOffset = lastOfDay - firstDay;
+    let firingDays = 1;
+    for (let run = cron.job.nextRun(new Date(lastOfDay)); run && run.getTime() < end; run = cron.job.nextRun(new Date(lastOfDay))) {
+        firingDays++;
+        longest = Math.max(longest, run.getTime() - lastOfDay);
+        lastOfDay = Math.floor(run.getTime() / DAY_MS) * DAY_MS + lastOffset;
+    }
+    return firingDays <= 1 ? Infinity : longest / 1000;
+}
+
+/**
 /**
  * What is wrong with a backup schedule, in words that say how to fix it; undefined when it is fine.
  * @param {string} expression
