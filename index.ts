@@ -57,6 +57,7 @@ export = async () => {
               image: image("opsbook:images.postgres"),
               memoryMb: spec.postgres.memoryMb,
               database: spec.postgres.database,
+              adminPasswordRotation: spec.rotation.POSTGRES_PASSWORD,
               keepDataOnDestroy: spec.postgres.keepDataOnDestroy,
           })
         : undefined;
@@ -182,6 +183,7 @@ export = async () => {
                 command: svc.command,
                 port: svc.port,
                 healthPath: svc.healthPath,
+                health: svc.healthCheck,
                 probe: probe.config,
                 role: svc.kind === "worker" ? "worker" : "service",
                 env: { APP_RELEASE: spec.release, ...svc.env },
@@ -225,7 +227,12 @@ export = async () => {
                       identity,
                       network: networks.edge,
                       image: image("opsbook:images.gateway"),
-                      backends: published.map((name) => ({ name, serviceName: services.get(name)!.serviceName, port: spec.services[name].port })),
+                      backends: published.map((name) => ({
+                          name,
+                          serviceName: services.get(name)!.serviceName,
+                          port: spec.services[name].port,
+                          hostPort: spec.services[name].hostPort,
+                      })),
                   },
                   { dependsOn: published.map((name) => services.get(name)!) },
               )

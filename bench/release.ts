@@ -1,42 +1,51 @@
-// Release benchmark: opsbook against Docker Compose (v1) on the same engine, the same images and
-// the same topology (Postgres, Redis, one api of the reference app reachable from 127.0.0.1).
-// Run it with `npm run bench` (bench/run.sh prepares the toolchain and docker-compose first).
+// Release benchmark: opsbook against Docker Compose (v1) and against Swarm's own CLI
+// (`docker stack deploy`) on the same engine, the same images and the same topology (Postgres,
+// Redis, one api of the reference app reachable from 127.0.0.1). Run it with `npm run bench`
+// (bench/run.sh prepares the toolchain and docker-compose first).
 //
 // Per tool and run: cold deploy (nothing -> /health 200 on the published URL), no-op deploy (the
-// same command again with no change), release (APP_RELEASE 1 -> 2) under a steady load from
-// loopback, counting failed requests and the longest outage, then a check that release 2 is what
-// answers. Everything (containers, networks, volumes, state) is removed after each run; images
-// stay. Nothing is asserted: the figures are printed and written to bench/results/latest.json.
+// same command again with no change; for opsbook also `pulumi up --skip-preview`), release
+// (APP_RELEASE 1 -> 2) under a steady load from loopback, counting failed requests and the longest
+// outage, then a check that release 2 is what answers. Every deploy command's peak memory (RSS
+// of its whole process tree, sampled every 100 ms) is recorded. Everything (services, containers,
+// networks, volumes, secrets, configs, state) is removed after each run; images stay. Nothing is
+// asserted: the figures and the goals are printed and written to bench/results/latest.json.
 // The exit status is non-zero only when a tool failed to deploy (or never served its release).
+import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CliResult, ROOT, TestStack, run } from "../test/e2e/harness";
 import { ProbeResult, startLoad } from "../test/e2e/loadProbe";
+
+const ROOT = path.resolve(__dirname, "..");
 
 const USAGE = `Usage: npm run bench [-- OPTIONS]
        node --import tsx bench/release.ts [OPTIONS]    (in a shell prepared by the toolchain)
 
-Deploys the same stack (Postgres, Redis, one api) with opsbook and with Docker Compose, several
-times each, and prints per tool the median (min-max) of: cold deploy s, no-op deploy s, release s
-(APP_RELEASE 1 -> 2 under load), failed requests and longest outage ms during the release, then
-the opsbook/Compose ratios of the times. The same figures go to bench/results/latest.json.
+Deploys the same stack (Postgres, Redis, one api) with opsbook, with Docker Compose and with
+\`docker stack deploy\`, several times each, and prints per tool the median (min-max) of: cold
+deploy s, no-op deploy s (opsbook: \`pulumi up\` as \`npm run deploy\` runs it, with its preview
+and the policy pack, and \`pulumi up --skip-preview\`), release s (APP_RELEASE 1 -> 2 under load),
+failed requests and longest outage ms during the release, peak memory of the deploy command's
+process tree; then the opsbook/Compose and opsbook/stack ratios of the times, the goals, and the
+load average at start and end. The same figures go to bench/results/latest.json.
 
 Options:
   --runs N         runs per tool (default 3)
-  --only TOOL      only one tool: opsbook or compose
+  --only TOOLS     only these tools, comma-separated: opsbook, compose, stack
   --out FILE       where to write the JSON (default bench/results/latest.json)
   -h, --help       this text
 
 Load during a release: 4 clients from 127.0.0.1, one GET /health every 20 ms each, a new
-connection per request (test/e2e/loadProbe.ts). Runs of the two tools alternate in order.
+connection per request (test/e2e/loadProbe.ts). The order of the tools rotates from run to run.
 Exit status: 0 when every deploy succeeded, 1 when a tool failed to deploy, 2 on bad options.`;
 
-type Tool = "opsbook" | "compose";
-const TOOLS: Tool[] = ["opsbook", "compose"];
+type Tool = "opsbook" | "compose" | "stack";
+const TOOLS: Tool[] = ["opsbook", "compose", "stack"];
+const TOOL_LABEL: Record<Tool, string> = { opsbook: "opsbook", compose: "Compose", stack: "docker stack" };
 
 interface Options {
     runs: number;
@@ -64,11 +73,13 @@ function parseArgs(argv: string[]): Options | "help" {
             }
             opts.runs = n;
         } else if (arg === "--only") {
-            const tool = value();
-            if (!TOOLS.includes(tool as Tool)) {
-                throw new UsageError(`--only takes ${TOOLS.join(" or ")}, not '${tool}'`);
+            const tools = value().split(",").map((t) => t.trim());
+            for (const tool of tools) {
+                if (!TOOLS.includes(tool as Tool)) {
+                    throw new UsageError(`--only takes ${TOOLS.join(", ")} (comma-separated), not '${tool}'`);
+                }
             }
-            opts.tools = [tool as Tool];
+            opts.tools = TOOLS.filter((t) => tools.includes(t));
         } else if (arg === "--out") {
             opts.out = path.resolve(value());
         } else {
@@ -89,6 +100,133 @@ class ToolFailure extends Error {
     ) {
         super(`${tool}: ${phase} failed: ${detail}`);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands, with the peak memory of their process tree
+
+export interface CliResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+    /** Wall time of the command, s. */
+    seconds: number;
+    /** Highest sum of RSS over the command's process tree (it and every descendant), MiB. */
+    peakRssMb: number;
+    /** Most processes seen in the tree at once. */
+    peakProcesses: number;
+}
+
+const PAGE_KB = 4;
+
+/** The pid and every descendant of it now (through /proc/<pid>/task/<tid>/children). */
+function processTree(root: number): number[] {
+    const seen: number[] = [];
+    const queue = [root];
+    while (queue.length > 0) {
+        const pid = queue.pop()!;
+        seen.push(pid);
+        let tids: string[];
+        try {
+            tids = fs.readdirSync(`/proc/${pid}/task`);
+        } catch {
+            continue; // gone
+        }
+        for (const tid of tids) {
+            try {
+                for (const child of fs.readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").split(" ")) {
+                    if (child.trim()) {
+                        queue.push(Number(child));
+                    }
+                }
+            } catch {
+                // thread or process gone
+            }
+        }
+    }
+    return seen;
+}
+
+/** Sum of resident memory of the processes, KiB (statm's resident pages). */
+function rssKb(pids: number[]): number {
+    let total = 0;
+    for (const pid of pids) {
+        try {
+            total += Number(fs.readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * PAGE_KB;
+        } catch {
+            // gone
+        }
+    }
+    return total;
+}
+
+/**
+ * Runs a command to its end (or `timeoutS`, then SIGTERM to its tree), sampling the resident
+ * memory of its whole process tree every 100 ms: the Pulumi CLI, its language host, the Node.js
+ * program, the policy pack and the provider plugins all count.
+ */
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutS?: number } = {}): Promise<CliResult> {
+    return new Promise((resolve) => {
+        const started = Date.now();
+        const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        child.stdout.on("data", (c: Buffer) => out.push(c));
+        child.stderr.on("data", (c: Buffer) => err.push(c));
+        let peakKb = 0;
+        let peakProcs = 0;
+        let lastTree: number[] = [];
+        const sample = () => {
+            if (child.pid === undefined) {
+                return;
+            }
+            lastTree = processTree(child.pid);
+            peakProcs = Math.max(peakProcs, lastTree.length);
+            peakKb = Math.max(peakKb, rssKb(lastTree));
+        };
+        const timer = setInterval(sample, 100);
+        sample();
+        const killer = opts.timeoutS
+            ? setTimeout(() => {
+                  err.push(Buffer.from(`\n[bench] ${cmd} timed out after ${opts.timeoutS}s; terminated\n`));
+                  for (const pid of lastTree.reverse()) {
+                      try {
+                          process.kill(pid, "SIGTERM");
+                      } catch {
+                          // gone
+                      }
+                  }
+              }, opts.timeoutS * 1000)
+            : undefined;
+        const finish = (code: number) => {
+            clearInterval(timer);
+            if (killer) {
+                clearTimeout(killer);
+            }
+            resolve({
+                code,
+                stdout: Buffer.concat(out).toString(),
+                stderr: Buffer.concat(err).toString(),
+                seconds: (Date.now() - started) / 1000,
+                peakRssMb: Math.round(peakKb / 1024),
+                peakProcesses: peakProcs,
+            });
+        };
+        child.on("error", (e) => {
+            err.push(Buffer.from(String(e)));
+            finish(127);
+        });
+        child.on("close", (code, signal) => finish(code ?? (signal ? 128 : 1)));
+    });
+}
+
+function docker(...args: string[]): Promise<CliResult> {
+    return run("docker", args, { timeoutS: 120 });
+}
+
+async function dockerList(kind: "service" | "secret" | "config" | "volume" | "network", label: string): Promise<string[]> {
+    const res = await docker(kind, "ls", "--filter", `label=${label}`, "--format", "{{.Name}}");
+    return res.stdout.split("\n").filter(Boolean).sort();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,26 +317,34 @@ function watchRelease(url: string, release: string): { stop(): number | undefine
 }
 
 // ---------------------------------------------------------------------------------------------
-// The two tools behind one interface
+// The three tools behind one interface
 
 interface Subject {
     readonly tool: Tool;
-    /** Untimed preparation: the stack and its config, or the project directory and .env. */
+    /** Untimed preparation: the stack and its config, or the project directory and its files. */
     setup(): Promise<void>;
-    /** `pulumi up --yes` / `docker-compose up -d` with whatever the config says now. */
+    /** The tool's deploy command with whatever the config says now. */
     deploy(): Promise<CliResult>;
-    /** Sets APP_RELEASE (config or file), then deploys. */
+    /** opsbook only: the same deploy without the preview (`pulumi up --skip-preview`). */
+    deploySkipPreview?(): Promise<CliResult>;
+    /** Sets APP_RELEASE (config or file), then deploys; `seconds`/`peakRssMb` cover both steps. */
     release(value: string): Promise<CliResult>;
     /** Base URL of the api on 127.0.0.1. */
     url(): Promise<string>;
-    /** What the last deploy changed, as the tool reports it (for checking that a no-op was one). */
-    changes(res: CliResult): string;
-    /** Removes containers, networks, volumes and state. */
+    /** What the last deploy changed, as the tool reports it (for checking that a no-op was one). Untimed. */
+    changes(res: CliResult): string | Promise<string>;
+    /** Removes services, containers, networks, volumes, secrets, configs and state. */
     teardown(): Promise<void>;
 }
 
+/**
+ * The bench topology as an opsbook stack: Postgres, Redis and one api that uses both; no backups
+ * (the peers have none). `bench/noop-breakdown.sh` reads this literal too.
+ */
 const OPSBOOK_CONFIG = `config:
   opsbook:release: "1"
+  opsbook:backups:
+    enabled: false
   opsbook:services:
     api:
       env:
@@ -206,41 +352,86 @@ const OPSBOOK_CONFIG = `config:
       uses: [postgres, redis]
 `;
 
-/** A throwaway opsbook stack (own state dir and passphrase), as the e2e tests use. */
+/** `pulumi up` never takes longer than this here; a hung one is ended so the bench can go on. */
+const DEPLOY_TIMEOUT_S = 600;
+
+/**
+ * A throwaway opsbook stack with its own state directory and passphrase, deployed the way
+ * `npm run deploy` deploys (`pulumi up` with its preview and the policy pack, staging's config).
+ */
 class OpsbookSubject implements Subject {
     readonly tool = "opsbook" as const;
-    private stack: TestStack | undefined;
+    private name = "";
+    private stateDir = "";
+    private configFile = "";
+    private env: NodeJS.ProcessEnv = {};
 
     async setup(): Promise<void> {
         // The `e2e-` prefix keeps the stack's Pulumi.<stack>.yaml under the repo's .gitignore.
-        this.stack = new TestStack("e2e-bench");
-        await this.stack.init(OPSBOOK_CONFIG);
+        this.name = `e2e-bench-${crypto.randomBytes(3).toString("hex")}`;
+        this.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "opsbook-bench-state-"));
+        this.configFile = path.join(ROOT, `Pulumi.${this.name}.yaml`);
+        this.env = {
+            ...process.env,
+            PULUMI_BACKEND_URL: `file://${this.stateDir}`,
+            PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(16).toString("hex"),
+            PULUMI_CONFIG_PASSPHRASE_FILE: "",
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        };
+        fs.writeFileSync(this.configFile, OPSBOOK_CONFIG);
+        const init = await this.pulumi(["stack", "init", this.name, "--non-interactive"]);
+        if (init.code !== 0) {
+            throw new ToolFailure("opsbook", "stack init", tail(init));
+        }
     }
 
-    private get s(): TestStack {
-        if (!this.stack) {
-            throw new Error("setup() first");
-        }
-        return this.stack;
+    private pulumi(args: string[]): Promise<CliResult> {
+        const stackArgs = args[0] === "stack" && args[1] === "init" ? [] : ["--stack", this.name];
+        return run("pulumi", [...args, ...stackArgs], { env: this.env, cwd: ROOT, timeoutS: DEPLOY_TIMEOUT_S });
+    }
+
+    private up(extra: string[] = []): Promise<CliResult> {
+        return this.pulumi([
+            "up",
+            "--yes",
+            "--non-interactive",
+            ...extra,
+            "--policy-pack",
+            path.join(ROOT, "policies"),
+            "--policy-pack-config",
+            path.join(ROOT, "policies", "config", "staging.json"),
+        ]);
     }
 
     deploy(): Promise<CliResult> {
-        return this.s.up();
+        return this.up();
+    }
+
+    deploySkipPreview(): Promise<CliResult> {
+        return this.up(["--skip-preview"]);
     }
 
     async release(value: string): Promise<CliResult> {
-        const set = await this.s.pulumi(["config", "set", "opsbook:release", value]);
+        const set = await this.pulumi(["config", "set", "opsbook:release", value]);
         if (set.code !== 0) {
             return set;
         }
-        return this.s.up();
+        const up = await this.up();
+        return { ...up, seconds: set.seconds + up.seconds, peakRssMb: Math.max(set.peakRssMb, up.peakRssMb) };
     }
 
     async url(): Promise<string> {
-        const outputs = await this.s.outputs();
+        const res = await this.pulumi(["stack", "output", "--json"]);
+        let outputs: Record<string, any> = {};
+        try {
+            outputs = JSON.parse(res.stdout);
+        } catch {
+            // reported below
+        }
         const url = outputs.endpoints?.api;
         if (typeof url !== "string") {
-            throw new ToolFailure("opsbook", "stack output", `no endpoints.api in ${JSON.stringify(Object.keys(outputs))}`);
+            throw new ToolFailure("opsbook", "stack output", `no endpoints.api in ${JSON.stringify(Object.keys(outputs))} (${res.stderr.trim()})`);
         }
         return url;
     }
@@ -267,11 +458,62 @@ class OpsbookSubject implements Subject {
 
     async teardown(): Promise<void> {
         // Cleared first: an interrupt may call this while a run's own teardown is under way.
-        const stack = this.stack;
-        this.stack = undefined;
-        await stack?.dispose();
+        const name = this.name;
+        if (!name) {
+            return;
+        }
+        this.name = "";
+        const label = `opsbook.stack=${name}`;
+        const destroy = await run("pulumi", ["destroy", "--yes", "--non-interactive", "--skip-preview", "--stack", name], { env: this.env, timeoutS: DEPLOY_TIMEOUT_S });
+        if (destroy.code !== 0) {
+            progress(`opsbook: pulumi destroy failed (exit ${destroy.code}); removing the stack's engine objects by label:\n${tail(destroy, 10)}`);
+        }
+        await run("pulumi", ["stack", "rm", "--yes", "--force", "--non-interactive", "--stack", name], { env: this.env, timeoutS: 120 });
+        // Whatever a failed destroy left, by the label every object of a stack carries: services
+        // first (their tasks go with them), then standalone containers, then what tasks held.
+        for (const svc of await dockerList("service", label)) {
+            await docker("service", "rm", svc);
+        }
+        const containers = await docker("ps", "-aq", "--filter", `label=${label}`);
+        for (const id of containers.stdout.split("\n").filter(Boolean)) {
+            await docker("rm", "-f", id);
+        }
+        await waitGone(`label=${label}`);
+        for (const kind of ["secret", "config"] as const) {
+            for (const name of await dockerList(kind, label)) {
+                await docker(kind, "rm", name);
+            }
+        }
+        // Volumes are kept by `pulumi destroy` (keepDataOnDestroy): the bench removes them.
+        for (const v of await dockerList("volume", label)) {
+            await docker("volume", "rm", "-f", v);
+        }
+        for (const n of await dockerList("network", label)) {
+            await docker("network", "rm", n);
+        }
+        fs.rmSync(this.configFile, { force: true });
+        fs.rmSync(this.stateDir, { recursive: true, force: true });
     }
 }
+
+/** Waits (up to 60 s) until no container matches the filter: a removed service's tasks take a moment. */
+async function waitGone(filter: string): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+        const res = await docker("ps", "-aq", "--filter", filter);
+        if (res.stdout.trim() === "") {
+            return;
+        }
+        await sleep(500);
+    }
+}
+
+/** Writes `body` to a new file readable by its owner alone. */
+function writePrivate(file: string, body: string): void {
+    fs.writeFileSync(file, body, { mode: 0o600 });
+}
+
+const secret = () => crypto.randomBytes(24).toString("hex");
 
 /** A Compose project in a private directory: the file from bench/ and an .env with secrets. */
 class ComposeSubject implements Subject {
@@ -287,24 +529,23 @@ class ComposeSubject implements Subject {
         fs.chmodSync(this.dir, 0o700);
         this.port = await freePort();
         fs.copyFileSync(path.join(ROOT, "bench", "compose.yml"), path.join(this.dir, "compose.yml"));
-        const secret = () => crypto.randomBytes(24).toString("hex");
         // Compose reads .env from the project directory (the compose file's); never printed.
-        fs.writeFileSync(
+        writePrivate(
             path.join(this.dir, ".env"),
-            `POSTGRES_PASSWORD=${secret()}\nREDIS_PASSWORD=${secret()}\nBENCH_API_PORT=${this.port}\n`,
-            { mode: 0o600 },
+            `POSTGRES_PASSWORD=${secret()}\nREDIS_PASSWORD=${secret()}\nBENCH_API_PORT=${this.port}\nOPSBOOK_PROBE=${probePath()}\n`,
         );
     }
 
     private compose(args: string[]): Promise<CliResult> {
         // The shell's own values would win over .env: keep them out.
         const env = { ...process.env };
-        for (const key of ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "BENCH_API_PORT", "COMPOSE_PROJECT_NAME", "COMPOSE_FILE"]) {
+        for (const key of ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "BENCH_API_PORT", "OPSBOOK_PROBE", "COMPOSE_PROJECT_NAME", "COMPOSE_FILE"]) {
             delete env[key];
         }
         return run("docker-compose", ["-p", this.project, "-f", path.join(this.dir, "compose.yml"), ...args], {
             cwd: this.dir,
             env: { ...env, COMPOSE_INTERACTIVE_NO_CLI: "1" },
+            timeoutS: DEPLOY_TIMEOUT_S,
         });
     }
 
@@ -313,13 +554,7 @@ class ComposeSubject implements Subject {
     }
 
     async release(value: string): Promise<CliResult> {
-        const file = path.join(this.dir, "compose.yml");
-        const text = fs.readFileSync(file, "utf8");
-        const next = text.replace(/^(\s+APP_RELEASE: )"[^"]*"$/m, `$1"${value}"`);
-        if (next === text) {
-            throw new Error(`no APP_RELEASE line to change in ${file}`);
-        }
-        fs.writeFileSync(file, next);
+        setAppRelease(path.join(this.dir, "compose.yml"), value);
         return this.deploy();
     }
 
@@ -364,6 +599,134 @@ class ComposeSubject implements Subject {
     }
 }
 
+
+/** Sets the APP_RELEASE line of a Compose-format file (the peers' release step). */
+function setAppRelease(file: string, value: string): void {
+    const text = fs.readFileSync(file, "utf8");
+    const next = text.replace(/^(\s+APP_RELEASE: )"[^"]*"$/m, `$1"${value}"`);
+    if (next === text) {
+        throw new Error(`no APP_RELEASE line to change in ${file}`);
+    }
+    fs.writeFileSync(file, next);
+}
+
+/** The toolchain's static HTTP probe, which every tool's api health check runs. */
+function probePath(): string {
+    const probe = process.env.OPSBOOK_PROBE;
+    if (!probe || !fs.existsSync(probe)) {
+        throw new Error(`OPSBOOK_PROBE (${probe ?? "unset"}) names no file; run 'eval "$(npm run -s toolchain)"' or use npm run bench`);
+    }
+    return probe;
+}
+
+/**
+ * Swarm's own CLI: `docker stack deploy` of bench/stack.yml (compose v3.8) in a private
+ * directory, with the secrets as files beside it (swarm secrets once deployed) and the probe as a
+ * swarm config. Detached, the CLI's default: the command returns once Swarm has the new specs, and
+ * the deploy counts as done when the new release answers (cold: the first 200; release: the first
+ * answer from release 2, after the command exited). `--detach=false` would add the CLI's own
+ * "verify that tasks are stable" wait of 5 s per service, one service after another, to every
+ * deploy, no-op included (15.5 s no-op, 17.3 s release in a trial): not what Swarm needs.
+ * `--resolve-image never`: the images are local, no registry is asked.
+ */
+class StackSubject implements Subject {
+    readonly tool = "stack" as const;
+    private dir = "";
+    private name = "";
+    private port = 0;
+    private tearingDown = false;
+    /** Running tasks before the last deploy, to tell a no-op (same tasks) from a roll. */
+    private tasksBefore: string[] = [];
+    private tasksAfter: string[] = [];
+
+    async setup(): Promise<void> {
+        this.name = `opsbook-bench-stack-${crypto.randomBytes(3).toString("hex")}`;
+        this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "opsbook-bench-stack-"));
+        fs.chmodSync(this.dir, 0o700);
+        this.port = await freePort();
+        fs.copyFileSync(path.join(ROOT, "bench", "stack.yml"), path.join(this.dir, "stack.yml"));
+        const secrets = path.join(this.dir, "secrets");
+        fs.mkdirSync(secrets, { mode: 0o700 });
+        const pg = secret();
+        const redis = secret();
+        writePrivate(path.join(secrets, "postgres_password"), pg);
+        writePrivate(path.join(secrets, "redis_password"), redis);
+        writePrivate(path.join(secrets, "database_url"), `postgres://bench:${pg}@postgres:5432/app`);
+        writePrivate(path.join(secrets, "redis_url"), `redis://:${redis}@redis:6379/0`);
+    }
+
+    private async runningTasks(): Promise<string[]> {
+        const res = await docker("stack", "ps", this.name, "-q", "--filter", "desired-state=running");
+        return res.stdout.split("\n").filter(Boolean).sort();
+    }
+
+    async deploy(): Promise<CliResult> {
+        this.tasksBefore = await this.runningTasks().catch(() => []);
+        const res = await run("docker", ["stack", "deploy", "--detach=true", "--resolve-image", "never", "-c", "stack.yml", this.name], {
+            cwd: this.dir,
+            env: { ...process.env, BENCH_API_PORT: String(this.port), OPSBOOK_PROBE: probePath() },
+            timeoutS: DEPLOY_TIMEOUT_S,
+        });
+        return res;
+    }
+
+    async release(value: string): Promise<CliResult> {
+        setAppRelease(path.join(this.dir, "stack.yml"), value);
+        return this.deploy();
+    }
+
+    async url(): Promise<string> {
+        // Published in host mode on 0.0.0.0; the load and the checks use loopback like the others.
+        return `http://127.0.0.1:${this.port}`;
+    }
+
+    async changes(res: CliResult): Promise<string> {
+        // The CLI says "Creating service x" or "Updating service x" (it sends every service's spec
+        // again, and Swarm rolls only those whose spec changed): count, and say which tasks moved.
+        // Detached, the roll happens after the command: look a moment later (outside the timing).
+        await sleep(3000);
+        this.tasksAfter = await this.runningTasks().catch(() => []);
+        const counts: Record<string, number> = {};
+        for (const line of `${res.stdout}\n${res.stderr}`.split("\n")) {
+            const m = /^(Creating|Updating) (service|network|secret|config) /.exec(line.trim());
+            if (m) {
+                const key = `${m[1].toLowerCase()} ${m[2]}`;
+                counts[key] = (counts[key] ?? 0) + 1;
+            }
+        }
+        const kept = this.tasksAfter.filter((t) => this.tasksBefore.includes(t)).length;
+        const started = this.tasksAfter.length - kept;
+        return `${Object.entries(counts)
+            .map(([k, n]) => `${n} ${k}`)
+            .join(", ")}; tasks: ${started} started, ${kept} kept`;
+    }
+
+    async teardown(): Promise<void> {
+        if (!this.dir || this.tearingDown) {
+            return;
+        }
+        this.tearingDown = true;
+        const rm = await docker("stack", "rm", this.name);
+        if (rm.code !== 0) {
+            progress(`stack: docker stack rm failed (exit ${rm.code}):\n${tail(rm, 10)}`);
+        }
+        const label = `com.docker.stack.namespace=${this.name}`;
+        await waitGone(`label=${label}`);
+        // `docker stack rm` leaves volumes, and may leave the network while tasks wind down.
+        for (const v of await dockerList("volume", label)) {
+            await docker("volume", "rm", "-f", v);
+        }
+        for (let i = 0; i < 10 && (await dockerList("network", label)).length > 0; i++) {
+            for (const n of await dockerList("network", label)) {
+                await docker("network", "rm", n);
+            }
+            await sleep(1000);
+        }
+        fs.rmSync(this.dir, { recursive: true, force: true });
+        this.dir = "";
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // One run of one tool
 
@@ -372,8 +735,9 @@ interface RunResult {
     run: number;
     ok: boolean;
     error?: string;
-    /** Load average and running containers (all, from any stack) when the run started. */
-    loadAverage1m: number;
+    /** Load average (1, 5, 15 min) and running containers (all, from any stack) when the run started and ended. */
+    loadAverageStart: number[];
+    loadAverageEnd?: number[];
     runningContainersAtStart: number;
     /** See sourceFingerprint(): equal across runs when they measured the same code and images. */
     sourceFingerprint: string;
@@ -383,9 +747,12 @@ interface RunResult {
     coldChanges?: string;
     noopS?: number;
     noopChanges?: string;
+    /** opsbook: `pulumi up --skip-preview` (with the policy pack) on the unchanged stack. */
+    noopSkipPreviewS?: number;
+    noopSkipPreviewChanges?: string;
     /** Time from the release command's start until it exited and release 2 answered. */
     releaseS?: number;
-    /** Of releaseS: the command alone (config set + up for opsbook; up -d for Compose). */
+    /** Of releaseS: the command alone (config set + up for opsbook; up -d / stack deploy for the others). */
     releaseCommandS?: number;
     /** When release 2 first answered, from the command's start (before the command exits for opsbook). */
     releaseFirstServedS?: number;
@@ -396,16 +763,24 @@ interface RunResult {
     failures?: Record<string, number>;
     releaseServed?: boolean;
     urlUnchanged?: boolean;
+    /** Peak RSS of each deploy command's process tree, MiB, and the highest of them. */
+    peakRssMbByPhase?: Record<string, number>;
+    peakRssMb?: number;
+    /** Most processes in a deploy command's tree at once (pulumi: CLI, language host, node, plugins). */
+    peakProcesses?: number;
     teardownS?: number;
 }
 
 const LOAD = { concurrency: 4, intervalMs: 20 };
 const NEW_RELEASE = "2";
 
+const loadavg = () => os.loadavg().map((x) => Number(x.toFixed(2)));
+
 /**
  * A hash of what the Pulumi program reads (program, components, providers, presets, policies,
- * project file, lockfile) and of the local images it deploys. Recorded per run: when it changes
- * during a benchmark (someone edits the tree or rebuilds an image), the runs are not comparable.
+ * project file, lockfile, the peers' files) and of the local images and probe every tool deploys.
+ * Recorded per run: when it changes during a benchmark (someone edits the tree or rebuilds an
+ * image), the runs are not comparable.
  */
 async function sourceFingerprint(): Promise<string> {
     const files: string[] = [];
@@ -422,22 +797,25 @@ async function sourceFingerprint(): Promise<string> {
             files.push(rel);
         }
     };
-    for (const rel of ["index.ts", "config.ts", "Pulumi.yaml", "package-lock.json", "components", "providers", "presets", "policies"]) {
+    for (const rel of ["index.ts", "config.ts", "Pulumi.yaml", "package-lock.json", "components", "providers", "presets", "policies", "bench/compose.yml", "bench/stack.yml"]) {
         walk(rel);
     }
     const hash = crypto.createHash("sha256");
     for (const rel of files.sort()) {
         hash.update(`${rel}\0`).update(fs.readFileSync(path.join(ROOT, rel))).update("\0");
     }
-    const images = await run("docker", ["image", "inspect", "--format", "{{.Id}}", ...IMAGES]);
+    const images = await docker("image", "inspect", "--format", "{{.Id}}", ...IMAGES);
     hash.update(images.stdout);
+    if (process.env.OPSBOOK_PROBE && fs.existsSync(process.env.OPSBOOK_PROBE)) {
+        hash.update(fs.readFileSync(process.env.OPSBOOK_PROBE));
+    }
     return hash.digest("hex").slice(0, 12);
 }
 
 const IMAGES = ["opsbook/postgres:15", "opsbook/redis:7", "opsbook/app:reference", "opsbook/gateway:1"];
 
 async function runningContainers(): Promise<number> {
-    const res = await run("docker", ["ps", "-q"]);
+    const res = await docker("ps", "-q");
     return res.stdout.split("\n").filter(Boolean).length;
 }
 
@@ -450,9 +828,15 @@ async function measure(subject: Subject, runNo: number, runs: number): Promise<R
         tool: subject.tool,
         run: runNo,
         ok: false,
-        loadAverage1m: Number(os.loadavg()[0].toFixed(2)),
+        loadAverageStart: loadavg(),
         runningContainersAtStart: await runningContainers(),
         sourceFingerprint: await sourceFingerprint(),
+    };
+    const rss: Record<string, number> = {};
+    let procs = 0;
+    const note = (phase: string, res: CliResult) => {
+        rss[phase] = res.peakRssMb;
+        procs = Math.max(procs, res.peakProcesses);
     };
     current = subject;
     try {
@@ -463,26 +847,41 @@ async function measure(subject: Subject, runNo: number, runs: number): Promise<R
         const coldStart = Date.now();
         const cold = await subject.deploy();
         result.coldCommandS = seconds(coldStart);
+        note("cold", cold);
         if (cold.code !== 0) {
             throw new ToolFailure(subject.tool, "cold deploy", `exit ${cold.code}\n${tail(cold)}`);
         }
-        result.coldChanges = subject.changes(cold);
         const base = await subject.url();
         await waitServed(`${base}/health`, 180).catch((err: Error) => {
             throw new ToolFailure(subject.tool, "cold deploy", err.message);
         });
         result.coldS = seconds(coldStart);
-        progress(`${label}: cold deploy ${result.coldS.toFixed(1)}s (command ${result.coldCommandS.toFixed(1)}s)`);
+        result.coldChanges = await subject.changes(cold);
+        progress(`${label}: cold deploy ${result.coldS.toFixed(1)}s (command ${result.coldCommandS.toFixed(1)}s, peak ${cold.peakRssMb} MiB)`);
 
         progress(`${label}: no-op deploy`);
         const noopStart = Date.now();
         const noop = await subject.deploy();
         result.noopS = seconds(noopStart);
+        note("noop", noop);
         if (noop.code !== 0) {
             throw new ToolFailure(subject.tool, "no-op deploy", `exit ${noop.code}\n${tail(noop)}`);
         }
-        result.noopChanges = subject.changes(noop);
-        progress(`${label}: no-op deploy ${result.noopS.toFixed(1)}s (${result.noopChanges})`);
+        result.noopChanges = await subject.changes(noop);
+        progress(`${label}: no-op deploy ${result.noopS.toFixed(1)}s (${result.noopChanges}; peak ${noop.peakRssMb} MiB)`);
+
+        if (subject.deploySkipPreview) {
+            progress(`${label}: no-op deploy --skip-preview`);
+            const skipStart = Date.now();
+            const skip = await subject.deploySkipPreview();
+            result.noopSkipPreviewS = seconds(skipStart);
+            note("noopSkipPreview", skip);
+            if (skip.code !== 0) {
+                throw new ToolFailure(subject.tool, "no-op deploy --skip-preview", `exit ${skip.code}\n${tail(skip)}`);
+            }
+            result.noopSkipPreviewChanges = await subject.changes(skip);
+            progress(`${label}: no-op deploy --skip-preview ${result.noopSkipPreviewS.toFixed(1)}s (${result.noopSkipPreviewChanges}; peak ${skip.peakRssMb} MiB)`);
+        }
 
         progress(`${label}: release ${NEW_RELEASE} under load`);
         const load = startLoad(`${base}/health`, LOAD.concurrency, LOAD.intervalMs);
@@ -504,10 +903,11 @@ async function measure(subject: Subject, runNo: number, runs: number): Promise<R
             const firstSeen = watcher.stop();
             result.releaseFirstServedS = firstSeen !== undefined ? seconds(releaseStart, firstSeen) : undefined;
         }
+        note("release", rel);
         if (rel.code !== 0) {
             throw new ToolFailure(subject.tool, "release", `exit ${rel.code}\n${tail(rel)}`);
         }
-        result.releaseChanges = subject.changes(rel);
+        result.releaseChanges = await subject.changes(rel);
         result.requests = stats.requests;
         result.failed = stats.failed;
         result.longestOutageMs = stats.longestOutageMs;
@@ -536,10 +936,14 @@ async function measure(subject: Subject, runNo: number, runs: number): Promise<R
             throw err;
         }
     } finally {
+        result.peakRssMbByPhase = rss;
+        result.peakRssMb = Object.values(rss).length > 0 ? Math.max(...Object.values(rss)) : undefined;
+        result.peakProcesses = procs || undefined;
         progress(`${label}: teardown`);
         const downStart = Date.now();
         await subject.teardown();
         result.teardownS = seconds(downStart);
+        result.loadAverageEnd = loadavg();
         current = undefined;
     }
     return result;
@@ -567,19 +971,29 @@ function stat(values: (number | undefined)[]): Stat | undefined {
 
 const METRICS = [
     { key: "coldS", label: "cold deploy s", digits: 1, ratio: true },
-    { key: "noopS", label: "no-op deploy s", digits: 1, ratio: true },
+    { key: "noopS", label: "no-op deploy s (opsbook: pulumi up, preview + policy pack)", digits: 1, ratio: true },
+    { key: "noopSkipPreviewS", label: "no-op deploy s (opsbook: pulumi up --skip-preview)", digits: 1, ratio: true },
     { key: "releaseS", label: "release s", digits: 1, ratio: true },
-    { key: "failed", label: "failed requests", digits: 0, ratio: false },
-    { key: "longestOutageMs", label: "longest outage ms", digits: 0, ratio: false },
+    { key: "failed", label: "failed requests during a release", digits: 0, ratio: false },
+    { key: "longestOutageMs", label: "longest outage during a release ms", digits: 0, ratio: false },
+    { key: "peakRssMb", label: "peak memory of a deploy command MiB (process tree)", digits: 0, ratio: false },
 ] as const;
 type MetricKey = (typeof METRICS)[number]["key"];
+const EXTRA_KEYS = ["teardownS", "releaseCommandS", "releaseFirstServedS", "coldCommandS", "requests"] as const;
+type SummaryKey = MetricKey | (typeof EXTRA_KEYS)[number];
+
+/** The peers' no-op is their one deploy command; opsbook's skip-preview row compares with it too. */
+function peerValue(tool: Tool, key: MetricKey, summary: Partial<Record<Tool, Partial<Record<SummaryKey, Stat>>>>): number | undefined {
+    const k = key === "noopSkipPreviewS" && tool !== "opsbook" ? "noopS" : key;
+    return summary[tool]?.[k]?.median;
+}
 
 function summarise(results: RunResult[], tools: Tool[]) {
-    const summary: Partial<Record<Tool, Partial<Record<MetricKey | "teardownS" | "releaseCommandS" | "releaseFirstServedS", Stat>>>> = {};
+    const summary: Partial<Record<Tool, Partial<Record<SummaryKey, Stat>>>> = {};
     for (const tool of tools) {
         const ok = results.filter((r) => r.tool === tool && r.ok);
-        const perTool: Partial<Record<MetricKey | "teardownS" | "releaseCommandS" | "releaseFirstServedS", Stat>> = {};
-        for (const key of [...METRICS.map((m) => m.key), "teardownS", "releaseCommandS", "releaseFirstServedS"] as const) {
+        const perTool: Partial<Record<SummaryKey, Stat>> = {};
+        for (const key of [...METRICS.map((m) => m.key), ...EXTRA_KEYS]) {
             const s = stat(ok.map((r) => r[key]));
             if (s) {
                 perTool[key] = s;
@@ -587,26 +1001,55 @@ function summarise(results: RunResult[], tools: Tool[]) {
         }
         summary[tool] = perTool;
     }
-    const ratios: Partial<Record<MetricKey, number>> = {};
+    const ratios: Record<"opsbookOverCompose" | "opsbookOverStack", Partial<Record<MetricKey, number>>> = { opsbookOverCompose: {}, opsbookOverStack: {} };
     for (const m of METRICS.filter((x) => x.ratio)) {
         const a = summary.opsbook?.[m.key]?.median;
-        const b = summary.compose?.[m.key]?.median;
-        if (a !== undefined && b !== undefined && b > 0) {
-            ratios[m.key] = Number((a / b).toFixed(2));
+        for (const [peer, into] of [
+            ["compose", ratios.opsbookOverCompose],
+            ["stack", ratios.opsbookOverStack],
+        ] as const) {
+            const b = peerValue(peer, m.key, summary);
+            if (a !== undefined && b !== undefined && b > 0) {
+                into[m.key] = Number((a / b).toFixed(2));
+            }
         }
     }
-    return { summary, ratios };
+    const failedTotal = (tool: Tool) => {
+        const runs = results.filter((r) => r.tool === tool && r.ok && r.failed !== undefined);
+        return runs.length ? { releases: runs.length, failed: runs.reduce((n, r) => n + (r.failed ?? 0), 0), requests: runs.reduce((n, r) => n + (r.requests ?? 0), 0) } : undefined;
+    };
+    const totals = Object.fromEntries(tools.map((t) => [t, failedTotal(t)]));
+    const goal = (value: number | undefined, limit: number) => (value === undefined ? undefined : { value, limit, met: value <= limit });
+    const goals = {
+        noopAtMost2xCompose: goal(ratios.opsbookOverCompose.noopS, 2),
+        noopSkipPreviewAtMost2xCompose: goal(ratios.opsbookOverCompose.noopSkipPreviewS, 2),
+        releaseAtMost1_5xStack: goal(ratios.opsbookOverStack.releaseS, 1.5),
+        zeroFailedRequests: totals.opsbook ? { ...totals.opsbook, met: totals.opsbook.failed === 0 } : undefined,
+        failedRequestsByTool: totals,
+    };
+    return { summary, ratios, goals };
 }
 
-function table(results: RunResult[], tools: Tool[]): string {
-    const { summary, ratios } = summarise(results, tools);
+function table(results: RunResult[], tools: Tool[], load: { start: number[]; end: number[] }): string {
+    const { summary, ratios, goals } = summarise(results, tools);
     const fmt = (s: Stat | undefined, digits: number) =>
-        s ? `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})` : "n/a";
-    const header = ["", ...tools.map((t) => `${t} median (min–max)`), ...(tools.length === 2 ? ["opsbook/compose"] : [])];
+        s ? (s.n > 1 ? `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}-${s.max.toFixed(digits)})` : s.median.toFixed(digits)) : "n/a";
+    const ratioCols = [
+        ...(tools.includes("opsbook") && tools.includes("compose") ? [["opsbook/Compose", "opsbookOverCompose"] as const] : []),
+        ...(tools.includes("opsbook") && tools.includes("stack") ? [["opsbook/stack", "opsbookOverStack"] as const] : []),
+    ];
+    const header = ["", ...tools.map((t) => `${TOOL_LABEL[t]} median (min-max)`), ...ratioCols.map(([h]) => h)];
     const rows = METRICS.map((m) => [
         m.label,
-        ...tools.map((t) => fmt(summary[t]?.[m.key], m.digits)),
-        ...(tools.length === 2 ? [m.ratio && ratios[m.key] !== undefined ? `${ratios[m.key]!.toFixed(2)}x` : "—"] : []),
+        ...tools.map((t) => {
+            // The peers have one no-op command: their figure stands in the skip-preview row too, in brackets.
+            if (m.key === "noopSkipPreviewS" && t !== "opsbook") {
+                const s = summary[t]?.noopS;
+                return s ? `(${s.median.toFixed(1)})` : "n/a";
+            }
+            return fmt(summary[t]?.[m.key], m.digits);
+        }),
+        ...ratioCols.map(([, k]) => (m.ratio && ratios[k][m.key] !== undefined ? `${ratios[k][m.key]!.toFixed(2)}x` : "")),
     ]);
     const all = [header, ...rows];
     const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
@@ -616,14 +1059,39 @@ function table(results: RunResult[], tools: Tool[]): string {
         prints.length > 1
             ? [`WARNING: the project's sources or images changed during the benchmark (fingerprints ${prints.join(", ")}): runs are not comparable.`]
             : [];
-    const okRuns = tools.map((t) => `${t} ${results.filter((r) => r.tool === t && r.ok).length}/${results.filter((r) => r.tool === t).length}`);
-    return [line(header), ...rows.map(line), `runs that deployed: ${okRuns.join(", ")}`, ...changed].join("\n");
+    const okRuns = tools.map((t) => `${TOOL_LABEL[t]} ${results.filter((r) => r.tool === t && r.ok).length}/${results.filter((r) => r.tool === t).length}`);
+    const met = (g: { met: boolean } | undefined) => (g === undefined ? "n/a" : g.met ? "met" : "NOT met");
+    const x = (g: { value: number } | undefined) => (g === undefined ? "n/a" : `${g.value.toFixed(2)}x`);
+    const lost = (t: Tool) => {
+        const f = goals.failedRequestsByTool[t];
+        const outage = summary[t]?.longestOutageMs;
+        return f ? `${TOOL_LABEL[t]} ${f.failed} failed of ${f.requests} in ${f.releases} release(s)${outage ? `, longest outage ${outage.max.toFixed(0)} ms` : ""}` : undefined;
+    };
+    const goalLines = tools.includes("opsbook")
+        ? [
+              "goals:",
+              `  no-op pulumi up <= 2x Compose's no-op: with preview + policy pack ${x(goals.noopAtMost2xCompose)} (${met(goals.noopAtMost2xCompose)}); ` +
+                  `--skip-preview ${x(goals.noopSkipPreviewAtMost2xCompose)} (${met(goals.noopSkipPreviewAtMost2xCompose)})`,
+              `  release <= 1.5x docker stack deploy's release: ${x(goals.releaseAtMost1_5xStack)} (${met(goals.releaseAtMost1_5xStack)})`,
+              `  0 failed requests across releases: ${[lost("opsbook"), lost("stack"), lost("compose")].filter(Boolean).join("; ")} (${met(goals.zeroFailedRequests)})`,
+          ]
+        : [];
+    const la = (l: number[]) => l.map((v) => v.toFixed(2)).join(" ");
+    return [
+        line(header),
+        ...rows.map(line),
+        `runs that deployed: ${okRuns.join(", ")}`,
+        ...goalLines,
+        `load average (1/5/15 min) at start ${la(load.start)}, at end ${la(load.end)} on ${os.cpus().length} cores` +
+            (Math.max(...load.start, ...load.end) > os.cpus().length * 0.5 ? " — other work shared the machine: times are inflated" : ""),
+        ...changed,
+    ].join("\n");
 }
 
 // ---------------------------------------------------------------------------------------------
 
 async function version(cmd: string, args: string[]): Promise<string> {
-    const res = await run(cmd, args).catch(() => undefined);
+    const res = await run(cmd, args, { timeoutS: 30 }).catch(() => undefined);
     return res && res.code === 0 ? res.stdout.trim().split("\n")[0] : "unknown";
 }
 
@@ -643,24 +1111,38 @@ async function main(): Promise<number> {
         return 0;
     }
 
-    for (const [cmd, hint] of [
-        ["pulumi", "run 'eval \"$(npm run -s toolchain)\"' first, or use npm run bench"],
-        ["docker-compose", "apt-get install docker-compose, or use npm run bench"],
-    ] as const) {
-        if (opts.tools.includes(cmd === "pulumi" ? "opsbook" : "compose") && (await version(cmd, ["version"])) === "unknown") {
-            process.stderr.write(`bench: \`${cmd}\` does not run; ${hint}\n`);
+    const needs: [Tool, string, string[], string][] = [
+        ["opsbook", "pulumi", ["version"], "run 'eval \"$(npm run -s toolchain)\"' first, or use npm run bench"],
+        ["compose", "docker-compose", ["version"], "apt-get install docker-compose, or use npm run bench"],
+        ["stack", "docker", ["stack", "ls"], "the engine must be a swarm manager (the toolchain makes it one); use npm run bench"],
+    ];
+    for (const [tool, cmd, args, hint] of needs) {
+        if (opts.tools.includes(tool) && (await version(cmd, args)) === "unknown") {
+            process.stderr.write(`bench: \`${cmd} ${args.join(" ")}\` does not run; ${hint}\n`);
             return 1;
         }
+    }
+    try {
+        probePath();
+    } catch (err) {
+        process.stderr.write(`bench: ${(err as Error).message}\n`);
+        return 1;
     }
     const host = {
         cpus: os.cpus().length,
         memoryGb: Number((os.totalmem() / 2 ** 30).toFixed(1)),
         dockerEngine: await version("docker", ["version", "--format", "{{.Server.Version}}"]),
+        dockerCli: await version("docker", ["version", "--format", "{{.Client.Version}}"]),
         pulumi: await version("pulumi", ["version"]),
         dockerCompose: await version("docker-compose", ["version", "--short"]),
         gitHead: await version("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
+        gitDirty: (await version("git", ["-C", ROOT, "status", "--porcelain"])) !== "",
     };
-    progress(`${opts.runs} run(s) of ${opts.tools.join(" and ")}; engine ${host.dockerEngine}, pulumi ${host.pulumi}, docker-compose ${host.dockerCompose}`);
+    const loadStart = loadavg();
+    progress(
+        `${opts.runs} run(s) of ${opts.tools.join(", ")}; engine ${host.dockerEngine}, pulumi ${host.pulumi}, docker-compose ${host.dockerCompose}; ` +
+            `load average ${loadStart.join(" ")} on ${host.cpus} cores`,
+    );
 
     const interrupt = (signal: NodeJS.Signals) => {
         interrupted = true;
@@ -670,22 +1152,25 @@ async function main(): Promise<number> {
     process.once("SIGINT", interrupt);
     process.once("SIGTERM", interrupt);
 
+    const make = (tool: Tool): Subject => (tool === "opsbook" ? new OpsbookSubject() : tool === "compose" ? new ComposeSubject() : new StackSubject());
     const results: RunResult[] = [];
     for (let i = 1; i <= opts.runs; i++) {
-        // Alternate which tool goes first, so neither always gets the quieter machine.
-        const order = i % 2 === 1 ? opts.tools : [...opts.tools].reverse();
+        // Rotate which tool goes first, so no tool always gets the quieter (or busier) moment.
+        const shift = (i - 1) % opts.tools.length;
+        const order = [...opts.tools.slice(shift), ...opts.tools.slice(0, shift)];
         for (const tool of order) {
             if (interrupted) {
                 // The signal handler exits once its teardown is done; start nothing new.
                 return new Promise<number>(() => undefined);
             }
-            results.push(await measure(tool === "opsbook" ? new OpsbookSubject() : new ComposeSubject(), i, opts.runs));
+            results.push(await measure(make(tool), i, opts.runs));
         }
     }
+    const loadEnd = loadavg();
 
-    const text = table(results, opts.tools);
+    const text = table(results, opts.tools, { start: loadStart, end: loadEnd });
     process.stdout.write(`\n${text}\n`);
-    const { summary, ratios } = summarise(results, opts.tools);
+    const { summary, ratios, goals } = summarise(results, opts.tools);
     fs.mkdirSync(path.dirname(opts.out), { recursive: true });
     fs.writeFileSync(
         opts.out,
@@ -695,9 +1180,17 @@ async function main(): Promise<number> {
                 command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
                 runsPerTool: opts.runs,
                 load: { ...LOAD, path: "/health", newConnectionPerRequest: true },
+                loadAverage: { start: loadStart, end: loadEnd, note: "1/5/15 min; the engine and the cores are shared with other test suites" },
                 host,
+                commands: {
+                    opsbook: "pulumi up --yes --non-interactive --policy-pack policies --policy-pack-config policies/config/staging.json [--skip-preview]",
+                    compose: "docker-compose -p <project> -f compose.yml up -d",
+                    stack: "docker stack deploy --detach=true --resolve-image never -c stack.yml <name>",
+                },
                 summary,
-                ratiosOpsbookOverCompose: ratios,
+                ratiosOpsbookOverCompose: ratios.opsbookOverCompose,
+                ratiosOpsbookOverStack: ratios.opsbookOverStack,
+                goals,
                 table: text.split("\n"),
                 runs: results,
             },

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Release benchmark: opsbook against Docker Compose on the same engine, images and topology.
+# Release benchmark: opsbook against Docker Compose and against `docker stack deploy` (Swarm's own
+# CLI) on the same engine, images, health checks and topology.
 #
 #   npm run bench                  # 3 runs per tool; table on stdout, JSON in bench/results/latest.json
 #   npm run bench -- --runs 5      # more runs
-#   npm run bench -- --only compose
+#   npm run bench -- --only opsbook,stack
 #   npm run bench -- --help
 #
 # Installs Debian's docker-compose (v1) when it is missing, prepares the toolchain (pulumi, the
-# Docker engine, the images) with scripts/toolchain.sh, then runs bench/release.ts.
+# Docker engine as a one-node swarm, the provider plugins, the images, the health probe) with
+# scripts/toolchain.sh, then runs bench/release.ts. Where a no-op `pulumi up` spends its time:
+# bash bench/noop-breakdown.sh (in a shell prepared by the toolchain).
 # Progress on stderr as `[bench] <step> (<elapsed>)`.
 set -euo pipefail
 

@@ -13,6 +13,8 @@ export const LABEL_SECRET_ENV = "opsbook.secret-env";
 export const LABEL_SECRET_BINDINGS = "opsbook.secrets";
 /** The image reference a person wrote; the service itself runs the image ID it resolved to. */
 export const LABEL_IMAGE_REF = "opsbook.image-ref";
+/** Set to `image` on a service whose health check is its image's own HEALTHCHECK (the spec asked for it). */
+export const LABEL_HEALTHCHECK = "opsbook.healthcheck";
 /** The env contract of a service, as JSON (see envContract.ts), for the policy pack. */
 export const LABEL_ENV_CONTRACT = "opsbook.env-contract";
 

@@ -70,7 +70,7 @@ const ContractSchema = z
 /** Secrets the stack itself makes (not declared by a service); they rotate by stamp too. */
 // The superuser password is not among them: Postgres reads it only when it creates the data
 // directory, so a new value would lock the stack out of its own database.
-export const STACK_GENERATED_SECRETS = ["POSTGRES_MIGRATOR_PASSWORD", "POSTGRES_APP_PASSWORD", "REDIS_PASSWORD"];
+export const STACK_GENERATED_SECRETS = ["POSTGRES_PASSWORD", "POSTGRES_MIGRATOR_PASSWORD", "POSTGRES_APP_PASSWORD", "REDIS_PASSWORD"];
 
 /**
  * Words that make an env name a secret's when they end it: `JWT_SECRET`, `TELEGRAM_BOT_TOKEN`,
@@ -180,6 +180,13 @@ const ServiceSchema = z
         command: z.array(z.string()).optional(),
         port: z.number().int().min(1).max(65535).default(8080),
         healthPath: z.string().startsWith("/", { message: "must start with /" }).default("/health"),
+        /**
+         * `http`: the stack's probe asks `http://127.0.0.1:<port><healthPath>` inside each task (any
+         * image); `image`: the image's own HEALTHCHECK.
+         */
+        healthCheck: z.enum(["http", "image"]).default("http"),
+        /** Port on 127.0.0.1 the gateway publishes the service at; default derived from the stack and service names. */
+        hostPort: z.number().int().min(1024).max(65535).optional(),
         replicas: z.number().int().min(1).max(20).default(1),
         /**
          * `always`: the service keeps state in memory (a queue consumer); `unless-redis`: only while
@@ -199,6 +206,14 @@ const ServiceSchema = z
         volumes: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/), z.string().startsWith("/")).default({}),
     })
     .strict();
+
+/** A refinement from a function that names the problem (or returns undefined). */
+const checkedBy = (problem: (value: string) => string | undefined) => (value: string, ctx: z.RefinementCtx) => {
+    const message = problem(value);
+    if (message) {
+        ctx.addIssue({ code: "custom", message });
+    }
+};
 
 /**
  * How every schedule of the stack is read: croner (pinned in package.json), five fields (minute hour
@@ -236,12 +251,7 @@ export function cronProblem(expression: string): string | undefined {
 const JobSchema = z
     .object({
         /** When to run, in the scheduler's time zone (UTC). */
-        schedule: z.string().superRefine((expression, ctx) => {
-            const problem = cronProblem(expression);
-            if (problem) {
-                ctx.addIssue({ code: "custom", message: problem });
-            }
-        }),
+        schedule: z.string().superRefine(checkedBy(cronProblem)),
         /** The service that receives the call. */
         service: serviceName,
         method: z.enum(["GET", "POST"]).default("POST"),
@@ -264,14 +274,6 @@ const MigrationsSchema = z
         env: z.record(envName, envValue).default({}),
     })
     .strict();
-
-/** A refinement from a function that names the problem (or returns undefined). */
-const checkedBy = (problem: (value: string) => string | undefined) => (value: string, ctx: z.RefinementCtx) => {
-    const message = problem(value);
-    if (message) {
-        ctx.addIssue({ code: "custom", message });
-    }
-};
 
 const BackupsSchema = z
     .object({

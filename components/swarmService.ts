@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { EMPTY_ENV_CONTRACT, EnvContract } from "./envContract";
 import { HARDENED_CONTAINER, LOG_DRIVER, PROBE_PATH, RESTART_POLICY, duration, tmpfsMount } from "./hardening";
 import { LocalImage } from "./images";
-import { LABEL_ENV_CONTRACT, LABEL_IMAGE_REF, LABEL_SECRET_BINDINGS, LABEL_SERVICE, StackIdentity, labelList, stackLabels } from "./naming";
+import { LABEL_ENV_CONTRACT, LABEL_HEALTHCHECK, LABEL_IMAGE_REF, LABEL_SECRET_BINDINGS, LABEL_SERVICE, StackIdentity, labelList, stackLabels } from "./naming";
 import { SecretMount } from "./secretFiles";
 
 /** The stack's HTTP probe as a swarm config (see probe.ts). */
@@ -87,6 +87,8 @@ export function swarmServiceArgs(spec: SwarmServiceSpec): docker.ServiceArgs {
             [LABEL_IMAGE_REF]: spec.image.reference,
             [LABEL_ENV_CONTRACT]: JSON.stringify(spec.envContract ?? EMPTY_ENV_CONTRACT),
             [LABEL_SECRET_BINDINGS]: JSON.stringify(spec.secrets.bindings),
+            // Says the missing health check in the spec is deliberate (the policy pack reads it).
+            ...(spec.healthcheck === "image" ? { [LABEL_HEALTHCHECK]: "image" } : {}),
         }),
         mode: { replicated: { replicas: spec.replicas } },
         // No virtual IP: this kernel has no IPVS, and a gateway that resolves the tasks itself

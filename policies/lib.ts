@@ -27,6 +27,7 @@ import {
     LABEL_ENV_CONTRACT,
     LABEL_IMAGE_REF,
     LABEL_PROJECT,
+    LABEL_HEALTHCHECK,
     LABEL_SECRET_BINDINGS,
     LABEL_SECRET_ENV,
     LABEL_SERVICE,
@@ -43,10 +44,10 @@ export const ONE_SHOT_TYPE = "pulumi-nodejs:dynamic/opsbook:OneShotRun";
 export const BACKUP_SCHEDULE_TYPE_SUFFIX = ":BackupSchedule";
 
 /**
- * Label a service/worker carries, with value `image`, when it deliberately keeps its image's own
- * HEALTHCHECK instead of a health check in its task spec (AppService `health: "image"`).
+ * The value of `opsbook.healthcheck` on a service/worker that deliberately keeps its image's own
+ * HEALTHCHECK instead of a health check in its task spec (the spec's `healthCheck: image`).
  */
-export const LABEL_HEALTHCHECK = "opsbook.healthcheck";
+export { LABEL_HEALTHCHECK };
 export const HEALTHCHECK_FROM_IMAGE = "image";
 
 /** `opsbook.component` values of the swarm services that run until stopped (one-shot jobs are not services). */

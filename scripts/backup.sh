@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Backups of a deployed stack, carried out by its backup agent container (README, "Backups").
+# Backups of a deployed stack, carried out by its backup agent: the commands run in the running
+# task of the stack's backup swarm service, `backups.agentService` (README, "Backups").
 #
 #   npm run backup -- now     [--stack S]              back up now, verify by restoring, print the result
 #   npm run backup -- list    [--stack S]              backups with status, size and age (* = restore default)
@@ -13,7 +14,8 @@
 # Progress goes to stderr as `[backup] <step> (<elapsed>)`; results go to stdout.
 set -euo pipefail
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+# The help is the comment block at the top of this file.
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib/progress.sh
@@ -70,16 +72,21 @@ json_get() { # json_get JSON EXPRESSION [ARG...]: EXPRESSION (ours, constant) ov
     node -e 'const [text, expr, ...a] = process.argv.slice(1); const j = JSON.parse(text); const v = new Function("j", "a", `return (${expr});`)(j, a);
 if (v !== undefined && v !== null) console.log(typeof v === "string" ? v : JSON.stringify(v));' "$@"
 }
-agent="$(json_get "$outputs" 'j.backups && j.backups.agentContainer')"
-if [[ -z "$agent" ]]; then
+agent_service="$(json_get "$outputs" 'j.backups && j.backups.agentService')"
+if [[ -z "$agent_service" ]]; then
     echo "backup: stack $stack has no backup agent (its outputs have no \`backups\`); it needs Postgres or a SQLite volume and \`opsbook:backups.enabled\` not false, then 'npm run deploy -- $stack'" >&2
     exit 1
 fi
-if [[ "$(docker inspect -f '{{.State.Running}}' "$agent" 2>/dev/null || true)" != "true" ]]; then
-    echo "backup: the agent container $agent of stack $stack is not running; 'npm run deploy -- $stack' starts it again" >&2
+# task_container SERVICE: the running task container of a swarm service (the newest), or nothing.
+task_container() {
+    docker ps --filter "label=com.docker.swarm.service.name=$1" --filter status=running --format '{{.Names}}' 2>/dev/null | head -n 1
+}
+agent="$(task_container "$agent_service")"
+if [[ -z "$agent" ]]; then
+    echo "backup: no task of the agent service $agent_service of stack $stack is running ('docker service ps $agent_service' shows why); 'npm run deploy -- $stack' starts it again" >&2
     exit 1
 fi
-step_done "stack $stack, agent $agent, backups in $(json_get "$outputs" 'j.backups.location')"
+step_done "stack $stack, agent service $agent_service (task $agent), backups in $(json_get "$outputs" 'j.backups.location')"
 
 agent_cmd() { docker exec "$agent" backup-agent "$@"; }
 flags=()
@@ -152,7 +159,7 @@ case "$cmd" in
         fi
         safety="$(json_get "$result" 'j.safetyBackup')"
         previous="$(json_get "$result" 'j.previousDatabase')"
-        services="$(json_get "$outputs" 'Object.keys(j.containers || {}).join(", ")')"
+        services="$(json_get "$outputs" 'Object.keys(j.services || {}).join(", ")')"
         echo "Restored $name into $(json_get "$result" 'j.into') of stack $stack."
         [[ -n "$safety" ]] && echo "The data as it was just before is in $safety."
         echo "Next:"
@@ -162,7 +169,8 @@ case "$cmd" in
         if [[ -n "$previous" ]]; then
             echo "  2. If the backup predates the last migration, change \`opsbook:release\` and deploy, so migrations run again."
             echo "  3. The previous database is kept as $previous; once you are sure, drop it:"
-            echo "       docker exec -u postgres $(json_get "$outputs" 'j.postgresContainer') psql -U opsbook_admin -d postgres -c 'DROP DATABASE \"$previous\"'"
+            postgres_service="$(json_get "$outputs" 'j.postgresService')"
+            echo "       docker exec -u postgres \"\$(docker ps -q --filter label=com.docker.swarm.service.name=$postgres_service --filter status=running)\" psql -U opsbook_admin -d postgres -c 'DROP DATABASE \"$previous\"'"
         fi
         [[ -n "$safety" ]] && echo "  Undo: npm run backup -- restore $safety --stack $stack"
         ;;

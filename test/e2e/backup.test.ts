@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CliResult, TestStack, docker, httpGet, httpPost, requireEngines, run, waitFor } from "./harness";
+import { CliResult, TestStack, assertSecretsOnlyAsFiles, docker, httpGet, httpPost, inspect, requireEngines, run, taskContainer, waitFor } from "./harness";
 
 const PRODUCTION_POLICY = ["--policy-pack", "policies", "--policy-pack-config", "policies/config/production.json"];
 
@@ -60,9 +60,11 @@ function rowsOf(entry: Listed | undefined, table: string): number | undefined {
 describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
     const stack = new TestStack("e2e-backup");
     let api = "";
-    let agent = "";
-    let postgresContainer = "";
+    let agentService = "";
+    let postgresService = "";
     let backedUp = "";
+    /** The running task of the agent service (`npm run backup` execs into the same one). */
+    const agent = () => taskContainer(agentService);
 
     before(async () => {
         requireEngines();
@@ -70,7 +72,7 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
     });
     after(() => stack.dispose());
 
-    const psql = (sql: string) => docker("exec", "-u", "postgres", postgresContainer, "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-U", "opsbook_admin", "-d", "app", "-c", sql);
+    const psql = async (sql: string) => docker("exec", "-u", "postgres", await taskContainer(postgresService), "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-U", "opsbook_admin", "-d", "app", "-c", sql);
     const items = async () => (await httpGet(`${api}/items`)).body.items as { id: number; name: string }[];
 
     it("deploys an agent that has a verified first backup before `pulumi up` returns, and says where backups are", async () => {
@@ -78,10 +80,10 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
         assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
         const outputs = await stack.outputs();
         api = outputs.endpoints.api;
-        postgresContainer = outputs.postgresContainer;
-        agent = outputs.backups.agentContainer;
+        postgresService = outputs.postgresService;
+        agentService = outputs.backups.agentService;
         assert.equal(outputs.backups.location, `volume opsbook-${stack.name}-backups`);
-        assert.match(agent, new RegExp(`^opsbook-${stack.name}-backup-[0-9a-f]{6}$`));
+        assert.equal(agentService, `opsbook-${stack.name}-backup`);
         assert.equal(outputs.backups.schedule, "0 3 * * * (UTC)");
         assert.equal(outputs.backups.staleAfter, "2d00h");
         assert.match(outputs.backups.next, new RegExp(`^npm run backup -- list --stack ${stack.name}`));
@@ -92,15 +94,24 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
         assert.match(first[0].name, /^postgres-app-\d{8}T\d{6}Z\.dump$/);
     });
 
-    it("runs the agent hardened, on the stack network only, with a memory limit and the password in no argument", async () => {
-        const inspect = JSON.parse((await docker("inspect", agent)).stdout)[0];
-        assert.deepEqual(inspect.HostConfig.PortBindings, {});
-        assert.equal(inspect.HostConfig.ReadonlyRootfs, true);
-        assert.deepEqual(inspect.HostConfig.CapDrop, ["ALL"]);
-        assert.equal(inspect.HostConfig.Memory, 256 * 1024 * 1024);
-        assert.equal(inspect.Config.User, "10001:10001");
-        const ps = await docker("exec", agent, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '");
+    it("runs the agent hardened, on the stack network only, with a memory limit and the password only in a secret file", async () => {
+        const task = await agent();
+        const container = await inspect(task, "container");
+        assert.deepEqual(container.HostConfig.PortBindings ?? {}, {});
+        assert.equal(container.HostConfig.ReadonlyRootfs, true);
+        assert.deepEqual(container.HostConfig.CapDrop, ["ALL"]);
+        assert.equal(container.HostConfig.Memory, 256 * 1024 * 1024);
+        assert.equal(container.Config.User, "10001:10001");
+        const service = await inspect(agentService, "service");
+        assert.deepEqual(service.Endpoint.Ports ?? [], [], "the agent publishes a port");
+        const outputs = await stack.outputs();
+        assert.deepEqual(Object.keys(container.NetworkSettings.Networks), [outputs.networks.data], "the agent is on another network than the stack's data network");
+        const ps = await docker("exec", task, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '");
+        assert.equal(ps.code, 0, ps.stderr);
         assert.doesNotMatch(ps.stdout, /postgres:\/\/|PGPASSWORD/);
+        assert.ok((container.Config.Env as string[]).includes("BACKUP_POSTGRES_URL_FILE=/run/secrets/BACKUP_POSTGRES_URL"), JSON.stringify(container.Config.Env));
+        const files = await assertSecretsOnlyAsFiles(stack);
+        assert.ok(files >= 3, `only ${files} secret files were checked`);
     });
 
     it("backs up now: pg_dump -Fc, restored into a scratch database and compared row for row", async () => {
@@ -123,7 +134,8 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
 
     it("reports the age of the last verified backup as its health and in its status JSON", async () => {
         // The deploy returns once the health command passes; the engine's own probe runs every 10 s.
-        await waitFor("the engine reports the agent healthy", 30, () => docker("inspect", "-f", "{{.State.Health.Status}}", agent), (r) => r.stdout.trim() === "healthy");
+        const task = await agent();
+        await waitFor("the engine reports the agent healthy", 30, () => docker("inspect", "-f", "{{.State.Health.Status}}", task), (r) => r.stdout.trim() === "healthy");
         const res = await backupCli(stack, ["status"]);
         assert.equal(res.code, 0, res.stderr);
         const status = JSON.parse(res.stdout);
@@ -164,14 +176,15 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
     it("reports a corrupt backup file as FAILED, never offers it for restore, and refuses to restore it", async () => {
         // A truncated copy, as a half-copied file would be.
         const copy = backedUp.replace(/Z\.dump$/, "Z-copy.dump");
-        const trunc = await docker("exec", agent, "sh", "-c", `head -c "$(($(stat -c %s /backups/${backedUp}) / 2))" /backups/${backedUp} > /backups/${copy}`);
+        const task = await agent();
+        const trunc = await docker("exec", task, "sh", "-c", `head -c "$(($(stat -c %s /backups/${backedUp}) / 2))" /backups/${backedUp} > /backups/${copy}`);
         assert.equal(trunc.code, 0, trunc.stderr);
         const verifyCopy = await backupCli(stack, ["verify", copy]);
         assert.notEqual(verifyCopy.code, 0, "a truncated backup verified");
         assert.match(verifyCopy.stdout, new RegExp(`^FAILED {4}${copy} {2}verification failed: pg_restore failed: `, "m"));
 
         // Bytes flipped in place in a backup that had verified (bit rot on the disk).
-        const flip = await docker("exec", agent, "sh", "-c", `printf 'XXXXXXXX' | dd of=/backups/${backedUp} bs=1 seek=2000 conv=notrunc 2>/dev/null`);
+        const flip = await docker("exec", task, "sh", "-c", `printf 'XXXXXXXX' | dd of=/backups/${backedUp} bs=1 seek=2000 conv=notrunc 2>/dev/null`);
         assert.equal(flip.code, 0, flip.stderr);
         const verifyFlipped = await backupCli(stack, ["verify", backedUp]);
         assert.notEqual(verifyFlipped.code, 0, "a corrupted backup verified");
@@ -223,6 +236,20 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
         assert.match(refused.stdout + refused.stderr, /backups-scheduled/);
         await stack.pulumi(["config", "rm", "--path", "opsbook:backups.enabled"]);
     });
+
+    it("`npm run backup` names the agent service and says what to do when no task of it runs", async () => {
+        const down = await docker("service", "scale", "--detach=false", `${agentService}=0`);
+        assert.equal(down.code, 0, down.stderr);
+        try {
+            await waitFor("no running agent task", 60, async () => (await docker("ps", "-q", "--filter", `label=com.docker.swarm.service.name=${agentService}`)).stdout.trim(), (out) => out === "");
+            const res = await backupCli(stack, ["list"]);
+            assert.equal(res.code, 1, `${res.stdout}\n${res.stderr}`);
+            assert.match(res.stderr, new RegExp(`no task of the agent service ${agentService} of stack ${stack.name} is running \\('docker service ps ${agentService}' shows why\\); 'npm run deploy -- ${stack.name}' starts it again`));
+        } finally {
+            const up = await docker("service", "scale", "--detach=false", `${agentService}=1`);
+            assert.equal(up.code, 0, up.stderr);
+        }
+    });
 });
 
 describe("online backup of the market watchdog's SQLite file, into a host directory", { timeout: 20 * 60 * 1000 }, () => {
@@ -230,7 +257,7 @@ describe("online backup of the market watchdog's SQLite file, into a host direct
     // The location a user chose on the host; the agent (uid 10001) must be able to write there.
     const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), "opsbook-e2e-backups-"));
     let web = "";
-    let agent = "";
+    let agentService = "";
 
     before(async () => {
         requireEngines();
@@ -251,7 +278,8 @@ describe("online backup of the market watchdog's SQLite file, into a host direct
         assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
         const outputs = await stack.outputs();
         web = outputs.endpoints.web;
-        agent = outputs.backups.agentContainer;
+        agentService = outputs.backups.agentService;
+        assert.equal(agentService, `opsbook-${stack.name}-backup`);
         assert.deepEqual(outputs.backups.targets, ["sqlite-data-signal_sentinel"]);
         assert.equal(outputs.backups.location, hostDir);
         const first = await list(stack);
@@ -292,6 +320,7 @@ describe("online backup of the market watchdog's SQLite file, into a host direct
         writing = false;
         await writer;
         assert.deepEqual(failures, [], "a write failed while backups ran");
+        const agent = await taskContainer(agentService);
         for (const { name, ackedBefore } of rounds) {
             const count = await docker("exec", agent, "sqlite3", "-readonly", `/backups/${name}`, `SELECT count(*) FROM items WHERE id <= ${ackedBefore}`);
             assert.equal(count.stdout.trim(), String(ackedBefore), `${name} misses a write acknowledged before it started`);
@@ -303,7 +332,7 @@ describe("online backup of the market watchdog's SQLite file, into a host direct
         const newest = (await list(stack)).find((b) => b.restoreDefault)!;
         const expected = rowsOf(newest, "items")!;
         assert.ok(expected > 0);
-        const del = await docker("exec", agent, "sqlite3", "/sources/data/signal_sentinel.db", ".timeout 5000", "DELETE FROM items");
+        const del = await docker("exec", await taskContainer(agentService), "sqlite3", "/sources/data/signal_sentinel.db", ".timeout 5000", "DELETE FROM items");
         assert.equal(del.code, 0, del.stderr);
         assert.equal((await httpGet(`${web}/items`)).body.items.length, 0);
 

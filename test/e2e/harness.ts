@@ -18,6 +18,7 @@ export interface CliResult {
 
 /** Fails the test with a reason when an engine the e2e tests need is not there. */
 export function requireEngines(): void {
+    requireProbe();
     try {
         execFileSync("docker", ["info", "--format", "{{.ServerVersion}}"], { stdio: "pipe" });
     } catch (err) {
@@ -28,6 +29,23 @@ export function requireEngines(): void {
     } catch {
         assert.fail("no `pulumi` on PATH; run 'eval \"$(npm run -s toolchain)\"' first (npm test does this)");
     }
+}
+
+/**
+ * The stack's health checks run the static HTTP probe the toolchain builds (`OPSBOOK_PROBE`);
+ * `pulumi up` refuses to start without it. `npm test` runs the toolchain first, which exports it.
+ */
+export function requireProbe(): string {
+    const probe = process.env.OPSBOOK_PROBE;
+    if (!probe) {
+        assert.fail("OPSBOOK_PROBE is not set: the stacks' health checks need the probe the toolchain builds; run 'eval \"$(npm run -s toolchain)\"' first (npm test does this)");
+    }
+    try {
+        fs.accessSync(probe, fs.constants.X_OK);
+    } catch {
+        assert.fail(`OPSBOOK_PROBE names ${probe}, which is not an executable file; run 'eval "$(npm run -s toolchain)"' again`);
+    }
+    return probe;
 }
 
 export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<CliResult> {
@@ -70,6 +88,8 @@ export class TestStack {
             PULUMI_CONFIG_PASSPHRASE_FILE: "",
             PULUMI_SKIP_UPDATE_CHECK: "true",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+            // Given explicitly: the program refuses to run without it (see requireProbe).
+            OPSBOOK_PROBE: process.env.OPSBOOK_PROBE,
         };
     }
 
@@ -107,28 +127,181 @@ export class TestStack {
         return JSON.parse(res.stdout);
     }
 
-    /** Containers of this stack the engine knows, running or not. */
+    /** Containers of this stack the engine knows, running or not (swarm tasks carry the container labels). */
     async containers(): Promise<string[]> {
-        const res = await docker("ps", "-a", "--filter", `label=opsbook.stack=${this.name}`, "--format", "{{.Names}}");
-        assert.equal(res.code, 0, res.stderr);
-        return res.stdout.split("\n").filter(Boolean);
+        return this.listed(["ps", "-a"], "{{.Names}}");
     }
 
-    /** Destroys what is left, removes the stack, its config file, its state and its volumes. */
+    /** Swarm services of this stack, long-running ones and one-shot jobs alike. */
+    async services(): Promise<string[]> {
+        return this.listed(["service", "ls"], "{{.Name}}");
+    }
+
+    /** Swarm secrets of this stack (names only: the engine never gives a value back). */
+    async secrets(): Promise<string[]> {
+        return this.listed(["secret", "ls"], "{{.Name}}");
+    }
+
+    /** Swarm configs of this stack (the health probe). */
+    async configs(): Promise<string[]> {
+        return this.listed(["config", "ls"], "{{.Name}}");
+    }
+
+    /** Volumes of this stack. */
+    async volumes(): Promise<string[]> {
+        return this.listed(["volume", "ls"], "{{.Name}}");
+    }
+
+    /** Networks of this stack. */
+    async networks(): Promise<string[]> {
+        return this.listed(["network", "ls"], "{{.Name}}");
+    }
+
+    private async listed(command: string[], format: string): Promise<string[]> {
+        const res = await docker(...command, "--filter", `label=opsbook.stack=${this.name}`, "--format", format);
+        assert.equal(res.code, 0, `docker ${command.join(" ")} failed: ${res.stderr}`);
+        return res.stdout.split("\n").filter(Boolean).sort();
+    }
+
+    /** Destroys what is left, removes the stack, its config file, its state and every engine object labelled with it. */
     async dispose(): Promise<void> {
         this.log("dispose");
         await this.pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
         await this.pulumi(["stack", "rm", "--yes", "--force", "--non-interactive"]);
+        // What a failed test or a half-done destroy left: services first (their tasks go with
+        // them), then containers, and only then what running tasks would still hold.
+        for (const name of await this.services()) {
+            await docker("service", "rm", name);
+        }
         for (const name of await this.containers()) {
             await docker("rm", "-f", name);
         }
-        const volumes = await docker("volume", "ls", "-q", "--filter", `label=opsbook.stack=${this.name}`);
-        for (const v of volumes.stdout.split("\n").filter(Boolean)) {
-            await docker("volume", "rm", "-f", v);
+        const deadline = Date.now() + 60_000;
+        while (Date.now() < deadline && (await this.containers()).length > 0) {
+            await new Promise((r) => setTimeout(r, 1000));
+        }
+        for (const name of await this.secrets()) {
+            await docker("secret", "rm", name);
+        }
+        for (const name of await this.configs()) {
+            await docker("config", "rm", name);
+        }
+        for (const name of await this.volumes()) {
+            await docker("volume", "rm", "-f", name);
+        }
+        for (const name of await this.networks()) {
+            await docker("network", "rm", name);
         }
         fs.rmSync(this.configFile, { force: true });
         fs.rmSync(this.stateDir, { recursive: true, force: true });
     }
+}
+
+/** The running task containers of a swarm service, newest first (`docker ps` order). */
+export async function taskContainers(serviceName: string): Promise<string[]> {
+    const res = await docker("ps", "--filter", `label=com.docker.swarm.service.name=${serviceName}`, "--filter", "status=running", "--format", "{{.Names}}");
+    assert.equal(res.code, 0, res.stderr);
+    return res.stdout.split("\n").filter(Boolean);
+}
+
+/**
+ * The running task container of a swarm service (the newest, if a start-first update runs two).
+ * Waits a little: right after a restart or a stop-first update the service may have none yet.
+ */
+export async function taskContainer(serviceName: string, waitSeconds = 60): Promise<string> {
+    const running = await waitFor(`a running task of ${serviceName}`, waitSeconds, () => taskContainers(serviceName), (names) => names.length > 0);
+    return running[0];
+}
+
+/** `docker inspect` of one object, parsed; `type` (container, service, ...) keeps a name from matching another kind. */
+export async function inspect(name: string, type?: "container" | "service" | "volume" | "network"): Promise<any> {
+    const res = await docker("inspect", ...(type ? ["--type", type] : []), name);
+    assert.equal(res.code, 0, `docker inspect ${name} failed: ${res.stderr}`);
+    return JSON.parse(res.stdout)[0];
+}
+
+/**
+ * Every secret value of a stack, read from its state (`pulumi stack export --show-secrets`): the
+ * swarm secrets' data and the generated values. Kept in memory only; never printed.
+ */
+/** A value of `pulumi stack export --show-secrets`: a secret is `{<sig>: ..., plaintext: "<JSON>"}`. */
+function revealed(value: unknown): unknown {
+    if (value !== null && typeof value === "object" && SECRET_SIG in value) {
+        const plaintext = (value as { plaintext?: unknown }).plaintext;
+        return typeof plaintext === "string" ? JSON.parse(plaintext) : undefined;
+    }
+    return value;
+}
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+export async function stackSecretValues(stack: TestStack): Promise<{ bySecretId: Map<string, string>; all: string[] }> {
+    const res = await stack.pulumi(["stack", "export", "--show-secrets"]);
+    assert.equal(res.code, 0, res.stderr);
+    const resources: { type: string; id?: string; outputs?: Record<string, unknown> }[] = JSON.parse(res.stdout).deployment.resources ?? [];
+    const bySecretId = new Map<string, string>();
+    const all = new Set<string>();
+    for (const r of resources) {
+        const data = revealed(r.outputs?.data);
+        const result = revealed(r.outputs?.result);
+        if (r.type === "docker:index/secret:Secret" && r.id && typeof data === "string") {
+            const value = Buffer.from(data, "base64").toString("utf8");
+            bySecretId.set(r.id, value);
+            all.add(value);
+        } else if (r.type.startsWith("random:") && typeof result === "string") {
+            all.add(result);
+        }
+    }
+    // A short value would match by chance; every generated or delivered secret is far longer.
+    return { bySecretId, all: [...all].filter((v) => v.length >= 8) };
+}
+
+/**
+ * The secret-handling guarantee, for every container of the stack (running or exited, swarm task
+ * or standalone): `docker inspect` shows no secret value (nor its URL-encoded form) in the env,
+ * the entrypoint and command, or the labels; and in every running task, each swarm secret of its
+ * service is a file under /run/secrets holding exactly that secret's value. `earlierValues` are
+ * values the state no longer holds (rotated away) that must not show either. Returns how many
+ * secret files were checked. Messages name containers and files, never a value.
+ */
+export async function assertSecretsOnlyAsFiles(stack: TestStack, earlierValues: string[] = []): Promise<number> {
+    const { bySecretId, all } = await stackSecretValues(stack);
+    assert.ok(bySecretId.size > 0, "the state holds no swarm secret");
+    const forms = [...all, ...earlierValues.filter((v) => v.length >= 8)].flatMap((v) => [...new Set([v, encodeURIComponent(v)])]);
+    let files = 0;
+    const containers = await stack.containers();
+    assert.ok(containers.length > 0, "the stack has no container");
+    for (const name of containers) {
+        const c = await inspect(name, "container");
+        const places: Record<string, string> = {
+            ".Config.Env": JSON.stringify(c.Config.Env ?? []),
+            ".Config.Cmd": JSON.stringify(c.Config.Cmd ?? []),
+            ".Config.Entrypoint": JSON.stringify(c.Config.Entrypoint ?? []),
+            ".Path/.Args": JSON.stringify([c.Path, ...(c.Args ?? [])]),
+            ".Config.Labels": JSON.stringify(c.Config.Labels ?? {}),
+        };
+        for (const [where, text] of Object.entries(places)) {
+            assert.ok(!forms.some((f) => text.includes(f)), `container ${name} has a secret value in ${where}`);
+        }
+        const serviceId = c.Config.Labels?.["com.docker.swarm.service.id"];
+        if (!serviceId || c.State.Running !== true) {
+            continue;
+        }
+        const service = await inspect(serviceId, "service");
+        const mounted: { File: { Name: string; UID?: string }; SecretID: string; SecretName: string }[] = service.Spec.TaskTemplate.ContainerSpec.Secrets ?? [];
+        for (const s of mounted) {
+            assert.match(s.File.Name, /^\/run\/secrets\//, `${name}: secret ${s.SecretName} is mounted outside /run/secrets`);
+            const expected = bySecretId.get(s.SecretID);
+            assert.ok(expected !== undefined, `${name}: secret ${s.SecretName} is not one of the stack's`);
+            // As the file's owner: tasks drop every capability, so not even root reads a 0400 file of another user.
+            const read = await docker("exec", ...(s.File.UID ? ["-u", s.File.UID] : []), name, "cat", s.File.Name);
+            assert.equal(read.code, 0, `${name}: cannot read ${s.File.Name}: ${read.stderr}`);
+            assert.ok(read.stdout === expected, `${name}: ${s.File.Name} does not hold the value of ${s.SecretName}`);
+            const env = (c.Config.Env as string[]).map((e) => e.split("=")[0]);
+            assert.ok(env.includes(`${s.File.Name.slice("/run/secrets/".length)}_FILE`), `${name}: no ${s.File.Name.slice("/run/secrets/".length)}_FILE in its env`);
+            files++;
+        }
+    }
+    return files;
 }
 
 export async function httpGet(url: string, timeoutMs = 5000): Promise<{ status: number; body: any }> {

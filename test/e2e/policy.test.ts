@@ -26,9 +26,13 @@ describe("the policy pack refuses an unsafe production deploy", { timeout: 10 * 
         assert.match(out, /DYNAMIC_PUBLIC_KEY/);
         assert.match(out, /pulumi config set --secret DYNAMIC_PUBLIC_KEY/);
         assert.deepEqual(await stack.containers(), [], "containers were created despite the violation");
+        assert.deepEqual(await stack.services(), [], "swarm services were created despite the violation");
+        assert.deepEqual(await stack.secrets(), [], "swarm secrets were created despite the violation");
+        assert.deepEqual(await stack.networks(), [], "networks were created despite the violation");
         const exported = await stack.pulumi(["stack", "export"]);
         const resources = JSON.parse(exported.stdout).deployment.resources ?? [];
-        const custom = resources.filter((r: { type: string }) => r.type.startsWith("pulumi-nodejs:dynamic"));
+        // Not one resource of a provider (docker, random, the dynamic ones) nor a default provider.
+        const custom = resources.filter((r: { type: string; custom?: boolean }) => r.custom).map((r: { type: string }) => r.type);
         assert.deepEqual(custom, [], "resources were registered in the state");
     });
 
@@ -65,6 +69,6 @@ describe("a spec mistake stops `pulumi preview` before anything is registered", 
         assert.match(out, /`opsbook:services.api.replicas`/);
         assert.doesNotMatch(out, /at Object\.|\.ts:\d+:\d+/, "a stack trace was printed instead of the message alone");
         // Only the stack itself appears; no Docker object, secret or step was registered.
-        assert.doesNotMatch(out, /dynamic\/opsbook:|opsbook:index:/, "resources were registered");
+        assert.doesNotMatch(out, /dynamic\/opsbook:|opsbook:index:|docker:index\/|random:index\//, "resources were registered");
     });
 });

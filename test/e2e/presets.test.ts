@@ -5,9 +5,27 @@
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import { PRESETS } from "../../presets";
-import { TestStack, docker, httpGet, httpPost, requireEngines, waitFor } from "./harness";
+import { TestStack, docker, httpGet, httpPost, inspect, requireEngines, taskContainer, taskContainers, waitFor } from "./harness";
 
 const STAGING_POLICY = ["--policy-pack", "policies", "--policy-pack-config", "policies/config/staging.json"];
+
+/**
+ * What each spec service runs: the swarm service's spec version, its APP_RELEASE and its running
+ * task containers. Equal snapshots mean nothing was updated and no task was replaced.
+ */
+async function serviceSnapshot(services: Record<string, string>): Promise<Record<string, { version: number; release?: string; tasks: string[] }>> {
+    const snap: Record<string, { version: number; release?: string; tasks: string[] }> = {};
+    for (const [name, svc] of Object.entries(services)) {
+        const service = await inspect(svc, "service");
+        const env = (service.Spec.TaskTemplate.ContainerSpec.Env ?? []) as string[];
+        snap[name] = {
+            version: service.Version.Index,
+            release: env.find((e) => e.startsWith("APP_RELEASE="))?.slice("APP_RELEASE=".length),
+            tasks: (await taskContainers(svc)).sort(),
+        };
+    }
+    return snap;
+}
 
 function presetConfig(preset: string, extra = ""): string {
     return `config:\n  opsbook:preset: ${preset}\n${extra}`;
@@ -33,6 +51,8 @@ describe("every preset previews cleanly under the staging policy", { timeout: 15
                 assert.equal(res.code, 0, `preview of ${preset} failed:\n${res.stdout}\n${res.stderr}`);
                 assert.doesNotMatch(res.stdout, /mandatory/, res.stdout);
                 assert.deepEqual(await stack.containers(), [], "a preview created containers");
+                assert.deepEqual(await stack.services(), [], "a preview created swarm services");
+                assert.deepEqual(await stack.secrets(), [], "a preview created swarm secrets");
             } finally {
                 await stack.dispose();
             }
@@ -59,8 +79,10 @@ describe("copy-trading: api, workers and web with Postgres and Redis", { timeout
 
     it("runs two api replicas and one worker", async () => {
         const outputs = await stack.outputs();
-        assert.equal(outputs.containers.api.length, 2);
-        assert.equal(outputs.containers.workers.length, 1);
+        assert.equal((await taskContainers(outputs.services.api)).length, 2);
+        assert.equal((await taskContainers(outputs.services.workers)).length, 1);
+        assert.equal((await inspect(outputs.services.api, "service")).Spec.Mode.Replicated.Replicas, 2);
+        assert.equal((await inspect(outputs.services.workers, "service")).Spec.Mode.Replicated.Replicas, 1);
     });
 
     it("answers health on api and web, with the database and Redis connected", async () => {
@@ -86,9 +108,10 @@ describe("copy-trading: api, workers and web with Postgres and Redis", { timeout
         const created = await httpPost(`${endpoints.api}/items`, { name: "first-order" });
         assert.equal(created.status, 201, JSON.stringify(created.body));
         const outputs = await stack.outputs();
-        const owner = await docker("exec", "-u", "postgres", outputs.postgresContainer, "psql", "-X", "-At", "-U", "opsbook_admin", "-d", "app", "-c", "SELECT tableowner FROM pg_tables WHERE tablename = 'items'");
+        const postgres = await taskContainer(outputs.postgresService);
+        const owner = await docker("exec", "-u", "postgres", postgres, "psql", "-X", "-At", "-U", "opsbook_admin", "-d", "app", "-c", "SELECT tableowner FROM pg_tables WHERE tablename = 'items'");
         assert.equal(owner.stdout.trim(), "app_migrator", owner.stderr);
-        const ddl = await docker("exec", "-u", "postgres", outputs.postgresContainer, "psql", "-X", "-At", "-U", "opsbook_admin", "-d", "app", "-c", "SET ROLE app_app; DROP TABLE items;");
+        const ddl = await docker("exec", "-u", "postgres", postgres, "psql", "-X", "-At", "-U", "opsbook_admin", "-d", "app", "-c", "SET ROLE app_app; DROP TABLE items;");
         assert.notEqual(ddl.code, 0, "the app role could drop a table");
         assert.match(ddl.stderr, /must be owner of table items/);
     });
@@ -102,7 +125,7 @@ describe("copy-trading: api, workers and web with Postgres and Redis", { timeout
 describe("prediction-market: migrations gate a release", { timeout: 20 * 60 * 1000 }, () => {
     const stack = new TestStack("e2e-pm");
     let endpoints: Record<string, string> = {};
-    let containersBefore: Record<string, string[]> = {};
+    let servicesBefore: Awaited<ReturnType<typeof serviceSnapshot>> = {};
 
     before(async () => {
         requireEngines();
@@ -115,7 +138,9 @@ describe("prediction-market: migrations gate a release", { timeout: 20 * 60 * 10
         assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
         const outputs = await stack.outputs();
         endpoints = outputs.endpoints;
-        containersBefore = outputs.containers;
+        servicesBefore = await serviceSnapshot(outputs.services);
+        assert.deepEqual(Object.keys(servicesBefore).sort(), ["backend", "frontend", "orderbook", "reality-engine"]);
+        assert.ok(Object.values(servicesBefore).every((s) => s.release === "1" && s.tasks.length > 0), JSON.stringify(servicesBefore));
         assert.ok(outputs.migrationsFinishedAt, "no migration ran");
         const backend = await httpGet(`${endpoints.backend}/health`);
         assert.equal(backend.status, 200, JSON.stringify(backend.body));
@@ -143,7 +168,7 @@ describe("prediction-market: migrations gate a release", { timeout: 20 * 60 * 10
         assert.notEqual(res.code, 0, "pulumi up succeeded although the migration failed");
         assert.match(res.stdout + res.stderr, /failed with exit code 1; nothing that depends on it was changed/);
         const outputs = await stack.outputs();
-        assert.deepEqual(outputs.containers, containersBefore, "services moved to release 2");
+        assert.deepEqual(await serviceSnapshot(outputs.services), servicesBefore, "services moved to release 2 (or were touched)");
         const backend = await httpGet(`${endpoints.backend}/health`);
         assert.equal(backend.status, 200);
         assert.equal(backend.body.release, "1");
@@ -183,22 +208,29 @@ describe("market-watchdog: SQLite on a volume", { timeout: 20 * 60 * 1000 }, () 
         const res = await stack.up(STAGING_POLICY);
         assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
         const outputs = await stack.outputs();
-        assert.equal(outputs.postgresContainer, undefined);
+        assert.equal(outputs.postgresService, undefined);
+        assert.equal(outputs.redisService, undefined);
         const health = await httpGet(`${outputs.endpoints.web}/api/health`);
         assert.equal(health.status, 200, JSON.stringify(health.body));
         assert.equal(health.body.database, "connected");
     });
 
-    it("keeps rows written before the web container is replaced", async () => {
-        let { endpoints } = await stack.outputs();
+    it("keeps rows written before the web service's task is replaced, stopping the old writer first", async () => {
+        let { endpoints, services } = await stack.outputs();
+        const old = await taskContainer(services.web);
         const created = await httpPost(`${endpoints.web}/items`, { name: "AAPL above 200" });
         assert.equal(created.status, 201, JSON.stringify(created.body));
         const set = await stack.pulumi(["config", "set", "--path", "opsbook:services.web.env.LOG_LEVEL", "debug"]);
         assert.equal(set.code, 0, set.stderr);
         const res = await stack.up(STAGING_POLICY);
         assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
-        assert.match(res.stdout, /replaced/);
         ({ endpoints } = await stack.outputs());
+        const fresh = await taskContainer(services.web);
+        assert.notEqual(fresh, old, "the web service still runs its old task");
+        // One SQLite writer at a time: the old task had exited before the new one started.
+        const oldState = (await inspect(old, "container")).State;
+        assert.equal(oldState.Running, false, "the old web task still runs");
+        assert.ok(Date.parse(oldState.FinishedAt) <= Date.parse((await inspect(fresh, "container")).State.StartedAt), "two web tasks ran at once on the SQLite file");
         const items = await httpGet(`${endpoints.web}/items`);
         assert.ok(items.body.items.some((i: { name: string }) => i.name === "AAPL above 200"), JSON.stringify(items.body));
     });

@@ -1,13 +1,14 @@
 // Issue 5 (rotation) with the real engines: the app's database password rotates under steady
 // load with zero failed requests. Two login roles take turns: a rotation gives the idle one a
 // new password and moves the services to it; the previous one keeps working until the next
-// rotation, and then its old password no longer logs in.
+// rotation, and then its old password no longer logs in. The URL reaches the services only as a
+// swarm secret file: never in a container's env, command or labels, before or after a rotation.
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { TestStack, docker, requireEngines } from "./harness";
+import { TestStack, assertSecretsOnlyAsFiles, docker, requireEngines, taskContainer, taskContainers } from "./harness";
 import { underLoad } from "./loadProbe";
 
 const SPEC = `config:
@@ -22,24 +23,40 @@ const SPEC = `config:
 describe("rotating the app's database password", { timeout: 20 * 60 * 1000 }, () => {
     const stack = new TestStack("e2e-rot");
     let api = "";
-    let network = "";
+    let apiService = "";
+    let postgresService = "";
+    /** Every URL the api had, to check that none shows in a container once rotated away. */
+    const seen: string[] = [];
 
-    /** The DATABASE_URL a running api container has (read from the engine, kept in memory only). */
+    /**
+     * The DATABASE_URL the api's running tasks read from their secret file (kept in memory only).
+     * Every task must have the same one: a rotation is over only when no task has the old URL.
+     */
     async function apiDatabaseUrl(): Promise<string> {
-        const { containers } = await stack.outputs();
-        const env = await docker("inspect", "-f", "{{json .Config.Env}}", containers.api[0]);
-        const url = (JSON.parse(env.stdout) as string[]).find((e) => e.startsWith("DATABASE_URL="));
-        assert.ok(url, "the api has no DATABASE_URL");
-        return url.slice("DATABASE_URL=".length);
+        const tasks = await taskContainers(apiService);
+        assert.equal(tasks.length, 2, `the api runs ${tasks.length} tasks: ${tasks.join(", ")}`);
+        const urls = new Set<string>();
+        for (const task of tasks) {
+            const read = await docker("exec", task, "cat", "/run/secrets/DATABASE_URL");
+            assert.equal(read.code, 0, `${task} has no /run/secrets/DATABASE_URL: ${read.stderr}`);
+            urls.add(read.stdout);
+        }
+        assert.equal(urls.size, 1, "the api's tasks have different database URLs");
+        const url = [...urls][0];
+        seen.push(url, decodeURIComponent(new URL(url).password));
+        return url;
     }
 
-    /** Whether a URL logs in, tried from inside the stack network; the URL travels in an env file. */
+    /**
+     * Whether a URL logs in over the stack network (the data network is not attachable: the login
+     * is tried from inside the Postgres task, over TCP to `postgres`). The URL travels in an env file.
+     */
     async function logsIn(url: string): Promise<boolean> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "opsbook-rot-"));
         const envFile = path.join(dir, "env");
         fs.writeFileSync(envFile, `PROBE_URL=${url}\n`, { mode: 0o600 });
         try {
-            const res = await docker("run", "--rm", "--network", network, "--env-file", envFile, "opsbook/postgres:15", "sh", "-c", 'psql "$PROBE_URL" -X -At -c "SELECT 1"');
+            const res = await docker("exec", "--env-file", envFile, await taskContainer(postgresService), "sh", "-c", 'psql "$PROBE_URL" -X -At -c "SELECT 1"');
             return res.code === 0 && res.stdout.trim() === "1";
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
@@ -63,7 +80,8 @@ describe("rotating the app's database password", { timeout: 20 * 60 * 1000 }, ()
         assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
         const outputs = await stack.outputs();
         api = outputs.endpoints.api;
-        network = outputs.networkName;
+        apiService = outputs.services.api;
+        postgresService = outputs.postgresService;
     });
     after(() => stack.dispose());
 
@@ -85,5 +103,11 @@ describe("rotating the app's database password", { timeout: 20 * 60 * 1000 }, ()
         assert.equal(await logsIn(third), true);
         assert.equal(await logsIn(first), false, "the rotated role's old password still logs in");
         assert.equal(await logsIn(second), true, "the previous password must stay valid until the next rotation");
+    });
+
+    it("gives the rotated passwords only as secret files: no container of the stack, old or new, shows one in its env, command or labels", async () => {
+        assert.ok(seen.length >= 6, "the rotation test did not run first");
+        const files = await assertSecretsOnlyAsFiles(stack, seen);
+        assert.ok(files >= 2, `only ${files} secret files were checked`);
     });
 });

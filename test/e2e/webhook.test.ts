@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FakeBotApi, RecordedCall, fakeBotToken, startFakeBotApi } from "../fakes/telegramBotApi";
-import { CliResult, TestStack, docker, httpPost, requireEngines } from "./harness";
+import { CliResult, TestStack, assertSecretsOnlyAsFiles, docker, httpPost, inspect, requireEngines, taskContainer, taskContainers } from "./harness";
 
 const STAGING_POLICY = ["--policy-pack", "policies", "--policy-pack-config", "policies/config/staging.json"];
 const WEBHOOK_URL = "https://bot.example.net/webhook/telegram";
@@ -63,6 +63,11 @@ describe("Telegram webhook: signal-bot against a fake Bot API", { timeout: 40 * 
     };
     const setWebhooks = (): RecordedCall[] => api.callsOf("setWebhook", token).filter((c) => c.status === 200);
     const lastSecret = () => String(setWebhooks().slice(-1)[0].params.secret_token);
+    /** The app's swarm service: its spec version and running tasks; equal means untouched. */
+    const appSnapshot = async () => {
+        const { services } = await stack.outputs();
+        return { version: (await inspect(services.app, "service")).Version.Index, tasks: (await taskContainers(services.app)).sort() };
+    };
     const postUpdate = (secret?: string) =>
         httpPost(`${appUrl}/webhook/telegram`, { update_id: Date.now() % 1_000_000 }, secret === undefined ? {} : { [SECRET_HEADER]: secret });
 
@@ -121,7 +126,8 @@ describe("Telegram webhook: signal-bot against a fake Bot API", { timeout: 40 * 
     });
 
     it("sets the webhook again when maxConnections changes, with the same secret and without touching the app", async () => {
-        const before = (await stack.outputs()).containers;
+        const before = await appSnapshot();
+        assert.ok(before.tasks.length > 0, "the app runs no task");
         const secret = lastSecret();
         await configSet("--path", "opsbook:telegram.webhook.maxConnections", "10");
         const res = await up();
@@ -130,7 +136,7 @@ describe("Telegram webhook: signal-bot against a fake Bot API", { timeout: 40 * 
         assert.equal(setWebhooks()[1].params.max_connections, 10);
         assert.equal(lastSecret(), secret);
         assert.equal(api.webhook(token)?.maxConnections, 10);
-        assert.deepEqual((await stack.outputs()).containers, before, "the app was replaced for a webhook setting");
+        assert.deepEqual(await appSnapshot(), before, "the app was updated for a webhook setting");
     });
 
     it("re-registers a rotated secret token once the app runs with it; the app accepts only the new one", async () => {
@@ -142,10 +148,16 @@ describe("Telegram webhook: signal-bot against a fake Bot API", { timeout: 40 * 
         assert.notEqual(fresh, old, "the webhook still has the old secret");
         assert.match(fresh, /^[A-Za-z0-9]{48}$/);
         assert.equal(api.webhook(token)?.secretToken, fresh);
-        // Telegram was told only after the new container had started (and passed its health check).
-        const [container] = (await stack.outputs()).containers.app as string[];
-        const started = Date.parse((await docker("inspect", "-f", "{{.State.StartedAt}}", container)).stdout.trim());
+        // Telegram was told only after the app's new task had started (and passed its health check:
+        // Swarm counts a start-first update done only then, and the deploy waits for it).
+        const task = await taskContainer((await stack.outputs()).services.app);
+        const started = Date.parse((await inspect(task, "container")).State.StartedAt);
         assert.ok(setWebhooks().slice(-1)[0].at > started, "setWebhook came before the app ran with the new secret");
+        // The app has the new secret as a file, and no container of the stack has a secret
+        // (the bot token, the webhook secret, ...) in its env, command or labels.
+        const file = await docker("exec", task, "cat", "/run/secrets/TELEGRAM_WEBHOOK_SECRET");
+        assert.ok(file.code === 0 && file.stdout === fresh, `the app's /run/secrets/TELEGRAM_WEBHOOK_SECRET does not hold the registered secret: ${file.stderr}`);
+        await assertSecretsOnlyAsFiles(stack, [old, token]);
         assert.equal((await postUpdate(fresh)).status, 200);
         assert.equal((await postUpdate(old)).status, 401);
     });

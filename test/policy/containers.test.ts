@@ -84,7 +84,9 @@ describe("long-running-health-check", () => {
     });
 
     it("refuses a service without a health check", async () => {
-        const messages = await runResourcePolicy(longRunningHealthCheck, { props: validService({ healthcheck: "image" }) });
+        // swarmServiceArgs labels an image health check as deliberate; without the label it is a mistake.
+        const unlabelled = changed(validService({ healthcheck: "image" }), (p) => (p.labels = p.labels!.filter((l) => l.label !== "opsbook.healthcheck")));
+        const messages = await runResourcePolicy(longRunningHealthCheck, { props: unlabelled });
         assert.deepEqual(messages, [
             "swarm service `api-service` (service `api`) has no health check; give it `taskSpec.containerSpec.healthcheck` (its component's health path through the stack's probe, " +
                 "or a CMD that exits 0 when it is ready), or, if its image brings a HEALTHCHECK, label it `opsbook.healthcheck=image` and set none.",
