@@ -42,13 +42,22 @@ export interface HealthTiming {
 }
 
 /**
- * A duration as the engine reports it back ("2m", "1m30s", "45s"): written the same way, a
- * no-op deploy finds nothing to change. Pure.
+ * A duration as the docker provider reads it back ("1h", "1h0m1s", "2m", "1m30s", "45s": Go's
+ * duration text without trailing zero units): written the same way, a no-op deploy finds nothing
+ * to change. Pure.
  */
 export function duration(seconds: number): string {
-    const minutes = Math.floor(seconds / 60);
-    const rest = seconds % 60;
-    return minutes === 0 ? `${rest}s` : rest === 0 ? `${minutes}m` : `${minutes}m${rest}s`;
+    const h = Math.floor(seconds / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    const s = seconds % 60;
+    let text = h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`;
+    if (text.endsWith("m0s")) {
+        text = text.slice(0, -2);
+    }
+    if (text.endsWith("h0m")) {
+        text = text.slice(0, -2);
+    }
+    return text;
 }
 
 /** A health check in the engine's exec form (no shell is assumed in the image). */

@@ -70,6 +70,9 @@ const ContractSchema = z
 /** Secrets the stack itself makes (not declared by a service); they rotate by stamp too. */
 // The superuser password is not among them: Postgres reads it only when it creates the data
 // directory, so a new value would lock the stack out of its own database.
+/** Engine volume names the stack's own parts take (Postgres, Redis, the default backup location). */
+export const RESERVED_VOLUME_NAMES = ["postgres-data", "redis-data", "backups"];
+
 export const STACK_GENERATED_SECRETS = ["POSTGRES_PASSWORD", "POSTGRES_MIGRATOR_PASSWORD", "POSTGRES_APP_PASSWORD", "REDIS_PASSWORD"];
 
 /**
@@ -203,7 +206,17 @@ const ServiceSchema = z
         /** `postgres`, `redis`, or other services that must be healthy first. */
         uses: z.array(z.string()).default([]),
         /** Named volumes of the stack mounted at paths, e.g. `{ data: /app/data }` for SQLite. */
-        volumes: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/), z.string().startsWith("/")).default({}),
+        volumes: z
+            .record(
+                z
+                    .string()
+                    .regex(/^[a-z][a-z0-9-]{0,30}$/)
+                    // The stack's own volumes have these names: a service mounting one would write
+                    // into Postgres's data directory, Redis's append-only file or the backups.
+                    .refine((v) => !RESERVED_VOLUME_NAMES.includes(v), { message: `is a volume the stack itself uses; pick another name (reserved: ${RESERVED_VOLUME_NAMES.join(", ")})` }),
+                z.string().startsWith("/"),
+            )
+            .default({}),
     })
     .strict();
 

@@ -270,51 +270,71 @@ describe("swarm guarantees: rollback, one Postgres per volume, stable endpoints,
         const set = await stack.pulumi(["config", "set", "--path", "opsbook:services.api.image", bad]);
         assert.equal(set.code, 0, set.stderr);
 
-        const started = Date.now();
-        const { result: res, load } = await underLoad(`${outputs.endpoints.api}/`, () => stack.up());
+        // Everything is observed first and the good image configured again before any assertion,
+        // so that a failure here does not leave the failed release configured for the later tests.
+        const since = new Date().toISOString();
+        let res: { code: number; stdout: string; stderr: string };
+        let load: Awaited<ReturnType<typeof underLoad>>["load"];
+        let afterSpec: any;
+        let taskImage = "";
+        let served: unknown;
+        let gatewayErrors: string[] = [];
+        let tasks = "";
+        try {
+            const started = Date.now();
+            ({ result: res, load } = await underLoad(`${outputs.endpoints.api}/`, () => stack.up()));
+            const message = `${res.stdout}\n${res.stderr}`.split("\n").find((l) => /roll(ed)? ?back/i.test(l)) ?? "(no line mentions a rollback)";
+            stack.log(`bad release: exit ${res.code} after ${Math.round((Date.now() - started) / 1000)} s; message: ${message.trim()}`);
+            stack.log(`bad release load: ${load.requests} requests, ${load.failed} failed ${JSON.stringify(load.failures)}, longest outage ${load.longestOutageMs} ms, last release ${load.lastRelease}`);
+            afterSpec = await serviceSpec(api);
+            stack.log(`after the rollback: UpdateStatus ${JSON.stringify(afterSpec.UpdateStatus)}`);
+            taskImage = (await docker("inspect", "-f", "{{.Image}}", await runningContainer(api))).stdout.trim();
+            served = (await httpGet(`${outputs.endpoints.api}/`)).body;
+            const logs = await docker("logs", "--since", since, outputs.gatewayContainer);
+            gatewayErrors = `${logs.stdout}\n${logs.stderr}`.split("\n").filter((l) => /\[error\]/.test(l));
+            tasks = (await docker("service", "ps", "--no-trunc", "--format", "{{.ID}} {{.Image}} {{.DesiredState}} {{.CurrentState}}", api)).stdout;
+            stack.log(`api tasks after the rollback:\n${tasks}`);
+
+            // What the state believes now: checked in a2.
+            const state = JSON.parse((await stack.pulumi(["stack", "export"])).stdout);
+            const svc = state.deployment.resources.find((r: any) => r.type === "docker:index/service:Service" && r.urn.endsWith("::api-service"));
+            stateImageAfterRollback = svc?.outputs?.taskSpec?.containerSpec?.image;
+            stack.log(`state after the failed up: api image ${stateImageAfterRollback} (good ${goodId})`);
+            const pending = await stack.pulumi(["preview", "--non-interactive", "--expect-no-changes"]);
+            previewAfterRollback = pending.code;
+            stack.log(`preview with the rolled-back image still configured: exit ${pending.code} (${pending.code === 0 ? "no changes: the state says the failed release is deployed" : "changes pending"})`);
+        } finally {
+            const back = await stack.pulumi(["config", "set", "--path", "opsbook:services.api.image", good]);
+            assert.equal(back.code, 0, back.stderr);
+            const again = await stack.up();
+            assert.equal(again.code, 0, `pulumi up back to the good image failed:\n${again.stdout}\n${again.stderr}`);
+        }
         const output = `${res.stdout}\n${res.stderr}`;
-        const message = output.split("\n").find((l) => /roll(ed)? ?back/i.test(l)) ?? "(no line mentions a rollback)";
-        stack.log(`bad release: exit ${res.code} after ${Math.round((Date.now() - started) / 1000)} s; message: ${message.trim()}`);
-        stack.log(`bad release load: ${load.requests} requests, ${load.failed} failed ${JSON.stringify(load.failures)}, last release ${load.lastRelease}`);
         assert.notEqual(res.code, 0, `pulumi up of an image that never gets healthy succeeded:\n${output}`);
         assert.match(output, /service rollback completed/, `pulumi up failed without saying the update was rolled back:\n${output}`);
-        assert.ok(load.requests > 100, `too little load to prove anything: ${load.requests} requests`);
-        assert.equal(load.failed, 0, `failed requests while the bad release was tried: ${JSON.stringify(load.failures)}`);
-        assert.equal(load.lastRelease, "v1");
-
-        const afterSpec = await serviceSpec(api);
-        stack.log(`after the rollback: UpdateStatus ${JSON.stringify(afterSpec.UpdateStatus)}`);
         assert.equal(afterSpec.Spec.TaskTemplate.ContainerSpec.Image, goodId, "the service's spec is not the previous one");
         assert.equal(afterSpec.UpdateStatus?.State, "rollback_completed");
-        const task = await runningContainer(api);
-        assert.equal((await docker("inspect", "-f", "{{.Image}}", task)).stdout.trim(), goodId, "the running task is not the previous image");
-        assert.equal((await httpGet(`${outputs.endpoints.api}/`)).body.release, "v1");
-
-        // What the state believes now, and that going back to the good image converges.
-        const state = JSON.parse((await stack.pulumi(["stack", "export"])).stdout);
-        const svc = state.deployment.resources.find((r: any) => r.type === "docker:index/service:Service" && r.urn.endsWith("::api-service"));
-        stateImageAfterRollback = svc?.outputs?.taskSpec?.containerSpec?.image;
-        stack.log(`state after the failed up: api image ${stateImageAfterRollback} (good ${goodId})`);
-        // With the failed release still configured, the stack must not look deployed.
-        const pending = await stack.pulumi(["preview", "--non-interactive", "--expect-no-changes"]);
-        previewAfterRollback = pending.code;
-        stack.log(`preview with the rolled-back image still configured: exit ${pending.code} (${pending.code === 0 ? "no changes: the state says the failed release is deployed" : "changes pending"})`);
-        const back = await stack.pulumi(["config", "set", "--path", "opsbook:services.api.image", good]);
-        assert.equal(back.code, 0, back.stderr);
-        const again = await stack.up();
-        assert.equal(again.code, 0, `pulumi up back to the good image failed:\n${again.stdout}\n${again.stderr}`);
+        assert.equal(taskImage, goodId, "the running task is not the previous image");
+        assert.equal((served as { release?: string }).release, "v1");
+        assert.ok(load.requests > 100, `too little load to prove anything: ${load.requests} requests`);
+        assert.equal(
+            load.failed,
+            0,
+            `failed requests while the bad release was tried and rolled back: ${JSON.stringify(load.failures)}; the gateway logged:\n${[...new Set(gatewayErrors.map((l) => l.replace(/\*\d+ /, "").replace(/, client.*/, "")))].join("\n")}\napi tasks:\n${tasks}`,
+        );
+        assert.equal(load.lastRelease, "v1");
         const noop = await stack.up(["--expect-no-changes"]);
         assert.equal(noop.code, 0, `the stack did not settle after the rollback:\n${noop.stdout}\n${noop.stderr}`);
         assert.equal((await serviceSpec(api)).Spec.TaskTemplate.ContainerSpec.Image, goodId);
     });
 
-    it("a2. after a rolled-back release the state does not claim the failed image is deployed", () => {
+    it("a2. after a rolled-back release the stack does not look deployed: the failed release is still pending", () => {
         assert.ok(previewAfterRollback !== undefined, "test a did not get that far");
-        assert.equal(
-            stateImageAfterRollback,
-            goodId,
-            `after \`pulumi up\` failed with the rollback, the state records the rolled-back image (${stateImageAfterRollback}) as the api's, while the engine runs ${goodId}; ` +
-                `a \`pulumi preview\` with the failed release still configured exited ${previewAfterRollback} (0: no changes), so running \`pulumi up\` again would report success without deploying it`,
+        assert.notEqual(
+            previewAfterRollback,
+            0,
+            `after \`pulumi up\` failed with the rollback, \`pulumi preview\` with the failed release still configured finds nothing to change ` +
+                `(the state records ${stateImageAfterRollback} as the api's image, the engine runs ${goodId}): running \`pulumi up\` again would report success without deploying it`,
         );
     });
 

@@ -1,9 +1,12 @@
 // The Backups component under Pulumi mocks: what it registers for a Postgres stack and for the
-// market watchdog's SQLite file, and that the database password travels only as a secret.
+// market watchdog's SQLite file, and that the database password travels only as a secret file.
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { Registered, SECRET_SIG, setRecordingMocks, unwrap } from "./mocks";
+import { Registered, TYPES, reveal, setRecordingMocks, unwrap } from "./mocks";
 
 const PASSWORD = "Sup3rSecretAdminPassw0rd";
 const registered: Registered[] = setRecordingMocks();
@@ -17,8 +20,15 @@ function byName(name: string): Registered {
     return found;
 }
 
+function labelOf(r: Registered, label: string): string | undefined {
+    return (r.inputs.labels as { label: string; value: string }[] | undefined)?.find((l) => l.label === label)?.value;
+}
+
 const identity = { project: "opsbook", stack: "staging" };
 const image = { reference: "opsbook/backup:1", id: "sha256:5555" };
+const network = (name: string) => ({ name: pulumi.output(name), id: pulumi.output(`${name}-id`) });
+/** A host directory for the watchdog's backups: the component refuses one that does not exist. */
+const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), "opsbook-backups-"));
 
 describe("Backups under mocks", () => {
     let mod: typeof BackupModule;
@@ -28,7 +38,7 @@ describe("Backups under mocks", () => {
         mod = await import("../../components/backup");
         const pg = new mod.Backups("pg", {
             identity,
-            networkName: "net-1",
+            network: network("net-1"),
             image,
             targets: [{ id: "postgres-app", kind: "postgres", database: "app" }],
             postgresAdminUrl: pulumi.secret(`postgres://opsbook_admin:${PASSWORD}@postgres:5432/app`),
@@ -36,50 +46,81 @@ describe("Backups under mocks", () => {
         });
         const lite = new mod.Backups("lite", {
             identity: { project: "opsbook", stack: "watchdog" },
-            networkName: "net-2",
+            network: network("net-2"),
             image,
             targets: [{ id: "sqlite-data-signal_sentinel", kind: "sqlite", volume: "data", file: "signal_sentinel.db", path: "/sources/data/signal_sentinel.db" }],
             volumes: { data: "opsbook-watchdog-data" },
-            location: "/srv/opsbook/backups",
+            location: hostDir,
             keep: { days: 7, weeks: 0, months: 0 },
         });
         postgresSummary = await unwrap(pg.summary);
         await unwrap(lite.summary);
     });
 
-    it("runs one hardened, unpublished agent with a memory limit and a health check on the age of the last verified backup", () => {
+    it("runs one hardened, unpublished agent service with a memory limit and a health check on the age of the last verified backup", () => {
         const agent = byName("pg-agent");
-        assert.equal(agent.type, "pulumi-nodejs:dynamic/opsbook:Container");
-        assert.deepEqual(agent.inputs.publish, []);
-        assert.equal(agent.inputs.role, "worker");
-        assert.equal(agent.inputs.memoryMb, 256);
-        assert.equal(agent.inputs.restartPolicy, "unless-stopped");
-        assert.equal(agent.inputs.readOnlyRootFilesystem, true);
-        assert.equal(agent.inputs.dropAllCapabilities, true);
-        assert.equal(agent.inputs.noNewPrivileges, true);
-        assert.deepEqual(agent.inputs.healthCheck.test, ["CMD", "backup-agent", "health"]);
-        assert.deepEqual(agent.inputs.networks, [{ name: "net-1", aliases: ["backup"] }]);
-        assert.deepEqual(agent.inputs.mounts, [{ volume: "opsbook-staging-backups", target: "/backups", readOnly: false }]);
-        assert.equal(agent.inputs.env.BACKUP_SCHEDULE, "30 2 * * *");
-        assert.deepEqual(JSON.parse(agent.inputs.env.BACKUP_TARGETS), [{ id: "postgres-app", kind: "postgres", database: "app" }]);
+        assert.equal(agent.type, TYPES.service);
+        const spec = agent.inputs.taskSpec.containerSpec;
+        assert.equal(agent.inputs.name, "opsbook-staging-backup");
+        assert.deepEqual(agent.inputs.endpointSpec, { mode: "dnsrr" });
+        assert.equal(labelOf(agent, "opsbook.component"), "backup");
+        assert.deepEqual(agent.inputs.mode, { replicated: { replicas: 1 } });
+        assert.equal(agent.inputs.taskSpec.resources.limits.memoryBytes, 256 * 1024 * 1024);
+        assert.equal(agent.inputs.taskSpec.restartPolicy.condition, "any");
+        assert.equal(spec.readOnly, true);
+        assert.deepEqual(spec.capDrops, ["ALL"]);
+        assert.equal(spec.image, "sha256:5555");
+        assert.deepEqual(spec.commands, ["backup-agent", "serve"]);
+        assert.deepEqual(spec.healthcheck.tests, ["CMD", "backup-agent", "health"]);
+        assert.deepEqual(spec.configs, [], "the agent does not run the HTTP probe");
+        assert.deepEqual(agent.inputs.taskSpec.networksAdvanceds, [{ id: "net-1-id", aliases: ["backup"] }]);
+        assert.deepEqual(
+            spec.mounts.filter((m: { type: string }) => m.type === "volume"),
+            [{ type: "volume", source: "opsbook-staging-backups", target: "/backups", readOnly: false }],
+        );
+        assert.equal(spec.env.BACKUP_SCHEDULE, "30 2 * * *");
+        assert.deepEqual(JSON.parse(spec.env.BACKUP_TARGETS), [{ id: "postgres-app", kind: "postgres", database: "app" }]);
+        // Two agents on one location would prune each other's view of the manifest.
+        assert.equal(agent.inputs.updateConfig.order, "stop-first");
+        assert.equal(agent.options.deleteBeforeReplace, true);
     });
 
-    it("gives the agent the superuser URL as a secret env only: not in env, the command, labels or outputs", () => {
+    it("gives the agent the superuser URL as a secret file only: not in env, the command, labels or outputs", () => {
         const agent = byName("pg-agent");
-        assert.ok(SECRET_SIG in agent.inputs.secretEnv, "secretEnv reached the provider as plain values");
-        assert.match(agent.inputs.secretEnv.value.BACKUP_POSTGRES_URL, /^postgres:\/\/opsbook_admin:/);
-        const plain = JSON.stringify({ env: agent.inputs.env, command: agent.inputs.command, labels: agent.inputs.labels, summary: postgresSummary });
+        const spec = agent.inputs.taskSpec.containerSpec;
+        assert.equal(spec.env.BACKUP_POSTGRES_URL_FILE, "/run/secrets/BACKUP_POSTGRES_URL");
+        assert.ok(!("BACKUP_POSTGRES_URL" in spec.env));
+        const secret = byName("opsbook-staging-backup-postgres-url");
+        assert.equal(secret.type, TYPES.secret);
+        assert.equal(labelOf(secret, "opsbook.secret-env"), "BACKUP_POSTGRES_URL");
+        const data = reveal(secret.inputs.data);
+        assert.equal(data.secret, true, "the URL reached the provider in plain text");
+        assert.equal(Buffer.from(data.value, "base64").toString("utf8"), `postgres://opsbook_admin:${PASSWORD}@postgres:5432/app`);
+        // Readable by the agent's user alone.
+        assert.deepEqual(spec.secrets, [
+            {
+                secretId: "opsbook-staging-backup-postgres-url-id",
+                secretName: "opsbook-staging-backup-postgres-url-abc1234",
+                fileName: "/run/secrets/BACKUP_POSTGRES_URL",
+                fileUid: "10001",
+                fileGid: "10001",
+                fileMode: 0o400,
+            },
+        ]);
+        const plain = JSON.stringify({ service: agent.inputs, summary: postgresSummary, labels: secret.inputs.labels });
         assert.doesNotMatch(plain, new RegExp(PASSWORD));
-        assert.deepEqual(agent.inputs.envContract.required, ["BACKUP_POSTGRES_URL"]);
+        const contract = JSON.parse(labelOf(agent, "opsbook.env-contract") ?? "{}");
+        assert.deepEqual(contract.required, ["BACKUP_POSTGRES_URL"]);
+        assert.deepEqual(JSON.parse(labelOf(agent, "opsbook.secrets") ?? "{}"), { BACKUP_POSTGRES_URL: "BACKUP_POSTGRES_URL" });
     });
 
     it("registers a BackupSchedule record (what `backups-scheduled` looks for) and keeps the backup volume on destroy", () => {
         const record = byName("pg-schedule");
-        assert.ok(record.type.endsWith(":BackupSchedule"), record.type);
+        assert.equal(record.type, TYPES.backupSchedule);
         assert.deepEqual(
             { ...record.inputs, __provider: undefined, targetStatus: undefined, healthy: undefined, observedAt: undefined },
             {
-                agentContainer: "opsbook-staging-backup-abc123",
+                agentService: "opsbook-staging-backup",
                 schedule: "30 2 * * *",
                 periodSeconds: 86_400,
                 staleAfterSeconds: 172_800,
@@ -93,13 +134,16 @@ describe("Backups under mocks", () => {
                 observedAt: undefined,
             },
         );
-        assert.equal(byName("pg-location").type, "pulumi-nodejs:dynamic/opsbook:Volume");
+        const location = byName("pg-location");
+        assert.equal(location.type, TYPES.volume);
+        assert.equal(location.inputs.name, "opsbook-staging-backups");
+        assert.equal(location.options.retainOnDelete, true);
     });
 
-    it("says where backups are, which container runs them and what to run next", () => {
+    it("says where backups are, which service runs them and what to run next", () => {
         assert.deepEqual({ ...postgresSummary, scheduleRecord: undefined }, {
             location: "volume opsbook-staging-backups",
-            agentContainer: "opsbook-staging-backup-abc123",
+            agentService: "opsbook-staging-backup",
             schedule: "30 2 * * * (UTC)",
             retention: "7 days, 4 weeks, 6 months",
             staleAfter: "2d00h",
@@ -107,25 +151,39 @@ describe("Backups under mocks", () => {
             scheduleRecord: undefined,
             next: "npm run backup -- list --stack staging   (also: now | verify [name] | restore [name] | status)",
         });
+        assert.match(postgresSummary.scheduleRecord, /BackupSchedule::pg-schedule$/);
     });
 
     it("mounts the SQLite volume read-write beside a host-directory location, with no database secret", () => {
         const agent = byName("lite-agent");
-        assert.deepEqual(agent.inputs.mounts, [
-            { volume: "opsbook-watchdog-backups-host-" + byName("lite-location").inputs.name.split("-").pop(), target: "/backups", readOnly: false },
-            { volume: "opsbook-watchdog-data", target: "/sources/data", readOnly: false },
-        ]);
+        const spec = agent.inputs.taskSpec.containerSpec;
         const location = byName("lite-location");
-        assert.equal(location.type, "pulumi-nodejs:dynamic/opsbook:BackupHostVolume");
-        assert.equal(location.inputs.path, "/srv/opsbook/backups");
-        assert.equal(location.inputs.uid, 10001);
-        assert.deepEqual(agent.inputs.secretEnv.value ?? agent.inputs.secretEnv, {});
-        assert.deepEqual(JSON.parse(agent.inputs.env.BACKUP_TARGETS), [{ id: "sqlite-data-signal_sentinel", kind: "sqlite", path: "/sources/data/signal_sentinel.db" }]);
-        assert.equal(agent.inputs.env.BACKUP_LOCATION, "/srv/opsbook/backups");
+        assert.equal(location.type, TYPES.volume);
+        assert.match(location.inputs.name, /^opsbook-watchdog-backups-host-[0-9a-f]{8}$/);
+        assert.deepEqual(location.inputs.driverOpts, { type: "none", o: "bind", device: hostDir });
+        assert.notEqual(location.options.retainOnDelete, true, "the bind volume is only the engine's handle on the user's directory");
+        assert.deepEqual(
+            spec.mounts.filter((m: { type: string }) => m.type === "volume"),
+            [
+                { type: "volume", source: location.inputs.name, target: "/backups", readOnly: false },
+                { type: "volume", source: "opsbook-watchdog-data", target: "/sources/data", readOnly: false },
+            ],
+        );
+        assert.deepEqual(spec.secrets, []);
+        assert.ok(!Object.keys(spec.env).some((k) => k.endsWith("_FILE")), JSON.stringify(spec.env));
+        assert.ok(!registered.some((r) => r.type === TYPES.secret && r.name.startsWith("opsbook-watchdog")), "a database secret for a SQLite-only stack");
+        assert.deepEqual(JSON.parse(spec.env.BACKUP_TARGETS), [{ id: "sqlite-data-signal_sentinel", kind: "sqlite", path: "/sources/data/signal_sentinel.db" }]);
+        assert.equal(spec.env.BACKUP_LOCATION, hostDir);
     });
 
     it("refuses arguments that cannot work, naming the option", () => {
-        const base = { identity, networkName: "n", image, targets: [{ id: "postgres-app", kind: "postgres" as const, database: "app" }], postgresAdminUrl: "postgres://x" };
+        const base = {
+            identity,
+            network: network("n"),
+            image,
+            targets: [{ id: "postgres-app", kind: "postgres" as const, database: "app" }],
+            postgresAdminUrl: "postgres://x",
+        };
         assert.throws(() => new mod.Backups("bad-1", { ...base, schedule: "0 3 * *" }), /`backups\.schedule` must have 5 fields/);
         assert.throws(() => new mod.Backups("bad-2", { ...base, postgresAdminUrl: undefined }), /no superuser URL; pass `postgresAdminUrl`/);
         assert.throws(() => new mod.Backups("bad-3", { ...base, targets: [] }), /nothing to back up/);
@@ -133,5 +191,10 @@ describe("Backups under mocks", () => {
             () => new mod.Backups("bad-4", { ...base, targets: [{ id: "sqlite-x-y", kind: "sqlite", volume: "x", file: "y.db", path: "/sources/x/y.db" }] }),
             /needs the volume\(s\) `x`/,
         );
+        const missingDir = path.join(hostDir, "does-not-exist");
+        assert.throws(() => new mod.Backups("bad-5", { ...base, location: missingDir }), (err: Error) => {
+            assert.match(err.message, /`backups\.location` .* is not a directory on this host; create it for the backup agent \(uid 10001\)/);
+            return true;
+        });
     });
 });

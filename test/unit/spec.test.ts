@@ -50,6 +50,7 @@ describe("parseSpec", () => {
             kind: "http",
             port: 8080,
             healthPath: "/health",
+            healthCheck: "http",
             replicas: 1,
             singleInstance: "no",
             memoryMb: 256,

@@ -5,7 +5,7 @@ import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { FakeEngine } from "./fakeDockerEngine";
-import { Registered, reveal, runProgramUnderMocks, unwrap } from "./mocks";
+import { Registered, TYPES, reveal, runProgramUnderMocks, unwrap } from "./mocks";
 
 const TOKEN = "7000000001:AAF4x9Qd2LkVb8Zp1Rt6Yw3Hn5Jm7Kc0Ue0";
 
@@ -30,11 +30,15 @@ describe("a signal-bot stack with a Telegram webhook, under mocks", () => {
     });
 
     after(async () => {
-        await engine.close();
+        await engine?.close();
     });
 
+    function labelOf(r: Registered, label: string): string | undefined {
+        return (r.inputs.labels as { label: string; value: string }[] | undefined)?.find((l) => l.label === label)?.value;
+    }
+
     function webhook(): Registered {
-        const found = registered.filter((r) => r.type === "pulumi-nodejs:dynamic/opsbook:TelegramWebhook");
+        const found = registered.filter((r) => r.type === TYPES.telegramWebhook);
         assert.equal(found.length, 1, registered.map((r) => r.type).join("\n"));
         return found[0];
     }
@@ -59,13 +63,26 @@ describe("a signal-bot stack with a Telegram webhook, under mocks", () => {
         assert.equal(secretToken.value, "w".repeat(48), "not the service's generated TELEGRAM_WEBHOOK_SECRET");
     });
 
-    it("gives the app the same secret token it registers", () => {
-        const app = registered.find((r) => r.type.endsWith(":Container") && r.inputs.labels?.["opsbook.service"] === "app");
-        assert.ok(app, "no app container");
-        const env = reveal(app.inputs.secretEnv);
-        assert.equal(env.secret, true);
-        assert.equal(env.value.TELEGRAM_WEBHOOK_SECRET, reveal(webhook().inputs.secretToken).value);
-        assert.equal(env.value.TELEGRAM_BOT_TOKEN, TOKEN);
+    it("gives the app the same secret token it registers, and the bot token, as secret files only", () => {
+        const app = registered.find((r) => r.type === TYPES.service && labelOf(r, "opsbook.service") === "app");
+        assert.ok(app, "no app service");
+        const spec = app.inputs.taskSpec.containerSpec;
+        assert.equal(spec.env.TELEGRAM_WEBHOOK_SECRET_FILE, "/run/secrets/TELEGRAM_WEBHOOK_SECRET");
+        assert.equal(spec.env.TELEGRAM_BOT_TOKEN_FILE, "/run/secrets/TELEGRAM_BOT_TOKEN");
+        assert.ok(!("TELEGRAM_WEBHOOK_SECRET" in spec.env) && !("TELEGRAM_BOT_TOKEN" in spec.env), "a token leaked into plain env");
+        for (const [key, expected] of [
+            ["TELEGRAM_WEBHOOK_SECRET", reveal(webhook().inputs.secretToken).value],
+            ["TELEGRAM_BOT_TOKEN", TOKEN],
+        ]) {
+            const secret = registered.find((r) => r.type === TYPES.secret && labelOf(r, "opsbook.secret-env") === key);
+            assert.ok(secret, `no swarm secret for ${key}`);
+            const data = reveal(secret.inputs.data);
+            assert.equal(data.secret, true, `${key} reached the provider in plain text`);
+            assert.equal(Buffer.from(data.value, "base64").toString("utf8"), expected, key);
+            const mounted = (spec.secrets as { fileName: string; secretName: string }[]).find((f) => f.fileName === `/run/secrets/${key}`);
+            assert.equal(mounted?.secretName, `${secret.name}-abc1234`, `the app does not mount the ${key} secret`);
+        }
+        assert.ok(!JSON.stringify(app.inputs).includes(TOKEN.split(":")[1]), "the bot token is in the service's spec");
     });
 
     it("exports the webhook's URL and status, and no secret", async () => {
