@@ -7,7 +7,7 @@
 // same command again with no change; for opsbook also `pulumi up --skip-preview`), release
 // (APP_RELEASE 1 -> 2) under a steady load from loopback, counting failed requests and the longest
 // outage, then a check that release 2 is what answers. Every deploy command's peak memory (RSS
-// of its whole process tree, sampled every 100 ms) is recorded. Everything (services, containers,
+// of its whole process tree, sampled every 100 ms, 10 ms in its first second) is recorded. Everything (services, containers,
 // networks, volumes, secrets, configs, state) is removed after each run; images stay. Nothing is
 // asserted: the figures and the goals are printed and written to bench/results/latest.json.
 // The exit status is non-zero only when a tool failed to deploy (or never served its release).
@@ -115,6 +115,17 @@ export interface CliResult {
     peakRssMb: number;
     /** Most processes seen in the tree at once. */
     peakProcesses: number;
+    /** At the peak: MiB by process name (the same names summed, e.g. both `node` programs). */
+    peakByProcess: Record<string, number>;
+}
+
+function byName(each: Map<number, number>): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [pid, kb] of each) {
+        const name = processName(pid);
+        out[name] = (out[name] ?? 0) + kb;
+    }
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Math.round(v / 1024)]));
 }
 
 const PAGE_KB = 4;
@@ -147,23 +158,38 @@ function processTree(root: number): number[] {
     return seen;
 }
 
-/** Sum of resident memory of the processes, KiB (statm's resident pages). */
-function rssKb(pids: number[]): number {
-    let total = 0;
+/** Resident memory of each process, KiB (statm's resident pages), by pid. */
+function rssKb(pids: number[]): Map<number, number> {
+    const out = new Map<number, number>();
     for (const pid of pids) {
         try {
-            total += Number(fs.readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * PAGE_KB;
+            out.set(pid, Number(fs.readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * PAGE_KB);
         } catch {
             // gone
         }
     }
-    return total;
+    return out;
+}
+
+/** A process's short name, with the script node runs (`node:run-policy-pack`), for the breakdown. */
+function processName(pid: number): string {
+    try {
+        const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+        const base = path.basename(argv[0] ?? "?");
+        if (base === "node") {
+            const script = argv.slice(1).find((a) => !a.startsWith("-"));
+            return script ? `node:${path.basename(script)}` : "node";
+        }
+        return base;
+    } catch {
+        return "?";
+    }
 }
 
 /**
  * Runs a command to its end (or `timeoutS`, then SIGTERM to its tree), sampling the resident
- * memory of its whole process tree every 100 ms: the Pulumi CLI, its language host, the Node.js
- * program, the policy pack and the provider plugins all count.
+ * memory of its whole process tree every 100 ms (10 ms in its first second): the Pulumi CLI, its
+ * language host, the Node.js program, the policy pack and the provider plugins all count.
  */
 function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutS?: number } = {}): Promise<CliResult> {
     return new Promise((resolve) => {
@@ -175,6 +201,7 @@ function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?:
         child.stderr.on("data", (c: Buffer) => err.push(c));
         let peakKb = 0;
         let peakProcs = 0;
+        let peakAt: Map<number, number> = new Map();
         let lastTree: number[] = [];
         const sample = () => {
             if (child.pid === undefined) {
@@ -182,10 +209,20 @@ function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?:
             }
             lastTree = processTree(child.pid);
             peakProcs = Math.max(peakProcs, lastTree.length);
-            peakKb = Math.max(peakKb, rssKb(lastTree));
+            const each = rssKb(lastTree);
+            const total = [...each.values()].reduce((a, b) => a + b, 0);
+            if (total > peakKb) {
+                peakKb = total;
+                peakAt = each;
+            }
         };
-        const timer = setInterval(sample, 100);
-        sample();
+        // Every 10 ms for the first second (the docker CLI is done in about 0.1 s), then every 100 ms.
+        let timer: NodeJS.Timeout | undefined;
+        const tick = () => {
+            sample();
+            timer = setTimeout(tick, Date.now() - started < 1000 ? 10 : 100);
+        };
+        tick();
         const killer = opts.timeoutS
             ? setTimeout(() => {
                   err.push(Buffer.from(`\n[bench] ${cmd} timed out after ${opts.timeoutS}s; terminated\n`));
@@ -199,7 +236,7 @@ function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?:
               }, opts.timeoutS * 1000)
             : undefined;
         const finish = (code: number) => {
-            clearInterval(timer);
+            clearTimeout(timer);
             if (killer) {
                 clearTimeout(killer);
             }
@@ -210,9 +247,10 @@ function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?:
                 seconds: (Date.now() - started) / 1000,
                 peakRssMb: Math.round(peakKb / 1024),
                 peakProcesses: peakProcs,
+                peakByProcess: byName(peakAt),
             });
         };
-        child.on("error", (e) => {
+        child.on("error", (e: Error) => {
             err.push(Buffer.from(String(e)));
             finish(127);
         });
@@ -418,7 +456,7 @@ class OpsbookSubject implements Subject {
             return set;
         }
         const up = await this.up();
-        return { ...up, seconds: set.seconds + up.seconds, peakRssMb: Math.max(set.peakRssMb, up.peakRssMb) };
+        return { ...up, seconds: set.seconds + up.seconds, ...(set.peakRssMb > up.peakRssMb ? { peakRssMb: set.peakRssMb, peakByProcess: set.peakByProcess } : {}) };
     }
 
     async url(): Promise<string> {
@@ -766,6 +804,8 @@ interface RunResult {
     /** Peak RSS of each deploy command's process tree, MiB, and the highest of them. */
     peakRssMbByPhase?: Record<string, number>;
     peakRssMb?: number;
+    /** At each phase's peak: MiB by process name (pulumi, pulumi-language-nodejs, node:..., plugins). */
+    peakByProcessByPhase?: Record<string, Record<string, number>>;
     /** Most processes in a deploy command's tree at once (pulumi: CLI, language host, node, plugins). */
     peakProcesses?: number;
     teardownS?: number;
@@ -833,9 +873,11 @@ async function measure(subject: Subject, runNo: number, runs: number): Promise<R
         sourceFingerprint: await sourceFingerprint(),
     };
     const rss: Record<string, number> = {};
+    const rssBy: Record<string, Record<string, number>> = {};
     let procs = 0;
     const note = (phase: string, res: CliResult) => {
         rss[phase] = res.peakRssMb;
+        rssBy[phase] = res.peakByProcess;
         procs = Math.max(procs, res.peakProcesses);
     };
     current = subject;
@@ -937,6 +979,7 @@ async function measure(subject: Subject, runNo: number, runs: number): Promise<R
         }
     } finally {
         result.peakRssMbByPhase = rss;
+        result.peakByProcessByPhase = rssBy;
         result.peakRssMb = Object.values(rss).length > 0 ? Math.max(...Object.values(rss)) : undefined;
         result.peakProcesses = procs || undefined;
         progress(`${label}: teardown`);
@@ -1077,11 +1120,26 @@ function table(results: RunResult[], tools: Tool[], load: { start: number[]; end
           ]
         : [];
     const la = (l: number[]) => l.map((v) => v.toFixed(2)).join(" ");
+    // Where opsbook's peak memory is: the process tree at the highest peak of any run.
+    const top = results
+        .filter((r) => r.tool === "opsbook" && r.peakByProcessByPhase && r.peakRssMbByPhase)
+        .flatMap((r) => Object.entries(r.peakRssMbByPhase!).map(([phase, mb]) => ({ r, phase, mb })))
+        .sort((a, b) => b.mb - a.mb)[0];
+    const memLine = top
+        ? [
+              `opsbook peak memory ${top.mb} MiB (run ${top.r.run}, ${top.phase}) by process: ` +
+                  Object.entries(top.r.peakByProcessByPhase![top.phase])
+                      .sort((a, b) => b[1] - a[1])
+                      .map(([name, mb]) => `${name} ${mb}`)
+                      .join(", "),
+          ]
+        : [];
     return [
         line(header),
         ...rows.map(line),
         `runs that deployed: ${okRuns.join(", ")}`,
         ...goalLines,
+        ...memLine,
         `load average (1/5/15 min) at start ${la(load.start)}, at end ${la(load.end)} on ${os.cpus().length} cores` +
             (Math.max(...load.start, ...load.end) > os.cpus().length * 0.5 ? " — other work shared the machine: times are inflated" : ""),
         ...changed,

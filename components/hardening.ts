@@ -17,9 +17,14 @@ export const LOG_DRIVER: docker.types.input.ServiceTaskSpecLogDriver = { name: "
 /** Seconds a task gets to finish in-flight work after SIGTERM. */
 export const STOP_GRACE_SECONDS = 10;
 
-/** A private, size-limited /tmp, since the root filesystem is read-only. */
+/**
+ * A private, size-limited tmpfs (e.g. /tmp, since the root filesystem is read-only), writable by
+ * the task's user whoever it is. Mode 0777, not 1777: the provider reads the mode back as
+ * permission bits only, so a sticky bit would read as a change on every refresh and roll every
+ * service; the tmpfs belongs to one task, so there is no other user to protect files from.
+ */
 export function tmpfsMount(target: string, sizeMb: number): docker.types.input.ServiceTaskSpecContainerSpecMount {
-    return { type: "tmpfs", target, tmpfsOptions: { sizeBytes: sizeMb * 1024 * 1024, mode: 0o1777 } };
+    return { type: "tmpfs", target, tmpfsOptions: { sizeBytes: sizeMb * 1024 * 1024, mode: 0o777 } };
 }
 
 /**

@@ -224,6 +224,8 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
     });
 
     it("passes production's policy pack: the schedule satisfies `backups-scheduled`, which fires without it", async () => {
+        // Production also requires content-pinned images (`images-pinned`): pinned as production pins them.
+        await stack.pinImages();
         const ok = await stack.pulumi(["preview", "--non-interactive", ...PRODUCTION_POLICY]);
         const out = ok.stdout + ok.stderr;
         assert.doesNotMatch(out, /backups-scheduled/, out);
@@ -235,6 +237,7 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
         assert.notEqual(refused.code, 0);
         assert.match(refused.stdout + refused.stderr, /backups-scheduled/);
         await stack.pulumi(["config", "rm", "--path", "opsbook:backups.enabled"]);
+        await stack.unpinImages();
     });
 
     it("`npm run backup` names the agent service and says what to do when no task of it runs", async () => {

@@ -48,6 +48,19 @@ export function requireProbe(): string {
     return probe;
 }
 
+/** The content-addressed image tags the toolchain exports, by `opsbook:images` key. */
+export function pinnedImageTags(): Record<string, string> {
+    const tags: Record<string, string> = {};
+    for (const key of ["postgres", "redis", "app", "gateway", "backup"]) {
+        const tag = process.env[`OPSBOOK_IMAGE_${key.toUpperCase()}`];
+        if (!tag) {
+            assert.fail(`OPSBOOK_IMAGE_${key.toUpperCase()} is not set; run 'eval "$(npm run -s toolchain)"' first (npm test does this)`);
+        }
+        tags[key] = tag;
+    }
+    return tags;
+}
+
 export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<CliResult> {
     return new Promise((resolve) => {
         const child = execFile(
@@ -119,6 +132,24 @@ export class TestStack {
         const res = await this.pulumi(["up", "--yes", "--non-interactive", ...extra]);
         this.log(`pulumi up exited ${res.code}`);
         return res;
+    }
+
+    /**
+     * Pins the stack's images to the content-addressed tags the toolchain exports
+     * (`OPSBOOK_IMAGE_*`), as production's `images-pinned` policy requires. The tags name the same
+     * images as the stable ones, so nothing is redeployed; `unpinImages` takes the keys out again.
+     */
+    async pinImages(): Promise<void> {
+        for (const [key, tag] of Object.entries(pinnedImageTags())) {
+            const res = await this.pulumi(["config", "set", "--path", `opsbook:images.${key}`, tag]);
+            assert.equal(res.code, 0, res.stderr);
+        }
+    }
+
+    async unpinImages(): Promise<void> {
+        for (const key of Object.keys(pinnedImageTags())) {
+            await this.pulumi(["config", "rm", "--path", `opsbook:images.${key}`]);
+        }
     }
 
     async outputs(): Promise<Record<string, any>> {

@@ -15,6 +15,8 @@ describe("the policy pack refuses an unsafe production deploy", { timeout: 10 * 
     before(async () => {
         requireEngines();
         await stack.init(fs.readFileSync(path.join(ROOT, "Pulumi.production.yaml"), "utf8"));
+        // Pinned as production pins them, so that the missing secret is the one thing wrong.
+        await stack.pinImages();
     });
     after(() => stack.dispose());
 
@@ -25,6 +27,7 @@ describe("the policy pack refuses an unsafe production deploy", { timeout: 10 * 
         assert.match(out, /env-required-present/);
         assert.match(out, /DYNAMIC_PUBLIC_KEY/);
         assert.match(out, /pulumi config set --secret DYNAMIC_PUBLIC_KEY/);
+        assert.doesNotMatch(out, /images-pinned/, "the stack was refused for its images, not (only) for the missing secret");
         assert.deepEqual(await stack.containers(), [], "containers were created despite the violation");
         assert.deepEqual(await stack.services(), [], "swarm services were created despite the violation");
         assert.deepEqual(await stack.secrets(), [], "swarm secrets were created despite the violation");

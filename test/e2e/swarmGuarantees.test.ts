@@ -152,6 +152,10 @@ describe("swarm guarantees: rollback, one Postgres per volume, stable endpoints,
   opsbook:services:
     api:
       image: ${image}
+      # Two tasks, as a stateless api runs: Swarm's rollback (start-first) replaces even the
+      # healthy task of the slot that failed (moby/moby#43081), so one task alone can leave a
+      # moment with no task in DNS; the other slot keeps serving.
+      replicas: 2
       port: ${ANY_IMAGE_PORT}
       healthPath: ${ANY_IMAGE_HEALTH_PATH}
       uses: [postgres, redis]
@@ -286,9 +290,15 @@ describe("swarm guarantees: rollback, one Postgres per volume, stable endpoints,
             const message = `${res.stdout}\n${res.stderr}`.split("\n").find((l) => /roll(ed)? ?back/i.test(l)) ?? "(no line mentions a rollback)";
             stack.log(`bad release: exit ${res.code} after ${Math.round((Date.now() - started) / 1000)} s; message: ${message.trim()}`);
             stack.log(`bad release load: ${load.requests} requests, ${load.failed} failed ${JSON.stringify(load.failures)}, longest outage ${load.longestOutageMs} ms, last release ${load.lastRelease}`);
-            afterSpec = await serviceSpec(api);
+            // The provider reports the rollback once the task count is back, which can be before
+            // the engine has finished it: wait for the engine's word.
+            const atReturn = (await serviceSpec(api)).UpdateStatus;
+            stack.log(`when pulumi up returned: UpdateStatus ${JSON.stringify(atReturn)}`);
+            afterSpec = await waitFor("the engine to finish the rollback", 120, () => serviceSpec(api), (s) => s.UpdateStatus?.State === "rollback_completed");
             stack.log(`after the rollback: UpdateStatus ${JSON.stringify(afterSpec.UpdateStatus)}`);
-            taskImage = (await docker("inspect", "-f", "{{.Image}}", await runningContainer(api))).stdout.trim();
+            const running = (await docker("ps", "-q", "--filter", `label=com.docker.swarm.service.name=${api}`, "--filter", "status=running")).stdout.split("\n").filter(Boolean);
+            const images = await Promise.all(running.map(async (id) => (await docker("inspect", "-f", "{{.Image}}", id)).stdout.trim()));
+            taskImage = [...new Set(images)].join(",");
             served = (await httpGet(`${outputs.endpoints.api}/`)).body;
             const logs = await docker("logs", "--since", since, outputs.gatewayContainer);
             gatewayErrors = `${logs.stdout}\n${logs.stderr}`.split("\n").filter((l) => /\[error\]/.test(l));

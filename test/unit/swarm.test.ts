@@ -130,7 +130,7 @@ describe("swarmServiceArgs", () => {
         const spec = args.taskSpec.containerSpec;
         assert.equal(spec.readOnly, true);
         assert.deepEqual(spec.capDrops, ["ALL"]);
-        assert.deepEqual(spec.mounts, [{ type: "tmpfs", target: "/tmp", tmpfsOptions: { sizeBytes: 64 * 1024 * 1024, mode: 0o1777 } }]);
+        assert.deepEqual(spec.mounts, [{ type: "tmpfs", target: "/tmp", tmpfsOptions: { sizeBytes: 64 * 1024 * 1024, mode: 0o777 } }]);
         assert.equal(spec.stopGracePeriod, "10s");
         assert.deepEqual(args.taskSpec.resources, { limits: { memoryBytes: 256 * 1024 * 1024, nanoCpus: 500_000_000 } });
         assert.deepEqual(args.taskSpec.restartPolicy, { condition: "any", delay: "2s", window: "30s" });
@@ -154,8 +154,8 @@ describe("swarmServiceArgs", () => {
         assert.deepEqual(c.mounts, [
             { type: "volume", source: "opsbook-staging-postgres-data", target: "/var/lib/postgresql/data", readOnly: false },
             { type: "volume", source: "ro", target: "/ro", readOnly: true },
-            { type: "tmpfs", target: "/tmp", tmpfsOptions: { sizeBytes: 64 * 1024 * 1024, mode: 0o1777 } },
-            { type: "tmpfs", target: "/var/run/postgresql", tmpfsOptions: { sizeBytes: 8 * 1024 * 1024, mode: 0o1777 } },
+            { type: "tmpfs", target: "/tmp", tmpfsOptions: { sizeBytes: 64 * 1024 * 1024, mode: 0o777 } },
+            { type: "tmpfs", target: "/var/run/postgresql", tmpfsOptions: { sizeBytes: 8 * 1024 * 1024, mode: 0o777 } },
         ]);
         assert.equal(c.readOnly, false);
         assert.equal(c.user, "999:999");
