@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { LABEL_SECRET_ENV, StackIdentity, engineName, labelList, stackLabels } from "./naming";
@@ -46,13 +47,28 @@ export interface SecretFilesArgs {
  */
 export function swarmSecret(identity: StackIdentity, key: string, value: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): docker.Secret {
     return new docker.Secret(
-        engineName(identity, key.toLowerCase().replace(/_/g, "-")),
+        secretNamePrefix(engineName(identity, key.toLowerCase().replace(/_/g, "-"))),
         {
             data: pulumi.secret(pulumi.output(value).apply((v) => Buffer.from(v, "utf8").toString("base64"))),
             labels: labelList({ ...stackLabels(identity, "secret"), [LABEL_SECRET_ENV]: key }),
         },
         { ...opts, additionalSecretOutputs: ["data"] },
     );
+}
+
+/** The engine takes secret names of at most 64 characters; Pulumi's auto-naming adds 8. */
+const SECRET_NAME_PREFIX_MAX = 56;
+
+/**
+ * The prefix of a secret's auto-generated name: the readable name when it fits, else its start
+ * and a digest of the whole, so that long stack names still deploy and names stay distinct. Pure.
+ */
+export function secretNamePrefix(name: string): string {
+    if (name.length <= SECRET_NAME_PREFIX_MAX) {
+        return name;
+    }
+    const digest = crypto.createHash("sha256").update(name).digest("hex").slice(0, 8);
+    return `${name.slice(0, SECRET_NAME_PREFIX_MAX - 9).replace(/[-_.]+$/, "")}-${digest}`;
 }
 
 /** A swarm secret as a task mounts it. */

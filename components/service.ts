@@ -1,5 +1,7 @@
+import * as crypto from "crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { ServiceSettled } from "../providers/serviceSettled";
 import { EMPTY_ENV_CONTRACT, EnvContract } from "./envContract";
 import { HealthTiming, httpHealthcheck } from "./hardening";
 import { LocalImage } from "./images";
@@ -108,6 +110,19 @@ export class AppService extends pulumi.ComponentResource {
                 convergeTimeoutSeconds: (args.startTimeoutSeconds ?? 60) * replicas + 60,
             }),
             { parent: this, deleteBeforeReplace: exclusive },
+        );
+        // Whoever depends on this service (the gateway, the webhook, the backups) waits until
+        // Swarm has finished rolling it out, not only until enough tasks run.
+        new ServiceSettled(
+            `${name}-settled`,
+            {
+                serviceName: service.name,
+                specDigest: pulumi
+                    .jsonStringify({ taskSpec: service.taskSpec, mode: service.mode, updateConfig: service.updateConfig })
+                    .apply((spec) => crypto.createHash("sha256").update(spec).digest("hex")),
+                timeoutSeconds: (args.startTimeoutSeconds ?? 60) * replicas + 120,
+            },
+            { parent: this },
         );
         this.serviceName = service.name;
         this.registerOutputs({ serviceName: this.serviceName });

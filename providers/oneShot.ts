@@ -119,7 +119,17 @@ async function runJob(inputs: OneShotInputs): Promise<{ exitCode: number; output
             await sleep(250);
         }
     } finally {
+        // Removing a job's service leaves its exited task container behind: remove it too, so
+        // nothing of a finished step (and of a destroyed stack) stays on the engine.
+        const tasks = await dockerCli(["service", "ps", serviceName, "--no-trunc", "-q"]);
+        const ids = tasks.stdout.split("\n").filter(Boolean);
+        const containers = ids.length
+            ? (await dockerCli(["inspect", "--format", "{{.Status.ContainerStatus.ContainerID}}", ...ids])).stdout.split("\n").filter(Boolean)
+            : [];
         await dockerCli(["service", "rm", serviceName]);
+        if (containers.length) {
+            await dockerCli(["rm", "-f", ...containers]);
+        }
     }
 }
 

@@ -7,7 +7,8 @@ import { EMPTY_ENV_CONTRACT, EnvContract } from "../../components/envContract";
 import { derivedHostPort, gatewayRoutes, listenPorts } from "../../components/gateway";
 import { duration, healthcheck, httpHealthcheck } from "../../components/hardening";
 import { mergeMounts } from "../../components/migration";
-import { NO_SECRETS, SecretMount, jobSecretFiles, secretMount } from "../../components/secretFiles";
+import { NO_SECRETS, SecretMount, jobSecretFiles, secretMount, secretNamePrefix } from "../../components/secretFiles";
+import { updateVerdict } from "../../providers/serviceSettled";
 import { encryptionKeySlots, previousName } from "../../components/secrets";
 import { SwarmServiceSpec, swarmServiceArgs } from "../../components/swarmService";
 import { OneShotInputs, jobCreateArgs, redactSecrets } from "../../providers/oneShot";
@@ -371,5 +372,31 @@ describe("encryption key slots (the RandomBytes keepers)", () => {
             assert.equal(stamps[active], n === 0 ? "initial" : String(n), `rotation ${n}: the active slot is not key ${n}`);
         }
         assert.equal(previousName("TRADING_KEY_ENCRYPTION_KEY"), "TRADING_KEY_ENCRYPTION_KEY_PREVIOUS");
+    });
+});
+
+describe("secretNamePrefix", () => {
+    it("keeps a name that fits and shortens a long one to a distinct prefix the engine accepts with Pulumi's suffix", () => {
+        assert.equal(secretNamePrefix("opsbook-staging-jwt-secret"), "opsbook-staging-jwt-secret");
+        const long = "opsbook-e2e-copy-81d247-trading-key-encryption-key-previous";
+        const other = "opsbook-e2e-copy-81d247-trading-key-encryption-key-current";
+        const a = secretNamePrefix(long);
+        assert.ok(a.length + 8 <= 64, `${a} is ${a.length} characters`);
+        assert.match(a, /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/);
+        assert.notEqual(a, secretNamePrefix(other));
+        assert.equal(a, secretNamePrefix(long), "the same name gives the same prefix on every deploy");
+    });
+});
+
+describe("updateVerdict", () => {
+    it("waits while Swarm updates or rolls back, and fails the deploy on a rollback or a pause", () => {
+        assert.equal(updateVerdict(null), "settled", "a service never updated has no update status");
+        assert.equal(updateVerdict({ State: "completed" }), "settled");
+        assert.equal(updateVerdict({ State: "updating" }), "pending");
+        assert.equal(updateVerdict({ State: "rollback_started" }), "pending");
+        assert.deepEqual(updateVerdict({ State: "rollback_completed", Message: "update rolled back due to failure" }), {
+            failed: "the update was rolled back: update rolled back due to failure",
+        });
+        assert.deepEqual(updateVerdict({ State: "paused", Message: "update paused due to failure" }), { failed: "the update stopped in state paused: update paused due to failure" });
     });
 });
