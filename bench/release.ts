@@ -201,7 +201,8 @@ function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?:
         child.stderr.on("data", (c: Buffer) => err.push(c));
         let peakKb = 0;
         let peakProcs = 0;
-        let peakAt: Map<number, number> = new Map();
+        // Named when the peak is seen: the processes may be gone by the end.
+        let peakAt: Record<string, number> = {};
         let lastTree: number[] = [];
         const sample = () => {
             if (child.pid === undefined) {
@@ -213,7 +214,7 @@ function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?:
             const total = [...each.values()].reduce((a, b) => a + b, 0);
             if (total > peakKb) {
                 peakKb = total;
-                peakAt = each;
+                peakAt = byName(each);
             }
         };
         // Every 10 ms for the first second (the docker CLI is done in about 0.1 s), then every 100 ms.
@@ -247,7 +248,7 @@ function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?:
                 seconds: (Date.now() - started) / 1000,
                 peakRssMb: Math.round(peakKb / 1024),
                 peakProcesses: peakProcs,
-                peakByProcess: byName(peakAt),
+                peakByProcess: peakAt,
             });
         };
         child.on("error", (e: Error) => {

@@ -2,6 +2,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { settledAfter } from "../providers/serviceSettled";
 import {
     BACKUP_MOUNT,
     BACKUP_UID,
@@ -194,6 +195,8 @@ export class Backups extends pulumi.ComponentResource {
             }),
             { parent: this, deleteBeforeReplace: true },
         );
+        // Dependents wait until Swarm has finished rolling the service out, not only until it runs.
+        settledAfter(`${name}-settled`, service, (args.firstBackupTimeoutSeconds ?? 300) + 120, { parent: this });
         const record = new BackupSchedule(
             `${name}-schedule`,
             {

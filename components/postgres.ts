@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { settledAfter } from "../providers/serviceSettled";
 import { healthcheck } from "./hardening";
 import { LocalImage } from "./images";
 import { StackNetwork } from "./networks";
@@ -101,6 +102,8 @@ export class Postgres extends pulumi.ComponentResource {
         this.adminUser = pulumi.output(adminUser);
         this.adminPassword = password;
         this.adminUrl = pulumi.secret(pulumi.interpolate`postgres://${adminUser}:${password}@${POSTGRES_HOST}:${POSTGRES_PORT}/${database}`);
+        // Dependents wait until Swarm has finished rolling the service out, not only until it runs.
+        settledAfter(`${name}-settled`, service, 300, { parent: this });
         this.serviceName = service.name;
         this.volumeName = volume.name;
         this.registerOutputs({ serviceName: this.serviceName, volumeName: this.volumeName });

@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { settledAfter } from "../providers/serviceSettled";
 import { healthcheck } from "./hardening";
 import { LocalImage } from "./images";
 import { StackNetwork } from "./networks";
@@ -72,6 +73,8 @@ export class Redis extends pulumi.ComponentResource {
         );
         this.password = password;
         this.url = pulumi.secret(pulumi.interpolate`redis://:${password}@${REDIS_HOST}:${REDIS_PORT}/0`);
+        // Dependents wait until Swarm has finished rolling the service out, not only until it runs.
+        settledAfter(`${name}-settled`, service, 120, { parent: this });
         this.serviceName = service.name;
         this.volumeName = volume.name;
         this.registerOutputs({ serviceName: this.serviceName, volumeName: this.volumeName });

@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { settledAfter } from "../providers/serviceSettled";
 import { EMPTY_ENV_CONTRACT } from "./envContract";
 import { httpHealthcheck } from "./hardening";
 import { LocalImage } from "./images";
@@ -63,6 +64,8 @@ export class JobScheduler extends pulumi.ComponentResource {
             }),
             { parent: this, deleteBeforeReplace: true },
         );
+        // Dependents wait until Swarm has finished rolling the service out, not only until it runs.
+        settledAfter(`${name}-settled`, service, 120, { parent: this });
         this.serviceName = service.name;
         this.registerOutputs({ serviceName: this.serviceName });
     }

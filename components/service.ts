@@ -1,7 +1,6 @@
-import * as crypto from "crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ServiceSettled } from "../providers/serviceSettled";
+import { settledAfter } from "../providers/serviceSettled";
 import { EMPTY_ENV_CONTRACT, EnvContract } from "./envContract";
 import { HealthTiming, httpHealthcheck } from "./hardening";
 import { LocalImage } from "./images";
@@ -113,17 +112,7 @@ export class AppService extends pulumi.ComponentResource {
         );
         // Whoever depends on this service (the gateway, the webhook, the backups) waits until
         // Swarm has finished rolling it out, not only until enough tasks run.
-        new ServiceSettled(
-            `${name}-settled`,
-            {
-                serviceName: service.name,
-                specDigest: pulumi
-                    .jsonStringify({ taskSpec: service.taskSpec, mode: service.mode, updateConfig: service.updateConfig })
-                    .apply((spec) => crypto.createHash("sha256").update(spec).digest("hex")),
-                timeoutSeconds: (args.startTimeoutSeconds ?? 60) * replicas + 120,
-            },
-            { parent: this },
-        );
+        settledAfter(`${name}-settled`, service, (args.startTimeoutSeconds ?? 60) * replicas + 120, { parent: this });
         this.serviceName = service.name;
         this.registerOutputs({ serviceName: this.serviceName });
     }

@@ -103,3 +103,26 @@ export class ServiceSettled extends pulumi.dynamic.Resource {
         super(serviceSettledProvider, name, args, opts, "opsbook", "ServiceSettled");
     }
 }
+
+/**
+ * Waits, after `service`'s create or update, for Swarm to finish rolling it out. The digest
+ * covers what an update changes, so the wait runs exactly when the service changed.
+ */
+export function settledAfter(
+    name: string,
+    service: { name: pulumi.Output<string>; taskSpec: pulumi.Output<unknown>; mode: pulumi.Output<unknown>; updateConfig: pulumi.Output<unknown> },
+    timeoutSeconds: number,
+    opts: pulumi.CustomResourceOptions,
+): ServiceSettled {
+    return new ServiceSettled(
+        name,
+        {
+            serviceName: service.name,
+            specDigest: pulumi
+                .jsonStringify({ taskSpec: service.taskSpec, mode: service.mode, updateConfig: service.updateConfig })
+                .apply((spec) => crypto.createHash("sha256").update(spec).digest("hex")),
+            timeoutSeconds,
+        },
+        opts,
+    );
+}
