@@ -1,3 +1,5 @@
+// Custom because no Pulumi provider exists for the Telegram Bot API.
+//
 // A dynamic provider for a Telegram bot's webhook: the URL Telegram calls with updates, and the
 // secret token it sends in `X-Telegram-Bot-Api-Secret-Token` so the service can tell Telegram from
 // anyone else. What the runbooks did with curl (setWebhook once, again when a secret changes,

@@ -8,6 +8,11 @@
 # Env: OPSBOOK_SWARM_ADVERTISE_ADDR  address other nodes would reach (default 127.0.0.1: a
 #      one-node swarm needs no outside address, and this one joins no network by accident).
 set -euo pipefail
+if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
+    # The help is the comment block at the top of this file.
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+    exit 0
+fi
 t0=$SECONDS
 state="$(docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}' 2>&1)" || {
     echo "[swarm] FAILED: 'docker info' did not answer: $state" >&2
