@@ -153,50 +153,47 @@ export class Backups extends pulumi.ComponentResource {
                   { uid: String(BACKUP_UID), gid: String(BACKUP_UID) },
               )
             : NO_SECRETS;
-        const service = new docker.Service(
-            `${name}-agent`,
-            swarmServiceArgs({
-                identity: args.identity,
-                engineName: engineName(args.identity, "backup"),
-                component: "backup",
-                image: args.image,
-                command: ["backup-agent", "serve"],
-                env: {
-                    BACKUP_DIR: BACKUP_MOUNT,
-                    BACKUP_SCHEDULE: schedule,
-                    BACKUP_KEEP_DAYS: String(keep.days),
-                    BACKUP_KEEP_WEEKS: String(keep.weeks),
-                    BACKUP_KEEP_MONTHS: String(keep.months),
-                    BACKUP_TARGETS: JSON.stringify(agentTargets),
-                    BACKUP_LOCATION: where,
-                },
-                secrets,
-                networks: [{ id: args.network.id, aliases: ["backup"] }],
-                volumes: [
-                    { source: locationVolume.name, target: BACKUP_MOUNT },
-                    // Read-write: a WAL-mode reader writes the -shm index, and restore writes the file.
-                    ...[...new Set(sqliteTargets.map((t) => t.volume))].map((v) => ({ source: args.volumes![v], target: `/sources/${v}` })),
-                ],
-                // The health signal is the age of the newest verified backup (the agent's
-                // `health`); the first deploy waits for the first verified backup.
-                healthcheck: healthcheck(["backup-agent", "health"], {
-                    intervalSeconds: 10,
-                    timeoutSeconds: 10,
-                    startPeriodSeconds: args.firstBackupTimeoutSeconds ?? 300,
-                }),
-                replicas: 1,
-                // Two agents on one location would prune each other's view of the manifest.
-                updateOrder: "stop-first",
-                memoryMb,
-                // A dump in progress is stopped and its scratch database dropped before exit.
-                stopGraceSeconds: 30,
-                envContract: hasPostgres ? { ...EMPTY_ENV_CONTRACT, required: ["BACKUP_POSTGRES_URL"], formats: { BACKUP_POSTGRES_URL: "url" } } : EMPTY_ENV_CONTRACT,
-                convergeTimeoutSeconds: (args.firstBackupTimeoutSeconds ?? 300) + 60,
+        const serviceArgs = swarmServiceArgs({
+            identity: args.identity,
+            engineName: engineName(args.identity, "backup"),
+            component: "backup",
+            image: args.image,
+            command: ["backup-agent", "serve"],
+            env: {
+                BACKUP_DIR: BACKUP_MOUNT,
+                BACKUP_SCHEDULE: schedule,
+                BACKUP_KEEP_DAYS: String(keep.days),
+                BACKUP_KEEP_WEEKS: String(keep.weeks),
+                BACKUP_KEEP_MONTHS: String(keep.months),
+                BACKUP_TARGETS: JSON.stringify(agentTargets),
+                BACKUP_LOCATION: where,
+            },
+            secrets,
+            networks: [{ id: args.network.id, aliases: ["backup"] }],
+            volumes: [
+                { source: locationVolume.name, target: BACKUP_MOUNT },
+                // Read-write: a WAL-mode reader writes the -shm index, and restore writes the file.
+                ...[...new Set(sqliteTargets.map((t) => t.volume))].map((v) => ({ source: args.volumes![v], target: `/sources/${v}` })),
+            ],
+            // The health signal is the age of the newest verified backup (the agent's
+            // `health`); the first deploy waits for the first verified backup.
+            healthcheck: healthcheck(["backup-agent", "health"], {
+                intervalSeconds: 10,
+                timeoutSeconds: 10,
+                startPeriodSeconds: args.firstBackupTimeoutSeconds ?? 300,
             }),
-            { parent: this, deleteBeforeReplace: true },
-        );
+            replicas: 1,
+            // Two agents on one location would prune each other's view of the manifest.
+            updateOrder: "stop-first",
+            memoryMb,
+            // A dump in progress is stopped and its scratch database dropped before exit.
+            stopGraceSeconds: 30,
+            envContract: hasPostgres ? { ...EMPTY_ENV_CONTRACT, required: ["BACKUP_POSTGRES_URL"], formats: { BACKUP_POSTGRES_URL: "url" } } : EMPTY_ENV_CONTRACT,
+            convergeTimeoutSeconds: (args.firstBackupTimeoutSeconds ?? 300) + 60,
+        });
+        const service = new docker.Service(`${name}-agent`, serviceArgs, { parent: this, deleteBeforeReplace: true });
         // Dependents wait until Swarm has finished rolling the service out, not only until it runs.
-        settledAfter(`${name}-settled`, service, (args.firstBackupTimeoutSeconds ?? 300) + 120, { parent: this });
+        settledAfter(`${name}-settled`, service.name, serviceArgs, (args.firstBackupTimeoutSeconds ?? 300) + 120, { parent: this });
         const record = new BackupSchedule(
             `${name}-schedule`,
             {

@@ -68,33 +68,30 @@ export class Postgres extends pulumi.ComponentResource {
             { name: engineName(args.identity, "postgres-data"), labels: labelList(stackLabels(args.identity, "postgres")) },
             { parent: this, retainOnDelete: args.keepDataOnDestroy ?? true },
         );
-        const service = new docker.Service(
-            `${name}-server`,
-            swarmServiceArgs({
-                identity: args.identity,
-                engineName: engineName(args.identity, "postgres"),
-                component: "database",
-                image: args.image,
-                env: { POSTGRES_USER: adminUser, POSTGRES_DB: database },
-                secrets: secretMount({ POSTGRES_PASSWORD: secretRef("POSTGRES_PASSWORD", passwordSecret) }, { uid: POSTGRES_UID, gid: POSTGRES_UID }),
-                networks: [{ id: args.network.id, aliases: [POSTGRES_HOST] }],
-                volumes: [{ source: volume.name, target: "/var/lib/postgresql/data" }],
-                // The server writes its socket and lock files outside the data volume.
-                tmpfs: { "/var/run/postgresql": 8 },
-                healthcheck: healthcheck(["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT)], { startPeriodSeconds: 120 }),
-                replicas: 1,
-                // Two servers must never run on one data directory: they cannot see each other's
-                // locks across containers, and both would write. A database change is a short
-                // outage, never a split brain.
-                updateOrder: "stop-first",
-                memoryMb,
-                // Postgres flushes on SIGINT (fast shutdown); give it time before SIGKILL.
-                stopGraceSeconds: 30,
-                convergeTimeoutSeconds: 240,
-            }),
-            // A replacement of the service (not an update) must not start the new one first either.
-            { parent: this, deleteBeforeReplace: true },
-        );
+        const serviceArgs = swarmServiceArgs({
+            identity: args.identity,
+            engineName: engineName(args.identity, "postgres"),
+            component: "database",
+            image: args.image,
+            env: { POSTGRES_USER: adminUser, POSTGRES_DB: database },
+            secrets: secretMount({ POSTGRES_PASSWORD: secretRef("POSTGRES_PASSWORD", passwordSecret) }, { uid: POSTGRES_UID, gid: POSTGRES_UID }),
+            networks: [{ id: args.network.id, aliases: [POSTGRES_HOST] }],
+            volumes: [{ source: volume.name, target: "/var/lib/postgresql/data" }],
+            // The server writes its socket and lock files outside the data volume.
+            tmpfs: { "/var/run/postgresql": 8 },
+            healthcheck: healthcheck(["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT)], { startPeriodSeconds: 120 }),
+            replicas: 1,
+            // Two servers must never run on one data directory: they cannot see each other's
+            // locks across containers, and both would write. A database change is a short
+            // outage, never a split brain.
+            updateOrder: "stop-first",
+            memoryMb,
+            // Postgres flushes on SIGINT (fast shutdown); give it time before SIGKILL.
+            stopGraceSeconds: 30,
+            convergeTimeoutSeconds: 240,
+        });
+        // A replacement of the service (not an update) must not start the new one first either.
+        const service = new docker.Service(`${name}-server`, serviceArgs, { parent: this, deleteBeforeReplace: true });
 
         this.host = pulumi.output(POSTGRES_HOST);
         this.port = pulumi.output(POSTGRES_PORT);
@@ -103,7 +100,7 @@ export class Postgres extends pulumi.ComponentResource {
         this.adminPassword = password;
         this.adminUrl = pulumi.secret(pulumi.interpolate`postgres://${adminUser}:${password}@${POSTGRES_HOST}:${POSTGRES_PORT}/${database}`);
         // Dependents wait until Swarm has finished rolling the service out, not only until it runs.
-        settledAfter(`${name}-settled`, service, 300, { parent: this });
+        settledAfter(`${name}-settled`, service.name, serviceArgs, 300, { parent: this });
         this.serviceName = service.name;
         this.volumeName = volume.name;
         this.registerOutputs({ serviceName: this.serviceName, volumeName: this.volumeName });

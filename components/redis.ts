@@ -50,31 +50,28 @@ export class Redis extends pulumi.ComponentResource {
             { name: engineName(args.identity, "redis-data"), labels: labelList(stackLabels(args.identity, "redis")) },
             { parent: this, retainOnDelete: args.keepDataOnDestroy ?? true },
         );
-        const service = new docker.Service(
-            `${name}-server`,
-            swarmServiceArgs({
-                identity: args.identity,
-                engineName: engineName(args.identity, "redis"),
-                component: "cache",
-                image: args.image,
-                env: {},
-                secrets: secretMount({ REDIS_PASSWORD: secretRef("REDIS_PASSWORD", passwordSecret) }, { uid: REDIS_UID, gid: REDIS_UID }),
-                networks: [{ id: args.network.id, aliases: [REDIS_HOST] }],
-                volumes: [{ source: volume.name, target: "/data" }],
-                tmpfs: { "/run/redis": 1 },
-                // The image's own check: PING with the password read from the file, never on argv.
-                healthcheck: healthcheck(["redis-healthcheck"], { startPeriodSeconds: 30 }),
-                replicas: 1,
-                // One writer per append-only file: the old server stops before the new one starts.
-                updateOrder: "stop-first",
-                memoryMb,
-            }),
-            { parent: this, deleteBeforeReplace: true },
-        );
+        const serviceArgs = swarmServiceArgs({
+            identity: args.identity,
+            engineName: engineName(args.identity, "redis"),
+            component: "cache",
+            image: args.image,
+            env: {},
+            secrets: secretMount({ REDIS_PASSWORD: secretRef("REDIS_PASSWORD", passwordSecret) }, { uid: REDIS_UID, gid: REDIS_UID }),
+            networks: [{ id: args.network.id, aliases: [REDIS_HOST] }],
+            volumes: [{ source: volume.name, target: "/data" }],
+            tmpfs: { "/run/redis": 1 },
+            // The image's own check: PING with the password read from the file, never on argv.
+            healthcheck: healthcheck(["redis-healthcheck"], { startPeriodSeconds: 30 }),
+            replicas: 1,
+            // One writer per append-only file: the old server stops before the new one starts.
+            updateOrder: "stop-first",
+            memoryMb,
+        });
+        const service = new docker.Service(`${name}-server`, serviceArgs, { parent: this, deleteBeforeReplace: true });
         this.password = password;
         this.url = pulumi.secret(pulumi.interpolate`redis://:${password}@${REDIS_HOST}:${REDIS_PORT}/0`);
         // Dependents wait until Swarm has finished rolling the service out, not only until it runs.
-        settledAfter(`${name}-settled`, service, 120, { parent: this });
+        settledAfter(`${name}-settled`, service.name, serviceArgs, 120, { parent: this });
         this.serviceName = service.name;
         this.volumeName = volume.name;
         this.registerOutputs({ serviceName: this.serviceName, volumeName: this.volumeName });

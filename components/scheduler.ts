@@ -45,27 +45,24 @@ export class JobScheduler extends pulumi.ComponentResource {
     constructor(name: string, args: JobSchedulerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("opsbook:index:JobScheduler", name, {}, opts);
         const port = 8080;
-        const service = new docker.Service(
-            `${name}-service`,
-            swarmServiceArgs({
-                identity: args.identity,
-                engineName: engineName(args.identity, "scheduler"),
-                component: "scheduler",
-                image: args.image,
-                env: { APP_ROLE: "scheduler", PORT: String(port), SERVICE_NAME: "scheduler", JOBS: JSON.stringify(args.calls) },
-                secrets: args.secrets,
-                networks: [{ id: args.network.id, aliases: ["scheduler"] }],
-                healthcheck: httpHealthcheck(port, "/health"),
-                probe: args.probe,
-                replicas: 1,
-                updateOrder: "stop-first",
-                memoryMb: 96,
-                envContract: { ...EMPTY_ENV_CONTRACT, required: Object.keys(args.secrets.bindings).sort() },
-            }),
-            { parent: this, deleteBeforeReplace: true },
-        );
+        const serviceArgs = swarmServiceArgs({
+            identity: args.identity,
+            engineName: engineName(args.identity, "scheduler"),
+            component: "scheduler",
+            image: args.image,
+            env: { APP_ROLE: "scheduler", PORT: String(port), SERVICE_NAME: "scheduler", JOBS: JSON.stringify(args.calls) },
+            secrets: args.secrets,
+            networks: [{ id: args.network.id, aliases: ["scheduler"] }],
+            healthcheck: httpHealthcheck(port, "/health"),
+            probe: args.probe,
+            replicas: 1,
+            updateOrder: "stop-first",
+            memoryMb: 96,
+            envContract: { ...EMPTY_ENV_CONTRACT, required: Object.keys(args.secrets.bindings).sort() },
+        });
+        const service = new docker.Service(`${name}-service`, serviceArgs, { parent: this, deleteBeforeReplace: true });
         // Dependents wait until Swarm has finished rolling the service out, not only until it runs.
-        settledAfter(`${name}-settled`, service, 120, { parent: this });
+        settledAfter(`${name}-settled`, service.name, serviceArgs, 120, { parent: this });
         this.serviceName = service.name;
         this.registerOutputs({ serviceName: this.serviceName });
     }

@@ -84,35 +84,32 @@ export class AppService extends pulumi.ComponentResource {
         const health = args.health ?? "http";
         const timing: HealthTiming = { startPeriodSeconds: args.startTimeoutSeconds ?? 60 };
         const exclusive = args.exclusive ?? false;
-        const service = new docker.Service(
-            `${name}-service`,
-            swarmServiceArgs({
-                identity: args.identity,
-                engineName: engineName(args.identity, name),
-                component: args.role ?? "service",
-                specName: name,
-                image: args.image,
-                command: args.command,
-                env: { PORT: String(args.port), ...args.env },
-                secrets: args.secrets ?? NO_SECRETS,
-                networks: args.networks.map((n) => ({ id: n.id, aliases: [name] })),
-                volumes: (args.mounts ?? []).map((m) => ({ source: m.volume, target: m.target })),
-                healthcheck: health === "http" ? httpHealthcheck(args.port, args.healthPath, timing) : "image",
-                probe: args.probe,
-                replicas,
-                updateOrder: exclusive ? "stop-first" : "start-first",
-                memoryMb: args.memoryMb ?? 256,
-                cpus: args.cpus,
-                user: args.user,
-                readOnlyRootFilesystem: args.readOnlyRootFilesystem,
-                envContract: args.envContract ?? EMPTY_ENV_CONTRACT,
-                convergeTimeoutSeconds: (args.startTimeoutSeconds ?? 60) * replicas + 60,
-            }),
-            { parent: this, deleteBeforeReplace: exclusive },
-        );
+        const serviceArgs = swarmServiceArgs({
+            identity: args.identity,
+            engineName: engineName(args.identity, name),
+            component: args.role ?? "service",
+            specName: name,
+            image: args.image,
+            command: args.command,
+            env: { PORT: String(args.port), ...args.env },
+            secrets: args.secrets ?? NO_SECRETS,
+            networks: args.networks.map((n) => ({ id: n.id, aliases: [name] })),
+            volumes: (args.mounts ?? []).map((m) => ({ source: m.volume, target: m.target })),
+            healthcheck: health === "http" ? httpHealthcheck(args.port, args.healthPath, timing) : "image",
+            probe: args.probe,
+            replicas,
+            updateOrder: exclusive ? "stop-first" : "start-first",
+            memoryMb: args.memoryMb ?? 256,
+            cpus: args.cpus,
+            user: args.user,
+            readOnlyRootFilesystem: args.readOnlyRootFilesystem,
+            envContract: args.envContract ?? EMPTY_ENV_CONTRACT,
+            convergeTimeoutSeconds: (args.startTimeoutSeconds ?? 60) * replicas + 60,
+        });
+        const service = new docker.Service(`${name}-service`, serviceArgs, { parent: this, deleteBeforeReplace: exclusive });
         // Whoever depends on this service (the gateway, the webhook, the backups) waits until
         // Swarm has finished rolling it out, not only until enough tasks run.
-        settledAfter(`${name}-settled`, service, (args.startTimeoutSeconds ?? 60) * replicas + 120, { parent: this });
+        settledAfter(`${name}-settled`, service.name, serviceArgs, (args.startTimeoutSeconds ?? 60) * replicas + 120, { parent: this });
         this.serviceName = service.name;
         this.registerOutputs({ serviceName: this.serviceName });
     }

@@ -105,22 +105,16 @@ export class ServiceSettled extends pulumi.dynamic.Resource {
 }
 
 /**
- * Waits, after `service`'s create or update, for Swarm to finish rolling it out. The digest
- * covers what an update changes, so the wait runs exactly when the service changed.
+ * Waits, after a service's create or update, for Swarm to finish rolling it out. The digest is of
+ * the arguments the program gives the service (not of what the engine reports back, which a
+ * refresh can change without any update), so the wait runs exactly when the service changed.
  */
-export function settledAfter(
-    name: string,
-    service: { name: pulumi.Output<string>; taskSpec: pulumi.Output<unknown>; mode: pulumi.Output<unknown>; updateConfig: pulumi.Output<unknown> },
-    timeoutSeconds: number,
-    opts: pulumi.CustomResourceOptions,
-): ServiceSettled {
+export function settledAfter(name: string, serviceName: pulumi.Output<string>, spec: pulumi.Input<object>, timeoutSeconds: number, opts: pulumi.CustomResourceOptions): ServiceSettled {
     return new ServiceSettled(
         name,
         {
-            serviceName: service.name,
-            specDigest: pulumi
-                .jsonStringify({ taskSpec: service.taskSpec, mode: service.mode, updateConfig: service.updateConfig })
-                .apply((spec) => crypto.createHash("sha256").update(spec).digest("hex")),
+            serviceName,
+            specDigest: pulumi.jsonStringify(pulumi.output(spec)).apply((text) => crypto.createHash("sha256").update(text).digest("hex")),
             timeoutSeconds,
         },
         opts,
