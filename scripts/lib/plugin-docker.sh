@@ -88,18 +88,18 @@ build() {
     local ldflags="-s -w -X $GO_MODULE.Version=$VERSION"
     run_step "go build pulumi-tfgen-docker (about 10 min cold)" bash -c "
         set -e; cd '$BUILD/src'
-        go build -trimpath -tags '$BUILD_TAGS' -ldflags '$ldflags' -o '$BUILD/pulumi-tfgen-docker' ./cmd/pulumi-tfgen-docker"
+        go build -trimpath -tags '$BUILD_TAGS' -ldflags '$ldflags' -o '$BUILD/pulumi-tfgen-docker' ./cmd/tfgen"
     # tfgen reports hundreds of lines on upstream's docs: they go to a log, shown on failure.
     run_step "schema (pulumi-tfgen-docker schema)" bash -c "
         set -e; cd '$BUILD/src'
         upstream=\$(go list -m -f '{{with .Replace}}{{.Dir}}{{else}}{{.Dir}}{{end}}' '$UPSTREAM')
-        OPSBOOK_DOCKER_UPSTREAM=\"\$upstream\" '$BUILD/pulumi-tfgen-docker' schema --out '$BUILD/src/cmd/pulumi-resource-docker' \\
+        OPSBOOK_DOCKER_UPSTREAM=\"\$upstream\" '$BUILD/pulumi-tfgen-docker' schema --out '$BUILD/src/cmd/resource' \\
             --skip-examples >'$BUILD/tfgen.log' 2>&1 || { tail -n 40 '$BUILD/tfgen.log'; exit 1; }
-        test -s '$BUILD/src/cmd/pulumi-resource-docker/schema.json'
-        test -s '$BUILD/src/cmd/pulumi-resource-docker/bridge-metadata.json'"
+        test -s '$BUILD/src/cmd/resource/schema.json'
+        test -s '$BUILD/src/cmd/resource/bridge-metadata.json'"
     run_step "go build pulumi-resource-docker $VERSION" bash -c "
         set -e; cd '$BUILD/src'; mkdir -p '$OUT_DIR'
-        go build -trimpath -tags '$BUILD_TAGS' -ldflags '$ldflags' -o '$BIN.tmp' ./cmd/pulumi-resource-docker
+        go build -trimpath -tags '$BUILD_TAGS' -ldflags '$ldflags' -o '$BIN.tmp' ./cmd/resource
         mv '$BIN.tmp' '$BIN'"
     echo "$src_hash" >"$BUILD/.src-hash"
     # Older builds of this version are dead weight (100 MB each): only the current sources count.
