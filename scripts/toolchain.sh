@@ -20,6 +20,8 @@ fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib/progress.sh
 source "$ROOT/scripts/lib/progress.sh"
+# shellcheck source=scripts/lib/go-plugin.sh
+source "$ROOT/scripts/lib/go-plugin.sh"
 progress_init toolchain
 
 PULUMI_VERSION="$(node -p "require('$ROOT/package.json').dependencies['@pulumi/pulumi']")"
@@ -29,10 +31,6 @@ OPSBOOK_HOME="$HOME/.opsbook"
 BIN="$CACHE/bin"
 mkdir -p "$CACHE" "$BIN" "$OPSBOOK_HOME/state"
 
-go_env() {
-    local proxy="${OPSBOOK_GOPROXY:-$(go env GOPROXY 2>/dev/null | sed -e 's/[,|]direct//g' -e 's/^direct[,|]\{0,1\}//')}"
-    export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod GOPROXY="${proxy:-https://proxy.golang.org}"
-}
 
 # --- 1. The project's npm packages -------------------------------------------------------------
 lock_hash="$(sha256sum "$ROOT/package-lock.json" | cut -c1-16)"

@@ -24,6 +24,8 @@ fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=scripts/lib/progress.sh
 source "$ROOT/scripts/lib/progress.sh"
+# shellcheck source=scripts/lib/go-plugin.sh
+source "$ROOT/scripts/lib/go-plugin.sh"
 progress_init plugin-docker
 
 verb="${1:-}"
@@ -50,10 +52,6 @@ PLUGIN_CACHE="$CACHE/plugins/docker"
 BUILD="$PLUGIN_CACHE/build"
 mkdir -p "$PLUGIN_CACHE"
 
-go_env() {
-    local proxy="${OPSBOOK_GOPROXY:-$(go env GOPROXY 2>/dev/null | sed -e 's/[,|]direct//g' -e 's/^direct[,|]\{0,1\}//')}"
-    export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod GOPROXY="${proxy:-https://proxy.golang.org}"
-}
 
 # Names and contents of every file of the plugin's sources, so a renamed or added file counts too.
 src_hash="$(cd "$SRC" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
@@ -103,8 +101,7 @@ build() {
         mv '$BIN.tmp' '$BIN'"
     echo "$src_hash" >"$BUILD/.src-hash"
     # Older builds of this version are dead weight (100 MB each): only the current sources count.
-    find "$PLUGIN_CACHE" -mindepth 1 -maxdepth 1 -type d -name "$VERSION-*" ! -name "$VERSION-$src_hash" \
-        -exec rm -rf {} +
+    prune_builds "$PLUGIN_CACHE" "$VERSION" "$src_hash"
 }
 
 ensure_built() {
@@ -114,43 +111,14 @@ ensure_built() {
     build
 }
 
-pulumi_cli() {
-    if command -v pulumi >/dev/null 2>&1; then
-        command -v pulumi
-        return
-    fi
-    local v cli waited=0
-    v="$(node -p "require('$ROOT/package.json').dependencies['@pulumi/pulumi']")"
-    cli="$CACHE/pulumi/v$v/pulumi"
-    # The toolchain may still be building the CLI in the background: wait rather than build it twice.
-    while [[ ! -x "$cli" ]]; do
-        if ((waited == 0)); then echo "[plugin-docker] waiting for the Pulumi CLI at $cli ..." >&2; fi
-        if ((waited >= 1800)); then
-            echo "[plugin-docker] FAILED: no Pulumi CLI on PATH nor at $cli after 30 min; run scripts/toolchain.sh" >&2
-            exit 1
-        fi
-        sleep 5
-        waited=$((waited + 5))
-    done
-    echo "$cli"
-}
 
 install() {
-    local installed="${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-docker-v$VERSION/pulumi-resource-docker"
-    if [[ -x "$BIN" ]] && cmp -s "$BIN" "$installed"; then
+    if [[ -x "$BIN" ]] && cmp -s "$BIN" "$(installed_plugin docker "$VERSION")"; then
         step_done "docker $VERSION: cached and installed ($src_hash)"
         return 0
     fi
     ensure_built
-    local cli
-    cli="$(pulumi_cli)"
-    # --reinstall: an older build of the same version may be installed; it must be replaced.
-    run_step "pulumi plugin install resource docker $VERSION" \
-        "$cli" plugin install resource docker "$VERSION" --file "$BIN" --reinstall
-    if ! cmp -s "$BIN" "$installed"; then
-        echo "[plugin-docker] FAILED: after installing, $installed is not $BIN" >&2
-        exit 1
-    fi
+    install_plugin docker "$VERSION" "$BIN"
     step_done "docker $VERSION: installed ($src_hash)"
 }
 

@@ -24,6 +24,8 @@ fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=scripts/lib/progress.sh
 source "$ROOT/scripts/lib/progress.sh"
+# shellcheck source=scripts/lib/go-plugin.sh
+source "$ROOT/scripts/lib/go-plugin.sh"
 progress_init plugin-random
 
 verb="${1:-}"
@@ -39,15 +41,11 @@ CACHE="${OPSBOOK_CACHE:-$HOME/.cache/opsbook}"
 PLUGIN_CACHE="$CACHE/plugins/random"
 mkdir -p "$PLUGIN_CACHE"
 
-go_env() {
-    local proxy="${OPSBOOK_GOPROXY:-$(go env GOPROXY 2>/dev/null | sed -e 's/[,|]direct//g' -e 's/^direct[,|]\{0,1\}//')}"
-    export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod GOPROXY="${proxy:-https://proxy.golang.org}"
-}
 
 src_hash="$(cd "$SRC" && find . -type f ! -name '*_test.go' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
 OUT_DIR="$PLUGIN_CACHE/$VERSION-$src_hash"
 BIN="$OUT_DIR/pulumi-resource-random"
-INSTALLED="${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-random-v$VERSION/pulumi-resource-random"
+INSTALLED="$(installed_plugin random "$VERSION")"
 
 build() {
     go_env
@@ -55,31 +53,9 @@ build() {
         set -e; cd '$SRC'; mkdir -p '$OUT_DIR'
         go build -trimpath -ldflags '-s -w' -o '$BIN.tmp' .
         mv '$BIN.tmp' '$BIN'"
-    # Builds of older sources of this version are dead weight.
-    find "$PLUGIN_CACHE" -mindepth 1 -maxdepth 1 -type d -name "$VERSION-*" ! -name "$VERSION-$src_hash" \
-        -exec rm -rf {} +
+    prune_builds "$PLUGIN_CACHE" "$VERSION" "$src_hash"
 }
 
-pulumi_cli() {
-    if command -v pulumi >/dev/null 2>&1; then
-        command -v pulumi
-        return
-    fi
-    local v cli waited=0
-    v="$(node -p "require('$ROOT/package.json').dependencies['@pulumi/pulumi']")"
-    cli="$CACHE/pulumi/v$v/pulumi"
-    # The toolchain may still be building the CLI in the background: wait for it, never build it here.
-    while [[ ! -x "$cli" ]]; do
-        if ((waited == 0)); then echo "[plugin-random] waiting for the Pulumi CLI at $cli ..." >&2; fi
-        if ((waited >= 1800)); then
-            echo "[plugin-random] FAILED: no Pulumi CLI on PATH nor at $cli after 30 min; run scripts/toolchain.sh" >&2
-            exit 1
-        fi
-        sleep 5
-        waited=$((waited + 5))
-    done
-    echo "$cli"
-}
 
 install() {
     if [[ -x "$BIN" ]] && cmp -s "$BIN" "$INSTALLED"; then
@@ -95,17 +71,7 @@ install() {
     if [[ ! -x "$BIN" ]]; then
         build
     fi
-    if ! cmp -s "$BIN" "$INSTALLED"; then
-        local cli
-        cli="$(pulumi_cli)"
-        # --reinstall: a build of older sources may be installed under the same version.
-        run_step "pulumi plugin install resource random $VERSION" \
-            "$cli" plugin install resource random "$VERSION" --file "$BIN" --reinstall
-        if ! cmp -s "$BIN" "$INSTALLED"; then
-            echo "[plugin-random] FAILED: after installing, $INSTALLED is not $BIN" >&2
-            exit 1
-        fi
-    fi
+    install_plugin random "$VERSION" "$BIN"
     step_done "random $VERSION: installed ($src_hash)"
 }
 
