@@ -316,6 +316,8 @@ export = async () => {
         backups: backups?.summary,
         migrationsFinishedAt: migration?.finishedAt,
         networks: { data: networks.data.name, edge: networks.edge.name },
+        /** How the stack reaches an engine other than this machine's (nothing secret): `npm run backup` goes the same way. */
+        engine: engine.connection,
     };
     // Parts a stack does not have (no Redis, no jobs) are left out rather than shown as undefined.
     return Object.fromEntries(Object.entries(outputs).filter(([, value]) => value !== undefined));

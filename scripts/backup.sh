@@ -72,6 +72,9 @@ json_get() { # json_get JSON EXPRESSION [ARG...]: EXPRESSION (ours, constant) ov
     node -e 'const [text, expr, ...a] = process.argv.slice(1); const j = JSON.parse(text); const v = new Function("j", "a", `return (${expr});`)(j, a);
 if (v !== undefined && v !== null) console.log(typeof v === "string" ? v : JSON.stringify(v));' "$@"
 }
+# Every docker call below goes to the stack's engine (a server over SSH, or this machine's).
+engine_env="$(node --import tsx "$ROOT/scripts/lib/engine-env.ts" <<<"$outputs")" || exit 1
+eval "$engine_env"
 agent_service="$(json_get "$outputs" 'j.backups && j.backups.agentService')"
 if [[ -z "$agent_service" ]]; then
     echo "backup: stack $stack has no backup agent (its outputs have no \`backups\`); it needs Postgres or a SQLite volume and \`opsbook:backups.enabled\` not false, then 'npm run deploy -- $stack'" >&2

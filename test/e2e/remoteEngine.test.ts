@@ -7,10 +7,11 @@
 //  b. `pulumi up` over ssh:// copies the images (no registry), runs the services on the server's
 //     swarm (not on this machine's engine), and the api answers at the server's address;
 //  c. secrets reach the server's containers only as files;
-//  d. a second `pulumi up` changes nothing; `pulumi destroy` removes the services there and keeps
+//  d. `npm run backup` works on the server's stack (status, a backup verified by a restore, list);
+//  e. a second `pulumi up` changes nothing; `pulumi destroy` removes the services there and keeps
 //     the data volume.
-// The stack: Postgres (with its one-shot grants job) and one api from an image built here with
-// neither Node.js nor curl in it.
+// The stack: Postgres (with its one-shot grants job), the backup agent (its first verified backup
+// is part of the deploy) and one api from an image built here with neither Node.js nor curl in it.
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -52,8 +53,6 @@ describe("a stack on a server's engine over SSH", { timeout: 30 * 60 * 1000 }, (
   opsbook:engine:
 ${engineYaml}
   opsbook:redis:
-    enabled: false
-  opsbook:backups:
     enabled: false
   opsbook:services:
     api:
@@ -127,14 +126,14 @@ ${engineYaml}
         assert.equal(root.body.release, "v1");
 
         const onServerServices = await serverList("service");
-        assert.deepEqual(onServerServices, [outputs.postgresService, outputs.services.api].sort());
+        assert.deepEqual(onServerServices, [outputs.postgresService, outputs.services.api, outputs.backups.agentService].sort());
         const local = await run("docker", ["service", "ls", "-q", "--filter", `label=opsbook.stack=${stack.name}`]);
         assert.equal(local.stdout.trim(), "", "the stack's services run on this machine's engine too");
 
         const state = JSON.parse((await stack.pulumi(["stack", "export"])).stdout);
         const deliveries = state.deployment.resources.filter((r: any) => r.type === "pulumi-nodejs:dynamic/opsbook:ImageDelivery");
         stack.log(`image deliveries: ${deliveries.map((d: any) => `${d.outputs.reference} ${d.outputs.delivery}`).join(", ")}`);
-        assert.equal(deliveries.length, 3, "one delivery per image (api, postgres, gateway)");
+        assert.equal(deliveries.length, 4, "one delivery per image (api, postgres, gateway, backup agent)");
         for (const d of deliveries) {
             const has = await onServer("image", "inspect", "--format", "{{.Id}}", d.outputs.imageId);
             assert.equal(has.stdout.trim(), d.outputs.imageId, `the server lacks ${d.outputs.reference}`);
@@ -156,7 +155,22 @@ ${engineYaml}
         assert.ok(secrets.length >= 2, `the server has ${secrets.length} swarm secrets of the stack`);
     });
 
-    it("d. a second pulumi up changes nothing; destroy removes the services there and keeps the data volume", async () => {
+    it("d. npm run backup reaches the agent on the server: status, a backup verified by a restore, the list", async () => {
+        // As a person runs `npm run backup`, with this stack's state and passphrase.
+        const backup = (...args: string[]) => run("bash", [path.join(ROOT, "scripts", "backup.sh"), ...args, "--stack", stack.name, "--json"], { env: stack.env });
+        const status = await backup("status");
+        assert.equal(status.code, 0, `npm run backup -- status failed:\n${status.stderr}`);
+        assert.equal(JSON.parse(status.stdout).ok, true, status.stdout);
+        const now = await backup("now");
+        assert.equal(now.code, 0, `npm run backup -- now failed:\n${now.stderr}`);
+        const list = await backup("list");
+        assert.equal(list.code, 0, list.stderr);
+        const verified = (JSON.parse(list.stdout).backups as { status: string }[]).filter((b) => b.status === "verified");
+        stack.log(`backups on the server: ${verified.length} verified`);
+        assert.ok(verified.length >= 2, `expected the deploy's and this backup, verified: ${list.stdout}`);
+    });
+
+    it("e. a second pulumi up changes nothing; destroy removes the services there and keeps the data volume", async () => {
         const noop = await stack.up(["--expect-no-changes"]);
         assert.equal(noop.code, 0, `the second pulumi up over ssh found changes:\n${noop.stdout}\n${noop.stderr}`);
         const destroy = await stack.pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
