@@ -102,7 +102,8 @@ export async function observeAgent(agentService: string, engine?: EngineConnecti
 }
 
 function inputsOf(props: BackupScheduleInputs): BackupScheduleInputs {
-    return Object.fromEntries(INPUT_KEYS.map((k) => [k, props[k]])) as unknown as BackupScheduleInputs;
+    // An absent optional input (the engine of a local stack) stays absent: outputs cannot hold undefined.
+    return Object.fromEntries(INPUT_KEYS.filter((k) => props[k] !== undefined).map((k) => [k, props[k]])) as unknown as BackupScheduleInputs;
 }
 
 const scheduleProvider: pulumi.dynamic.ResourceProvider = {
