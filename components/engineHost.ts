@@ -78,6 +78,16 @@ export function knownHostsProblems(host: Extract<EngineHost, { kind: "ssh" }>, k
     return [];
 }
 
+/** A short, stable hash of a string (FNV-1a, 32 bits, hex): pure, no crypto module needed. */
+function fnv1a(text: string): string {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) {
+        h ^= text.charCodeAt(i);
+        h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    return h.toString(16).padStart(8, "0");
+}
+
 /**
  * The ssh options of every connection to an SSH engine: the host key checked against the stack's
  * known_hosts line only (never the user's files, never "accept new"), no password prompt, and the
@@ -100,6 +110,12 @@ export function sshOptions(knownHosts: string, identityFile?: string): string[] 
         "-o", `KnownHostsCommand=/bin/echo ${line}`,
         "-o", `HostKeyAlgorithms=${algorithms}`,
         "-o", "ConnectTimeout=10",
+        // One SSH connection per engine, shared by the provider's and the CLI's calls for 30 s
+        // after the last: a deploy makes hundreds of engine calls. The socket's name covers these
+        // options (a changed host key or key file never reuses a connection made under the old).
+        "-o", "ControlMaster=auto",
+        "-o", `ControlPath=/tmp/opsbook-ssh-${fnv1a(`${line}\n${identityFile ?? ""}`)}-%C`,
+        "-o", "ControlPersist=30",
     ];
     if (identityFile) {
         opts.push("-o", "IdentitiesOnly=yes", "-i", identityFile);

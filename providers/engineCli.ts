@@ -2,8 +2,8 @@
 // image delivery, the program's engine check), against the stack's engine rather than whatever
 // DOCKER_HOST the shell has. Over SSH the CLI cannot be given ssh options, so it runs with a small
 // `ssh` wrapper first on its PATH that adds the stack's (host key checked against the stack's
-// known_hosts line only, no prompts, the stack's identity file) and shares one connection per
-// engine for 30 s, so polling the engine does not open an SSH session each time.
+// known_hosts line only, no prompts, the stack's identity file, one shared connection per engine:
+// components/engineHost.ts sshOptions).
 // Only Node built-ins: dynamic providers are serialized into the state and run in their own process.
 import { execFile, spawn } from "child_process";
 import * as crypto from "crypto";
@@ -44,7 +44,7 @@ function sshWrapperDir(sshOptions: string[]): string {
             throw new Error("no `ssh` on PATH: an ssh:// engine needs the OpenSSH client (apt-get install openssh-client)");
         }
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const options = [...sshOptions, "-o", "ControlMaster=auto", "-o", `ControlPath=${dir}/cm-%C`, "-o", "ControlPersist=30"];
+        const options = sshOptions;
         const script = `#!/bin/sh\n# Written by opsbook: ssh with the stack's options (see providers/engineCli.ts).\nexec ${shellQuote(realSsh)} ${options.map(shellQuote).join(" ")} "$@"\n`;
         // Written aside and renamed: a concurrent caller never runs half a script.
         const partial = `${wrapper}.${process.pid}.partial`;
