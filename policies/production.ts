@@ -176,6 +176,8 @@ function imageKey(workload: Workload): string {
             return "`opsbook:images.gateway`";
         case "backup":
             return "`opsbook:images.backup`";
+        case "monitoring":
+            return "`opsbook:images.monitoring`";
         case "scheduler":
             return "`opsbook:images.app`";
         case "grants":
