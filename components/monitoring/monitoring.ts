@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { settledAfter } from "../../providers/serviceSettled";
 import { httpHealthcheck } from "../hardening";
 import { LocalImage } from "../images";
-import { StackIdentity, engineName, labelList, stackLabels } from "../naming";
+import { LABEL_ALERT_RECEIVERS, LABEL_MONITORING_PART, StackIdentity, engineName, labelList, stackLabels } from "../naming";
 import { StackNetwork } from "../networks";
 import { REDIS_HOST, REDIS_PORT } from "../redis";
 import { NO_SECRETS, SecretMount, secretMount, secretRef, swarmSecret } from "../secretFiles";
@@ -15,13 +15,18 @@ import { ReceiverSecretState } from "./settings";
 
 /** The `opsbook.component` label of every monitoring service (the policy pack's baseline applies to it). */
 export const MONITORING_COMPONENT = "monitoring";
-/** Which monitoring part a service is: prometheus, alertmanager, blackbox-exporter, redis-exporter. */
-export const LABEL_MONITORING_PART = "opsbook.monitoring";
-/** On the Alertmanager service: its receivers and whether each one's secrets are set, as JSON (names only). */
-export const LABEL_ALERT_RECEIVERS = "opsbook.alert-receivers";
 
 /** The image's user (images/monitoring/Dockerfile): owns the volumes and reads the secret files alone. */
 const MONITORING_UID = "10090";
+
+/**
+ * A whole config file that holds a secret, mounted as a swarm secret file readable by the
+ * monitoring user alone. Unlike a service's secret env it is bound to no env name: the policy
+ * pack reads bound secrets as env values (placeholders, formats), and a config file is none.
+ */
+function secretConfigFile(key: string, secret: docker.Secret): SecretMount {
+    return { ...secretMount({ [key]: secretRef(key, secret) }, { uid: MONITORING_UID, gid: MONITORING_UID }), bindings: {} };
+}
 
 export interface MonitoringArgs {
     readonly identity: StackIdentity;
@@ -77,7 +82,6 @@ export class Monitoring extends pulumi.ComponentResource {
             pulumi.output(args.receivers).apply((values) => JSON.stringify(alertmanagerConfig(plan, values), null, 2)),
             { parent: this },
         );
-        const owner = { uid: MONITORING_UID, gid: MONITORING_UID };
 
         const volume = (part: string) =>
             new docker.Volume(`${name}-${part}-data`, { name: engineName(identity, `${part}-data`), labels: labelList(labels) }, { parent: this });
@@ -155,7 +159,7 @@ export class Monitoring extends pulumi.ComponentResource {
             networks: [args.networks.data, args.networks.edge],
             memoryMb: 64,
             updateOrder: "stop-first",
-            secrets: secretMount({ ALERTMANAGER_CONFIG: secretRef("ALERTMANAGER_CONFIG", alertmanagerYml) }, owner),
+            secrets: secretConfigFile("ALERTMANAGER_CONFIG", alertmanagerYml),
             volume: { source: volume("alertmanager").name, target: "/alertmanager" },
             extraLabels: { [LABEL_ALERT_RECEIVERS]: JSON.stringify(args.receiverState) },
         });
@@ -188,7 +192,7 @@ export class Monitoring extends pulumi.ComponentResource {
                 networks: [args.networks.data],
                 memoryMb: 48,
                 updateOrder: "start-first",
-                secrets: secretMount({ REDIS_EXPORTER_PASSWORDS: secretRef("REDIS_EXPORTER_PASSWORDS", passwordMap) }, owner),
+                secrets: secretConfigFile("REDIS_EXPORTER_PASSWORDS", passwordMap),
             });
         }
         this.prometheusService = prometheus.name;
