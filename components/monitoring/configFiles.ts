@@ -92,8 +92,7 @@ export const NOTIFICATION_TEMPLATE = [
     "What to do: {{ .Annotations.action }}",
     "Runbook: {{ .Annotations.runbook }}",
     "{{ end }}{{ range .Alerts.Resolved }}",
-    "RESOLVED {{ .Labels.alertname }} - service {{ .Labels.service }}",
-    "{{ .Annotations.summary }}",
+    "RESOLVED {{ .Labels.alertname }} - service {{ .Labels.service }} is back; it was: {{ .Annotations.summary }}",
     "{{ end }}",
 ].join("\n");
 
