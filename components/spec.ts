@@ -213,6 +213,11 @@ const ServiceSchema = z
          * seed 001's `worker:copy-trading:last-ping`; monitoring alerts when one is older than
          * `monitoring.thresholds.heartbeatStaleSeconds` or missing. The service must use Redis.
          */
+        /**
+         * Port of the service's Prometheus `/metrics` (seed 004's METRICS_PORT), scraped from every
+         * task on the stack network; its `http_requests_total{status}` counts 5xx answers.
+         */
+        metricsPort: z.number().int().min(1).max(65535).optional(),
         heartbeats: z.array(z.string().regex(/^[^\s,=]{1,200}$/, { message: "must be a Redis key without spaces, commas or `=`" })).default([]),
         /** Named volumes of the stack mounted at paths, e.g. `{ data: /app/data }` for SQLite. */
         volumes: z

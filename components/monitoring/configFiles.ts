@@ -43,6 +43,19 @@ export function prometheusConfig(plan: MonitoringPlan): object {
         alerting: { alertmanagers: [{ static_configs: [{ targets: [`${MONITORING_HOSTS.alertmanager}:${MONITORING_PORTS.alertmanager}`] }] }] },
         scrape_configs: [
             ...(plan.health.length > 0 ? [probeJob(JOBS.health, "http_health", plan.health.map((h) => ({ target: h.url, service: h.service })), stack, interval, timeout)] : []),
+            ...(plan.metrics.length > 0
+                ? [
+                      {
+                          job_name: JOBS.app,
+                          // Every task of the service, by the engine's DNS (one A record per running task).
+                          dns_sd_configs: plan.metrics.map((m) => ({ names: [m.tasksName], type: "A", port: m.port, refresh_interval: duration(Math.max(interval, 5)) })),
+                          relabel_configs: [
+                              ...plan.metrics.map((m) => ({ source_labels: ["__meta_dns_name"], regex: m.tasksName.replace(/\./g, "\\."), target_label: "service", replacement: m.service })),
+                              { target_label: "stack", replacement: stack },
+                          ],
+                      },
+                  ]
+                : []),
             ...(plan.postgres ? [probeJob(JOBS.postgres, "tcp_connect", [{ target: plan.postgres, service: "postgres" }], stack, interval, timeout)] : []),
             ...(plan.redis
                 ? [{ job_name: JOBS.redis, static_configs: [self("redis", MONITORING_HOSTS.redisExporter, MONITORING_PORTS.redisExporter)] }]

@@ -29,6 +29,14 @@ export interface HealthTarget {
     readonly url: string;
 }
 
+/** A service's own `/metrics`, scraped from each of its tasks. */
+export interface MetricsTarget {
+    readonly service: string;
+    /** `tasks.<engine name>`: one address per running task. */
+    readonly tasksName: string;
+    readonly port: number;
+}
+
 /** One heartbeat key in Redis and the service that writes it. */
 export interface HeartbeatTarget {
     readonly service: string;
@@ -42,6 +50,7 @@ export interface MonitoringPlan {
     readonly engineNames: Record<string, string>;
     readonly health: HealthTarget[];
     readonly heartbeats: HeartbeatTarget[];
+    readonly metrics: MetricsTarget[];
     /** `host:port` of Postgres, when the stack has it. */
     readonly postgres?: string;
     /** True when the stack has Redis (its exporter is scraped). */
@@ -61,10 +70,14 @@ export function monitoringPlan(
 ): MonitoringPlan {
     const health: HealthTarget[] = [];
     const heartbeats: HeartbeatTarget[] = [];
+    const metrics: MetricsTarget[] = [];
     for (const [name, svc] of Object.entries(spec.services).sort(([a], [b]) => a.localeCompare(b))) {
         if (svc.kind === "http") {
             const listen = gatewayListenPorts[name];
             health.push({ service: name, url: listen !== undefined ? `http://${GATEWAY_HOST}:${listen}${svc.healthPath}` : `http://${name}:${svc.port}${svc.healthPath}` });
+        }
+        if (svc.metricsPort !== undefined) {
+            metrics.push({ service: name, tasksName: `tasks.${engineName(identity, name)}`, port: svc.metricsPort });
         }
         for (const key of svc.heartbeats) {
             heartbeats.push({ service: name, key });
@@ -78,6 +91,7 @@ export function monitoringPlan(
         engineNames,
         health,
         heartbeats,
+        metrics,
         postgres: spec.postgres.enabled ? "postgres:5432" : undefined,
         redis: spec.redis.enabled,
         settings: spec.monitoring,

@@ -7,7 +7,7 @@ import { duration } from "../hardening";
 import type { MonitoringPlan } from "./plan";
 
 /** Prometheus job names, shared by the scrape config and the rules. */
-export const JOBS = { health: "health", postgres: "postgres", redis: "redis", monitoring: "monitoring" } as const;
+export const JOBS = { health: "health", app: "app", postgres: "postgres", redis: "redis", monitoring: "monitoring" } as const;
 
 /** One alerting rule as Prometheus reads it. */
 export interface AlertRule {
@@ -23,7 +23,7 @@ export interface RuleFile {
 }
 
 /** The alert names, each a section of the README's "Monitoring and alerts". */
-export const ALERTS = ["ServiceDown", "HeartbeatStale", "PostgresUnreachable", "RedisUnreachable", "MonitoringTargetDown"] as const;
+export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "MonitoringTargetDown"] as const;
 export type AlertName = (typeof ALERTS)[number];
 
 /** A PromQL string literal (Go's double-quoted syntax, which JSON's escaping matches for these values). */
@@ -83,6 +83,18 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
         );
     });
 
+    const errors = plan.metrics.map((m) =>
+        rule(
+            "HighErrorRate",
+            m.service,
+            // Over two minutes, so one slow scrape does not halve the rate; summed over the tasks.
+            `sum(rate(http_requests_total{job=${q(JOBS.app)},service=${q(m.service)},status=~"5.."}[2m])) * 60 > ${t.errorsPerMinute}`,
+            60,
+            `${m.service} of stack ${stack} answers {{ printf "%.0f" $value }} 5xx responses per minute (more than ${t.errorsPerMinute}).`,
+            `\`${logsOf(m.service)}\` for the failing requests; a release just rolled out? roll it back. A dependency down shows in its own alert.`,
+        ),
+    );
+
     const databases: AlertRule[] = [];
     if (plan.postgres) {
         databases.push(
@@ -120,7 +132,7 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
 
     return {
         groups: [
-            { name: `${stack}-services`, rules: [...health, ...heartbeats] },
+            { name: `${stack}-services`, rules: [...health, ...heartbeats, ...errors] },
             { name: `${stack}-data`, rules: databases },
             { name: `${stack}-monitoring`, rules: [blind] },
         ].filter((g) => g.rules.length > 0),

@@ -43,6 +43,8 @@ const ThresholdsSchema = z
         probeTimeoutSeconds: z.number().int().min(1).max(60).default(5),
         /** Age in seconds after which a worker heartbeat is stale. Default 120 (seed 001: "over 2 minutes"). */
         heartbeatStaleSeconds: z.number().int().min(10).max(86400).default(120),
+        /** 5xx answers per minute (from a service's `http_requests_total`) above which it alerts. Default 10 (seed 002). */
+        errorsPerMinute: z.number().min(0).default(10),
         /** Seconds Postgres or Redis must stay unreachable before the alert fires. Default 60. */
         databaseDownSeconds: z.number().int().min(0).max(3600).default(60),
     })

@@ -126,6 +126,27 @@ function casesFor(plan: MonitoringPlan): Case[] {
             ],
         });
     }
+    for (const m of plan.metrics) {
+        const rule = find("HighErrorRate", m.service);
+        const base = { job: "app", instance: "10.0.9.7:" + m.port, service: m.service, stack, method: "GET", path: "/items" };
+        // 2xx all along; from 5m, 20 answers of 503 every 15 s (80 a minute).
+        cases.push({
+            name: `${m.service} 5xx rate`,
+            input: [
+                { series: series("http_requests_total", { ...base, status: "200" }), values: "0+100x60" },
+                { series: series("http_requests_total", { ...base, status: "503" }), values: "0x20 20+20x40" },
+            ],
+            checks: [
+                { eval_time: "5m", alertname: "HighErrorRate", exp_alerts: [] },
+                { eval_time: "5m30s", alertname: "HighErrorRate", exp_alerts: [] },
+                {
+                    eval_time: "8m",
+                    alertname: "HighErrorRate",
+                    exp_alerts: [{ exp_labels: rule.labels, exp_annotations: annotations(rule, `${m.service} of stack ${stack} answers 80 5xx responses per minute (more than ${t.errorsPerMinute}).`) }],
+                },
+            ],
+        });
+    }
     if (plan.postgres) {
         const labels = { job: "postgres", instance: plan.postgres, service: "postgres", stack };
         const rule = find("PostgresUnreachable");
@@ -217,6 +238,12 @@ describe("alert rules under promtool, for every preset", () => {
             ["workers:worker:copy-trading:last-ping", "workers:worker:auto-claim:last-ping", "workers:worker:health-check:last-ping", "workers:worker:position-sync:last-ping"],
         );
         assert.equal(plan.settings.thresholds.heartbeatStaleSeconds, 120);
+    });
+
+    it("energy-trading: seed 004's METRICS_PORT is scraped from every task, and 5xx over seed 002's 10 a minute alert", () => {
+        const plan = planOf("energy-trading");
+        assert.deepEqual(plan.metrics, [{ service: "api", tasksName: "tasks.opsbook-unit-api", port: 9100 }]);
+        assert.equal(plan.settings.thresholds.errorsPerMinute, 10);
     });
 
     it("checks published services through the gateway (the users' path) and unpublished ones directly", () => {
