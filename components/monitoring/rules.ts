@@ -69,12 +69,13 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
         const value = `max(redis_key_value${sel})`;
         // Milliseconds (the reference app, JavaScript's Date.now()) or seconds (Unix time): both read as seconds.
         const seconds = `((${value} > 1e11) / 1000 or ${value})`;
-        // A missing key counts as stale, unless Redis itself cannot be read (RedisUnreachable says so).
-        const redisBlind = `(max(redis_up{job=${q(JOBS.redis)}}) == 0 or max(up{job=${q(JOBS.redis)}}) == 0)`;
+        // A missing key counts as stale only while Redis is read (redis_up is 1): not before the
+        // first scrape, not while the exporter or Redis is down (RedisUnreachable says so).
+        const redisRead = `(max(redis_up{job=${q(JOBS.redis)}}) == 1)`;
         return rule(
             "HeartbeatStale",
             hb.service,
-            `(time() - ${seconds}) > ${t.heartbeatStaleSeconds} or max(absent(redis_key_value${sel}) unless on() ${redisBlind})`,
+            `(time() - ${seconds}) > ${t.heartbeatStaleSeconds} or max(absent(redis_key_value${sel}) and on() ${redisRead})`,
             2 * interval,
             `${hb.service} of stack ${stack}: heartbeat ${hb.key} is stale (older than ${t.heartbeatStaleSeconds}s): ` +
                 `{{ if gt $value 1.0 }}last written {{ $value | humanizeDuration }} ago{{ else }}missing from Redis{{ end }}.`,

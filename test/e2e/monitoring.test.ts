@@ -3,8 +3,11 @@
 // the address swarm tasks reach this machine at (the docker_gwbridge gateway), since Alertmanager
 // runs inside the stack. Stopping the api out of band (scaled to 0) must bring a "down" message
 // naming the stack, the service and what to do, then "resolved" once it is back; stopping the
-// workers must bring "heartbeat stale" the same way. Wall time: about 4-5 minutes on 2 shared cores.
+// workers must bring "heartbeat stale" the same way. The generic webhook receiver gets the same
+// notifications as Alertmanager's JSON. Wall time: about 5.5 minutes on 2 shared cores.
 import { strict as assert } from "node:assert";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { FakeBotApi, SentMessage, fakeBotToken, startFakeBotApi } from "../fakes/telegramBotApi";
 import { TestStack, assertSecretsOnlyAsFiles, docker, httpGet, requireEngines, waitFor } from "./harness";
@@ -22,10 +25,40 @@ async function addressTasksReach(): Promise<string> {
     return address;
 }
 
+/** Alertmanager's webhook payload, as far as the test reads it. */
+interface WebhookNotification {
+    status: string;
+    commonLabels: Record<string, string>;
+    alerts: { status: string; labels: Record<string, string>; annotations: Record<string, string> }[];
+}
+
+/** A receiver of Alertmanager's generic webhook on `host`: records every JSON body POSTed to /alerts. */
+async function startWebhookReceiver(host: string): Promise<{ url: string; received: { at: number; body: WebhookNotification }[]; close(): Promise<void> }> {
+    const received: { at: number; body: WebhookNotification }[] = [];
+    const server = http.createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => {
+            if (req.method === "POST" && req.url === "/alerts") {
+                received.push({ at: Date.now(), body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as WebhookNotification });
+            }
+            res.writeHead(req.url === "/alerts" ? 200 : 404);
+            res.end();
+        });
+    });
+    await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, host, resolve);
+    });
+    const { port } = server.address() as AddressInfo;
+    return { url: `http://${host}:${port}/alerts`, received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
 describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { timeout: 30 * 60 * 1000 }, () => {
     const stack = new TestStack("e2e-mon");
     const token = fakeBotToken();
     let api: FakeBotApi;
+    let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
     let services: Record<string, string> = {};
 
     /** Messages to our chat that arrived after `since` and match `pattern`. */
@@ -37,8 +70,10 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
 
     before(async () => {
         requireEngines();
-        api = await startFakeBotApi({ host: await addressTasksReach() });
+        const host = await addressTasksReach();
+        api = await startFakeBotApi({ host });
         api.addBot(token);
+        webhook = await startWebhookReceiver(host);
         await stack.init(
             [
                 "config:",
@@ -49,7 +84,7 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
                 "    scrapeIntervalSeconds: 2",
                 "    thresholds: {serviceDownSeconds: 4, probeTimeoutSeconds: 1, heartbeatStaleSeconds: 20}",
                 "    grouping: {waitSeconds: 1, intervalSeconds: 2, repeatHours: 1}",
-                "    receivers: {telegram: {}}",
+                "    receivers: {telegram: {}, webhook: {}}",
                 "  opsbook:services:",
                 "    api: {kind: http, env: {APP_ROLE: api}, uses: [redis]}",
                 "    workers:",
@@ -66,14 +101,19 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
     after(async () => {
         await stack.dispose();
         await api?.close();
+        await webhook?.close();
     });
 
     it("refuses a Telegram receiver whose secrets are not set, naming both keys, before anything is created", async () => {
         const res = await stack.pulumi(["preview", "--non-interactive"]);
         assert.notEqual(res.code, 0, "preview passed without the receiver's secrets");
         const text = res.stdout + res.stderr;
-        for (const key of ["ALERT_TELEGRAM_BOT_TOKEN", "ALERT_TELEGRAM_CHAT_ID"]) {
-            assert.match(text, new RegExp(`\`opsbook:monitoring\\.receivers\\.telegram\` needs the secret \`${key}\`, which is not set; run \`pulumi config set --secret ${key}\``));
+        for (const [receiver, key] of [
+            ["telegram", "ALERT_TELEGRAM_BOT_TOKEN"],
+            ["telegram", "ALERT_TELEGRAM_CHAT_ID"],
+            ["webhook", "ALERT_WEBHOOK_URL"],
+        ]) {
+            assert.match(text, new RegExp(`\`opsbook:monitoring\\.receivers\\.${receiver}\` needs the secret \`${key}\`, which is not set; run \`pulumi config set --secret ${key}\``));
         }
         assert.deepEqual(await stack.services(), [], "something was created");
     });
@@ -83,6 +123,7 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
         for (const [key, value] of [
             ["ALERT_TELEGRAM_BOT_TOKEN", token],
             ["ALERT_TELEGRAM_CHAT_ID", CHAT_ID],
+            ["ALERT_WEBHOOK_URL", webhook.url],
         ]) {
             const set = await stack.pulumi(["config", "set", "--secret", key], value);
             assert.equal(set.code, 0, set.stderr);
@@ -94,7 +135,7 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
         services = { ...outputs.services, ...outputs.monitoring.services };
         assert.match(outputs.monitoring.prometheus, /^http:\/\/127\.0\.0\.1:\d+$/);
         assert.match(outputs.monitoring.alertmanager, /^http:\/\/127\.0\.0\.1:\d+$/);
-        assert.deepEqual(outputs.monitoring.receivers, ["telegram"]);
+        assert.deepEqual(outputs.monitoring.receivers, ["telegram", "webhook"]);
         assert.deepEqual(Object.keys(outputs.endpoints), ["api"], "Prometheus and Alertmanager are not app endpoints");
         assert.equal((await httpGet(`${outputs.monitoring.alertmanager}/-/ready`)).status, 200);
         const rules = await waitFor("Prometheus's rules", 60, () => httpGet(`${outputs.monitoring.prometheus}/api/v1/rules`), (r) => r.status === 200);
@@ -139,6 +180,19 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
         const [resolved] = await waitFor("a RESOLVED ServiceDown message", 180, async () => messagesSince(backAt, /RESOLVED ServiceDown - service api/), (m) => m.length > 0);
         stack.log(`resolved message after ${Math.round((resolved.at - backAt) / 1000)}s:\n${resolved.text}`);
         assert.match(resolved.text, new RegExp(`^RESOLVED - stack ${stack.name}: 0 firing, 1 resolved`));
+
+        // The webhook got the same two notifications, as Alertmanager's JSON.
+        const hooks = webhook.received.filter((n) => n.at >= stoppedAt && n.body.alerts.some((a) => a.labels.alertname === "ServiceDown" && a.labels.service === "api"));
+        const firingHook = hooks.find((n) => n.body.status === "firing");
+        assert.ok(firingHook, `no firing notification at the webhook: ${JSON.stringify(webhook.received.map((n) => n.body.status))}`);
+        assert.equal(firingHook.body.commonLabels.stack, stack.name);
+        assert.equal(firingHook.body.alerts[0].annotations.runbook, "README.md#servicedown");
+        await waitFor(
+            "a resolved notification at the webhook",
+            30,
+            async () => webhook.received.filter((n) => n.at >= backAt && n.body.status === "resolved"),
+            (list) => list.some((n) => n.body.alerts.some((a) => a.labels.service === "api" && a.status === "resolved")),
+        );
     });
 
     it("the workers stopped: a heartbeat-stale message after the threshold; resolved once they write again", async () => {

@@ -125,6 +125,12 @@ function casesFor(plan: MonitoringPlan): Case[] {
                 { eval_time: "9m", alertname: "HeartbeatStale", exp_alerts: [] },
             ],
         });
+        // Before Redis has been read once (Prometheus just started), a key not seen yet is no alert.
+        cases.push({
+            name: `${hb.key} before the first scrape of Redis`,
+            input: [{ series: series("up", { job: "monitoring", instance: "localhost:9090", service: "prometheus", stack }), values: "1x20" }],
+            checks: [{ eval_time: "4m", alertname: "HeartbeatStale", exp_alerts: [] }],
+        });
     }
     for (const m of plan.metrics) {
         const rule = find("HighErrorRate", m.service);
