@@ -4,7 +4,9 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackSettings } from "./config";
+import { connectEngine } from "./components/engine";
 import { LocalImage, resolveLocalImages } from "./components/images";
+import { ImageDelivery } from "./providers/imageDelivery";
 import { DatabaseAccess } from "./components/databaseAccess";
 import { Migration } from "./components/migration";
 import { engineName, labelList, stackLabels } from "./components/naming";
@@ -37,7 +39,11 @@ const MIGRATOR_URL_KEY = "MIGRATOR_DATABASE_URL";
 
 export = async () => {
     const { project, stack, spec, userSecrets, probePath, alertReceivers } = readStackSettings();
-    const identity = { project, stack };
+    // The engine answers and is a swarm manager, or nothing is registered.
+    const engine = await connectEngine(spec.engine);
+    const identity = { project, stack, ...(engine.connection ? { engine: engine.connection } : {}) };
+    // Every docker resource of the stack, in every component, on the stack's engine.
+    const onEngine = { providers: [engine.provider] };
     const webhookPlan = telegramWebhookPlan(spec, userSecrets);
 
     const refs: Record<string, string> = {
@@ -46,15 +52,30 @@ export = async () => {
         ...(spec.monitoring.enabled ? { "opsbook:images.monitoring": spec.images.monitoring } : {}),
     };
     const ids = await resolveLocalImages(refs);
-    const image = (key: string): LocalImage => ({ reference: refs[key], id: ids[key] });
+    // Images are built on this machine; a server's engine gets them copied over its connection
+    // (once per image ID), and services wait for that through the ID they run.
+    const delivered = new Map<string, pulumi.Output<string>>();
+    const imageId = (key: string): pulumi.Input<string> => {
+        if (!engine.connection || !engine.remote) {
+            return ids[key];
+        }
+        const existing = delivered.get(ids[key]);
+        if (existing) {
+            return existing;
+        }
+        const delivery = new ImageDelivery(`image-${key.replace(/^opsbook:/, "").replace(/[^a-zA-Z0-9-]+/g, "-")}`, { reference: refs[key], imageId: ids[key], engine: engine.connection });
+        delivered.set(ids[key], delivery.imageId);
+        return delivery.imageId;
+    };
+    const image = (key: string): LocalImage => ({ reference: refs[key], id: imageId(key) });
     const serviceImage = (name: string) => image(spec.services[name].image ? `opsbook:services.${name}.image` : "opsbook:images.app");
 
     const generated = generatedSecretSpecs(spec);
-    const secrets = new StackSecrets("secrets", { generated });
+    const secrets = new StackSecrets("secrets", { generated }, onEngine);
     const secretValues = { ...secrets.values, ...userSecrets };
 
-    const networks = new StackNetworks("network", { identity });
-    const probe = new HealthProbe("health-probe", { identity, binaryPath: probePath });
+    const networks = new StackNetworks("network", { identity }, onEngine);
+    const probe = new HealthProbe("health-probe", { identity, binaryPath: probePath }, onEngine);
 
     const postgres = spec.postgres.enabled
         ? new Postgres("postgres", {
@@ -65,7 +86,7 @@ export = async () => {
               database: spec.postgres.database,
               adminPasswordRotation: spec.rotation.POSTGRES_PASSWORD,
               keepDataOnDestroy: spec.postgres.keepDataOnDestroy,
-          })
+          }, onEngine)
         : undefined;
 
     const redis = spec.redis.enabled
@@ -76,7 +97,7 @@ export = async () => {
               memoryMb: spec.redis.memoryMb,
               keepDataOnDestroy: spec.redis.keepDataOnDestroy,
               passwordRotation: spec.rotation.REDIS_PASSWORD,
-          })
+          }, onEngine)
         : undefined;
 
     const access = postgres
@@ -92,7 +113,7 @@ export = async () => {
                   migratorPasswordRotation: spec.rotation.POSTGRES_MIGRATOR_PASSWORD,
                   appPasswordRotation: spec.rotation.POSTGRES_APP_PASSWORD,
               },
-              { dependsOn: [postgres] },
+              { ...onEngine, dependsOn: [postgres] },
           )
         : undefined;
 
@@ -111,7 +132,7 @@ export = async () => {
             ...Object.fromEntries(callSecrets.map((n) => [n, secretValues[n]])),
             ...(access ? { [MIGRATOR_URL_KEY]: access.migratorUrl } : {}),
         },
-    });
+    }, onEngine);
 
     const migration =
         spec.migrations && access
@@ -134,7 +155,7 @@ export = async () => {
                           redact: [access.migratorUrl, ...Object.values(preflight.preflightSecretEnv)],
                           timeoutSeconds: spec.migrations.timeoutSeconds,
                       },
-                      { dependsOn: [access.applied] },
+                      { ...onEngine, dependsOn: [access.applied] },
                   );
               })()
             : undefined;
@@ -148,7 +169,7 @@ export = async () => {
                     new docker.Volume(
                         `volume-${volumeName}`,
                         { name: engineName(identity, volumeName), labels: labelList(stackLabels(identity, "volume")) },
-                        { retainOnDelete: true },
+                        { retainOnDelete: true, provider: engine.provider },
                     ),
                 );
             }
@@ -202,7 +223,7 @@ export = async () => {
                 readOnlyRootFilesystem: svc.readOnlyRootFilesystem,
                 mounts: Object.entries(svc.volumes).map(([v, target]) => ({ volume: volumes.get(v)!.name, target })),
             },
-            { dependsOn: deps },
+            { ...onEngine, dependsOn: deps },
         );
         services.set(name, service);
         return service;
@@ -221,13 +242,14 @@ export = async () => {
                       secrets: files.mount(callSecrets),
                       probe: probe.config,
                   },
-                  { dependsOn: [...services.values()] },
+                  { ...onEngine, dependsOn: [...services.values()] },
               )
             : undefined;
 
     // Prometheus and Alertmanager are published by the gateway beside the services, on 127.0.0.1.
     const gatewayNames = [...published, ...(spec.monitoring.enabled ? MONITORING_ENDPOINTS : [])];
-    const monitoringUrl = (name: string) => `http://127.0.0.1:${derivedHostPort(identity, name)}`;
+    // Where the gateway publishes them (a server's name when the stack runs on a server's engine).
+    const monitoringUrl = (name: string) => `http://${engine.endpointHost}:${derivedHostPort(identity, name)}`;
     const monitoring = spec.monitoring.enabled
         ? (() => {
               const telegram = spec.monitoring.receivers.telegram;
@@ -253,7 +275,7 @@ export = async () => {
                       externalUrls: { prometheus: monitoringUrl("prometheus"), alertmanager: monitoringUrl("alertmanager") },
                   },
                   // Watching starts once what it watches runs, so a deploy raises no alert of its own.
-                  { dependsOn: [...services.values(), ...(redis ? [redis] : []), ...(postgres ? [postgres] : [])] },
+                  { ...onEngine, dependsOn: [...services.values(), ...(redis ? [redis] : []), ...(postgres ? [postgres] : [])] },
               );
           })()
         : undefined;
@@ -280,8 +302,10 @@ export = async () => {
                                 ]
                               : []),
                       ],
+                      bindAddress: engine.publishAddress,
+                      endpointHost: engine.endpointHost,
                   },
-                  { dependsOn: [...published.map((name) => services.get(name)!), ...(monitoring ? [monitoring] : [])] },
+                  { ...onEngine, dependsOn: [...published.map((name) => services.get(name)!), ...(monitoring ? [monitoring] : [])] },
               )
             : undefined;
 
@@ -291,7 +315,7 @@ export = async () => {
         ? new TelegramWebhookRegistration(
               "telegram-webhook",
               { ...webhookPlan, secretToken: secretValues.TELEGRAM_WEBHOOK_SECRET },
-              { dependsOn: [services.get(webhookPlan.service)!, ...(gateway ? [gateway] : [])] },
+              { ...onEngine, dependsOn: [services.get(webhookPlan.service)!, ...(gateway ? [gateway] : [])] },
           )
         : undefined;
 
@@ -312,7 +336,7 @@ export = async () => {
                   location: spec.backups.location,
                   memoryMb: spec.backups.memoryMb,
               },
-              { dependsOn: [...(postgres ? [postgres] : []), ...(migration ? [migration] : []), ...services.values()] },
+              { ...onEngine, dependsOn: [...(postgres ? [postgres] : []), ...(migration ? [migration] : []), ...services.values()] },
           )
         : undefined;
 
@@ -324,7 +348,7 @@ export = async () => {
             : pulumi.output({});
 
     const outputs = {
-        /** Base URL of each published service, on 127.0.0.1. */
+        /** Base URL of each published service, on `opsbook:engine.publishAddress` (127.0.0.1 by default). */
         endpoints: publishedUrls((url) => url),
         /** Health URL of each published service. */
         healthChecks: publishedUrls((url, path) => `${url}${path}`),

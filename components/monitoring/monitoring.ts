@@ -123,7 +123,7 @@ export class Monitoring extends pulumi.ComponentResource {
                 extraLabels: { [LABEL_MONITORING_PART]: part, ...spec.extraLabels },
             });
             const svc = new docker.Service(`${name}-${part}`, serviceArgs, { parent: this, deleteBeforeReplace: spec.updateOrder === "stop-first" });
-            settledAfter(`${name}-${part}-settled`, svc.name, serviceArgs, 240, { parent: this });
+            settledAfter(`${name}-${part}-settled`, svc.name, serviceArgs, 240, identity.engine, { parent: this });
             return svc;
         };
 
