@@ -4,7 +4,10 @@
 // monitoring services (`docker stats --no-stream`), destroy. One run per variant: on a shared machine
 // read the figures with the load average printed beside them.
 //
-//   node --import tsx bench/monitoring-cost.ts       (in a shell prepared by the toolchain)
+//   node --import tsx bench/monitoring-cost.ts [--on-first]    (in a shell prepared by the toolchain)
+//
+// The first deploy after a code change also compiles the program; `--on-first` swaps the order
+// to see how much of a difference is the order rather than monitoring.
 //
 // Table on stdout, JSON in bench/results/monitoring-cost.json.
 import * as fs from "node:fs";
@@ -85,11 +88,13 @@ async function measure(monitoring: boolean): Promise<Variant> {
 async function main(): Promise<void> {
     requireEngines();
     const variants: Variant[] = [];
-    for (const monitoring of [false, true]) {
+    const order = process.argv.includes("--on-first") ? [true, false] : [false, true];
+    for (const monitoring of order) {
         process.stderr.write(`[monitoring-cost] monitoring ${monitoring ? "on" : "off"}\n`);
         variants.push(await measure(monitoring));
     }
-    const [off, on] = variants;
+    const off = variants.find((v) => !v.monitoring)!;
+    const on = variants.find((v) => v.monitoring)!;
     const total = Object.values(on.memoryMiB).reduce((a, b) => a + b, 0);
     const rows = [
         ["", "monitoring off", "monitoring on", "added"],
@@ -103,7 +108,7 @@ async function main(): Promise<void> {
     console.log(rows.map((r) => `| ${r.join(" | ")} |`).join("\n"));
     const out = path.join(__dirname, "results", "monitoring-cost.json");
     fs.mkdirSync(path.dirname(out), { recursive: true });
-    fs.writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), variants }, null, 2) + "\n");
+    fs.writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), order: order.map((m) => (m ? "on" : "off")), variants }, null, 2) + "\n");
 }
 
 main().catch((err: unknown) => {
