@@ -12,6 +12,7 @@ import { describe, it } from "node:test";
 import { listenPorts } from "../../components/gateway";
 import { MONITORING_ENDPOINTS, MonitoringPlan, monitoringPlan } from "../../components/monitoring/plan";
 import { ALERTS, AlertRule, alertRules } from "../../components/monitoring/rules";
+import { CONFIG_PATHS, alertmanagerConfig, blackboxConfig, prometheusConfig } from "../../components/monitoring/configFiles";
 import { parseSpec } from "../../components/spec";
 import { publishedServices } from "../../components/wiring";
 import { PRESETS, applyPreset } from "../../presets";
@@ -222,6 +223,51 @@ function promtool(plan: MonitoringPlan, cases: Case[]): string {
         fs.rmSync(dir, { recursive: true, force: true });
     }
 }
+
+/** Runs a command in the monitoring image with `files` mounted at /etc/opsbook; returns its output or fails with it. */
+function inImage(files: Record<string, object>, command: string[]): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "opsbook-monitoring-config-"));
+    try {
+        for (const [name, content] of Object.entries(files)) {
+            fs.writeFileSync(path.join(dir, name), JSON.stringify(content, null, 2), { mode: 0o644 });
+        }
+        fs.chmodSync(dir, 0o755);
+        return execFileSync("docker", ["run", "--rm", "--network", "none", "-v", `${dir}:/etc/opsbook:ro`, monitoringImage(), ...command], { encoding: "utf8", stdio: "pipe" });
+    } catch (err) {
+        const e = err as { stdout?: string; stderr?: string; message: string };
+        assert.fail(`${command.join(" ")} failed:\n${e.stdout ?? ""}${e.stderr ?? e.message}`);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+describe("the config files as the tools themselves read them, for every preset", () => {
+    for (const preset of Object.keys(PRESETS)) {
+        it(`${preset}: promtool checks prometheus.yml with its rules, the blackbox exporter and amtool their configs`, () => {
+            const plan = planOf(preset);
+            const base = (p: string) => path.posix.basename(p);
+            const out = inImage(
+                {
+                    [base(CONFIG_PATHS.prometheus)]: prometheusConfig(plan),
+                    [base(CONFIG_PATHS.rules)]: alertRules(plan),
+                    [base(CONFIG_PATHS.blackbox)]: blackboxConfig(plan),
+                    "alertmanager.yml": alertmanagerConfig(plan, {
+                        telegram: { apiUrl: "https://api.telegram.org", botToken: "7000000001:AAF4x9Qd2LkVb8Zp1Rt6Yw3Hn5Jm7Kc0Ue", chatId: "-1001234567890" },
+                        webhook: { url: "https://alerts.example.net/opsbook" },
+                    }),
+                },
+                [
+                    "sh",
+                    "-c",
+                    `promtool check config ${CONFIG_PATHS.prometheus} && prometheus-blackbox-exporter --config.check --config.file=${CONFIG_PATHS.blackbox} 2>&1 && amtool check-config /etc/opsbook/alertmanager.yml`,
+                ],
+            );
+            assert.match(out, /is valid prometheus config file syntax/);
+            assert.match(out, /Config file is ok/);
+            assert.match(out, /Checking '\/etc\/opsbook\/alertmanager.yml'\s+SUCCESS/);
+        });
+    }
+});
 
 describe("alert rules under promtool, for every preset", () => {
     for (const preset of Object.keys(PRESETS)) {
