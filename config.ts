@@ -2,6 +2,7 @@
 // user-supplied secrets as Outputs marked secret.
 import * as pulumi from "@pulumi/pulumi";
 import { SPEC_KEYS, Spec, SpecError, configKeyProblems, parseSpec } from "./components/spec";
+import { ReceiverSecretState, TELEGRAM_CHAT_ID, receiverProblems, receiverSecrets } from "./components/monitoring/settings";
 import { applyPreset } from "./presets";
 
 export interface StackSettings {
@@ -12,6 +13,8 @@ export interface StackSettings {
     readonly userSecrets: Record<string, pulumi.Output<string>>;
     /** The static HTTP probe the toolchain built (`OPSBOOK_PROBE`), for health checks of any image. */
     readonly probePath: string;
+    /** The alert receivers' secrets by config key (secret Outputs), and which are set (names only). */
+    readonly alertReceivers: { readonly values: Record<string, pulumi.Output<string>>; readonly state: ReceiverSecretState };
 }
 
 // The SDK knows which config keys were set with --secret; it exposes that only internally.
@@ -59,14 +62,43 @@ export function readStackSettings(): StackSettings {
             }
         }
     }
-    if (plain.length > 0) {
-        throw new SpecError(
-            plain.map(
+    // The alert receivers' secrets: every one a configured receiver needs must be set, as a secret.
+    const receiverState: ReceiverSecretState = {};
+    const receiverValues: Record<string, pulumi.Output<string>> = {};
+    const receiverFormat: string[] = [];
+    if (spec.monitoring.enabled) {
+        for (const [kind, secrets] of Object.entries(receiverSecrets(spec.monitoring)) as [keyof ReceiverSecretState, { name: string }[]][]) {
+            const state: Record<string, "set" | "missing"> = {};
+            for (const { name } of secrets) {
+                const value = config.get(name);
+                if (value !== undefined && !runtimeConfig.isConfigSecret(`opsbook:${name}`)) {
+                    plain.push(name);
+                }
+                state[name] = value === undefined || value === "" ? "missing" : "set";
+                if (value !== undefined && kind === "telegram" && name === spec.monitoring.receivers.telegram?.chatIdSecret && !TELEGRAM_CHAT_ID.test(value.trim())) {
+                    receiverFormat.push(
+                        `\`opsbook:${name}\` (the chat of \`opsbook:monitoring.receivers.telegram\`) must be a numeric chat id such as 123456789 or -1001234567890 (not @name); ` +
+                            `ask the Bot API's getUpdates after writing to the bot, then \`pulumi config set --secret ${name}\``,
+                    );
+                }
+                const secret = config.getSecret(name);
+                if (secret !== undefined) {
+                    receiverValues[name] = secret;
+                }
+            }
+            receiverState[kind] = state;
+        }
+    }
+    const receiverIssues = [...receiverProblems(receiverState, false), ...receiverFormat];
+    if (plain.length > 0 || receiverIssues.length > 0) {
+        throw new SpecError([
+            ...plain.map(
                 (name) =>
                     `\`opsbook:${name}\` is a secret but is stored in plain text; run ` +
                     `'pulumi config set --secret ${name} <value>' (it replaces the plain value)`,
             ),
-        );
+            ...receiverIssues,
+        ]);
     }
     const probePath = process.env.OPSBOOK_PROBE;
     if (!probePath) {
@@ -74,5 +106,5 @@ export function readStackSettings(): StackSettings {
             "OPSBOOK_PROBE is not set: it names the HTTP probe that checks the services' health; run 'eval \"$(npm run -s toolchain)\"' in this shell first",
         );
     }
-    return { project: pulumi.getProject(), stack: pulumi.getStack(), spec, userSecrets, probePath };
+    return { project: pulumi.getProject(), stack: pulumi.getStack(), spec, userSecrets, probePath, alertReceivers: { values: receiverValues, state: receiverState } };
 }

@@ -18,7 +18,9 @@ import { JobScheduler } from "./components/scheduler";
 import { SecretFiles } from "./components/secretFiles";
 import { StackSecrets } from "./components/secrets";
 import { AppService } from "./components/service";
-import { Gateway } from "./components/gateway";
+import { Gateway, derivedHostPort, listenPorts } from "./components/gateway";
+import { Monitoring } from "./components/monitoring/monitoring";
+import { MONITORING_ENDPOINTS, MONITORING_PORTS, monitoringPlan } from "./components/monitoring/plan";
 import { Backups } from "./components/backup";
 import { backupImageKeys, backupTargets, backupsEnabled } from "./components/backupPlan";
 import { TelegramWebhookRegistration, telegramWebhookPlan } from "./components/webhook";
@@ -36,7 +38,7 @@ import {
 const MIGRATOR_URL_KEY = "MIGRATOR_DATABASE_URL";
 
 export = async () => {
-    const { project, stack, spec, userSecrets, probePath } = readStackSettings();
+    const { project, stack, spec, userSecrets, probePath, alertReceivers } = readStackSettings();
     // The engine answers and is a swarm manager, or nothing is registered.
     const engine = await connectEngine(spec.engine);
     const identity = { project, stack, ...(engine.connection ? { engine: engine.connection } : {}) };
@@ -44,7 +46,11 @@ export = async () => {
     const onEngine = { providers: [engine.provider] };
     const webhookPlan = telegramWebhookPlan(spec, userSecrets);
 
-    const refs = { ...imageKeys(spec), ...backupImageKeys(spec) };
+    const refs: Record<string, string> = {
+        ...imageKeys(spec),
+        ...backupImageKeys(spec),
+        ...(spec.monitoring.enabled ? { "opsbook:images.monitoring": spec.images.monitoring } : {}),
+    };
     const ids = await resolveLocalImages(refs);
     // Images are built on this machine; a server's engine gets them copied over its connection
     // (once per image ID), and services wait for that through the ID they run.
@@ -240,24 +246,66 @@ export = async () => {
               )
             : undefined;
 
+    // Prometheus and Alertmanager are published by the gateway beside the services, on 127.0.0.1.
+    const gatewayNames = [...published, ...(spec.monitoring.enabled ? MONITORING_ENDPOINTS : [])];
+    // Where the gateway publishes them (a server's name when the stack runs on a server's engine).
+    const monitoringUrl = (name: string) => `http://${engine.endpointHost}:${derivedHostPort(identity, name)}`;
+    const monitoring = spec.monitoring.enabled
+        ? (() => {
+              const telegram = spec.monitoring.receivers.telegram;
+              const webhook = spec.monitoring.receivers.webhook;
+              const values = alertReceivers.values;
+              return new Monitoring(
+                  "monitoring",
+                  {
+                      identity,
+                      plan: monitoringPlan(spec, identity, listenPorts(gatewayNames)),
+                      image: image("opsbook:images.monitoring"),
+                      networks,
+                      probe: probe.config,
+                      receivers: pulumi.all({
+                          telegram:
+                              telegram && values[telegram.botTokenSecret] && values[telegram.chatIdSecret]
+                                  ? pulumi.all({ apiUrl: spec.telegram.apiBaseUrl, botToken: values[telegram.botTokenSecret], chatId: values[telegram.chatIdSecret] })
+                                  : undefined,
+                          webhook: webhook && values[webhook.urlSecret] ? pulumi.all({ url: values[webhook.urlSecret] }) : undefined,
+                      }),
+                      receiverState: alertReceivers.state,
+                      redisPassword: redis?.password,
+                      externalUrls: { prometheus: monitoringUrl("prometheus"), alertmanager: monitoringUrl("alertmanager") },
+                  },
+                  // Watching starts once what it watches runs, so a deploy raises no alert of its own.
+                  { ...onEngine, dependsOn: [...services.values(), ...(redis ? [redis] : []), ...(postgres ? [postgres] : [])] },
+              );
+          })()
+        : undefined;
+
     const gateway =
-        published.length > 0
+        gatewayNames.length > 0
             ? new Gateway(
                   "gateway",
                   {
                       identity,
                       network: networks.edge,
                       image: image("opsbook:images.gateway"),
-                      backends: published.map((name) => ({
-                          name,
-                          serviceName: services.get(name)!.serviceName,
-                          port: spec.services[name].port,
-                          hostPort: spec.services[name].hostPort,
-                      })),
+                      backends: [
+                          ...published.map((name) => ({
+                              name,
+                              serviceName: services.get(name)!.serviceName,
+                              port: spec.services[name].port,
+                              hostPort: spec.services[name].hostPort,
+                          })),
+                          ...(monitoring
+                              ? [
+                                    { name: "alertmanager", serviceName: monitoring.alertmanagerService, port: MONITORING_PORTS.alertmanager },
+                                    { name: "prometheus", serviceName: monitoring.prometheusService, port: MONITORING_PORTS.prometheus },
+                                ]
+                              : []),
+                      ],
                       bindAddress: engine.publishAddress,
                       endpointHost: engine.endpointHost,
                   },
-                  { ...onEngine, dependsOn: published.map((name) => services.get(name)!) },
+                  { ...onEngine, dependsOn: [...published.map((name) => services.get(name)!), ...(monitoring ? [monitoring] : [])] },
               )
             : undefined;
 
@@ -294,7 +342,9 @@ export = async () => {
 
     const publishedUrls = (pick: (url: string, healthPath: string) => string) =>
         gateway
-            ? gateway.urls.apply((u) => Object.fromEntries(Object.entries(u).map(([name, url]) => [name, pick(url, spec.services[name].healthPath)])))
+            ? gateway.urls.apply((u) =>
+                  Object.fromEntries(Object.entries(u).flatMap(([name, url]) => (name in spec.services ? [[name, pick(url, spec.services[name].healthPath)]] : []))),
+              )
             : pulumi.output({});
 
     const outputs = {
@@ -314,6 +364,15 @@ export = async () => {
         telegramWebhook: webhook ? { url: webhook.url, pendingUpdateCount: webhook.pendingUpdateCount, lastErrorMessage: webhook.lastErrorMessage } : undefined,
         /** Where backups are, the agent service, the schedule and what to run next. */
         backups: backups?.summary,
+        /** Prometheus and Alertmanager on 127.0.0.1 (through the gateway), and where the alerts go. */
+        monitoring: monitoring
+            ? {
+                  prometheus: monitoringUrl("prometheus"),
+                  alertmanager: monitoringUrl("alertmanager"),
+                  receivers: Object.keys(alertReceivers.state),
+                  services: { prometheus: monitoring.prometheusService, alertmanager: monitoring.alertmanagerService },
+              }
+            : undefined,
         migrationsFinishedAt: migration?.finishedAt,
         networks: { data: networks.data.name, edge: networks.edge.name },
         /** How the stack reaches an engine other than this machine's (nothing secret): `npm run backup` goes the same way. */

@@ -382,11 +382,14 @@ interface Subject {
 
 /**
  * The bench topology as an opsbook stack: Postgres, Redis and one api that uses both; no backups
- * (the peers have none). `bench/noop-breakdown.sh` reads this literal too.
+ * and no monitoring (the peers have neither; bench/monitoring-cost.ts measures what monitoring
+ * adds). `bench/noop-breakdown.sh` reads this literal too.
  */
 const OPSBOOK_CONFIG = `config:
   opsbook:release: "1"
   opsbook:backups:
+    enabled: false
+  opsbook:monitoring:
     enabled: false
   opsbook:services:
     api:

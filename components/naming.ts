@@ -18,6 +18,10 @@ export const LABEL_IMAGE_REF = "opsbook.image-ref";
 export const LABEL_HEALTHCHECK = "opsbook.healthcheck";
 /** The env contract of a service, as JSON (see envContract.ts), for the policy pack. */
 export const LABEL_ENV_CONTRACT = "opsbook.env-contract";
+/** Which monitoring part a service is (prometheus, alertmanager, blackbox-exporter, redis-exporter). */
+export const LABEL_MONITORING_PART = "opsbook.monitoring";
+/** On the Alertmanager service: its receivers and whether each one's secrets are set, as JSON (config keys only, never a value). */
+export const LABEL_ALERT_RECEIVERS = "opsbook.alert-receivers";
 
 /** Where a resource belongs: every engine object of a stack is named and labelled from this. */
 export interface StackIdentity {

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { TELEGRAM_API_BASE_URL, TELEGRAM_UPDATE_TYPES, webhookUrlProblem } from "../providers/telegramWebhook";
 import { backupIssues, locationProblem, scheduleProblem } from "./backupPlan";
 import { LOCAL_ENGINE_HOST, knownHostsProblems, parseEngineHost } from "./engineHost";
+import { MonitoringSchema, receiverSecrets } from "./monitoring/settings";
 
 const imageRef = z
     .string()
@@ -27,6 +28,8 @@ const ImagesSchema = z
         app: imageRef.default("opsbook/app:reference"),
         gateway: imageRef.default("opsbook/gateway:1"),
         backup: imageRef.default("opsbook/backup:1"),
+        /** Prometheus, Alertmanager and the exporters (one image, see images/monitoring). */
+        monitoring: imageRef.default("opsbook/monitoring:1"),
     })
     .strict();
 
@@ -107,7 +110,7 @@ const ContractSchema = z
 // The superuser password is not among them: Postgres reads it only when it creates the data
 // directory, so a new value would lock the stack out of its own database.
 /** Engine volume names the stack's own parts take (Postgres, Redis, the default backup location). */
-export const RESERVED_VOLUME_NAMES = ["postgres-data", "redis-data", "backups"];
+export const RESERVED_VOLUME_NAMES = ["postgres-data", "redis-data", "backups", "prometheus-data", "alertmanager-data"];
 
 export const STACK_GENERATED_SECRETS = ["POSTGRES_PASSWORD", "POSTGRES_MIGRATOR_PASSWORD", "POSTGRES_APP_PASSWORD", "REDIS_PASSWORD"];
 
@@ -241,6 +244,17 @@ const ServiceSchema = z
         contract: ContractSchema.default(ContractSchema.parse({})),
         /** `postgres`, `redis`, or other services that must be healthy first. */
         uses: z.array(z.string()).default([]),
+        /**
+         * Redis keys the service writes a heartbeat to (a Unix time in milliseconds or seconds), e.g.
+         * seed 001's `worker:copy-trading:last-ping`; monitoring alerts when one is older than
+         * `monitoring.thresholds.heartbeatStaleSeconds` or missing. The service must use Redis.
+         */
+        /**
+         * Port of the service's Prometheus `/metrics` (seed 004's METRICS_PORT), scraped from every
+         * task on the stack network; its `http_requests_total{status}` counts 5xx answers.
+         */
+        metricsPort: z.number().int().min(1).max(65535).optional(),
+        heartbeats: z.array(z.string().regex(/^[^\s,=]{1,200}$/, { message: "must be a Redis key without spaces, commas or `=`" })).default([]),
         /** Named volumes of the stack mounted at paths, e.g. `{ data: /app/data }` for SQLite. */
         volumes: z
             .record(
@@ -404,6 +418,7 @@ export const SpecSchema = z
         jobs: z.record(serviceName, JobSchema).default({}),
         telegram: TelegramSchema.default(TelegramSchema.parse({})),
         backups: BackupsSchema.default(BackupsSchema.parse({})),
+        monitoring: MonitoringSchema.default(MonitoringSchema.parse({})),
         services: z
             .record(serviceName, ServiceSchema)
             .refine((s) => Object.keys(s).length > 0, { message: "declare at least one service" }),
@@ -465,8 +480,21 @@ export const SpecSchema = z
                         : "must be 1 for a service that holds in-process state; set it to 1 or add Redis to its `uses`",
                 );
             }
+            if (svc.heartbeats.length > 0 && (!svc.uses.includes("redis") || !spec.redis.enabled)) {
+                issue(
+                    ["services", name, "heartbeats"],
+                    "are Redis keys, but the service does not use Redis; add `redis` to its `uses` (with `redis.enabled: true`) or remove `heartbeats`",
+                );
+            }
             if (svc.kind === "worker" && svc.publish === true) {
                 issue(["services", name, "publish"], "a worker serves no traffic; remove `publish` or make the service `kind: http`");
+            }
+        }
+        if (spec.monitoring.enabled) {
+            for (const taken of ["prometheus", "alertmanager"]) {
+                if (taken in spec.services) {
+                    issue(["services", taken], `is the name the gateway publishes the stack's ${taken} under while \`monitoring.enabled\` is true; rename the service`);
+                }
             }
         }
         for (const cycle of usesCycles(spec.services)) {
@@ -536,7 +564,7 @@ export class SpecError extends pulumi.RunError {
 export const CONFIG_NAMESPACE = "opsbook";
 
 /** Top-level keys of the `opsbook:` namespace that make up the spec (config.ts reads exactly these). */
-export const SPEC_KEYS = ["preset", "release", "engine", "images", "postgres", "redis", "rotation", "migrations", "jobs", "telegram", "backups", "services"] as const;
+export const SPEC_KEYS = ["preset", "release", "engine", "images", "postgres", "redis", "rotation", "migrations", "jobs", "telegram", "backups", "monitoring", "services"] as const;
 
 /** User-supplied secrets are config keys named like their env var. */
 const SECRET_KEY_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -558,15 +586,22 @@ function nearest(word: string, candidates: readonly string[]): string | undefine
  * `pulumi.runtime.allConfig()`), so that a misspelt key is refused instead of silently ignored.
  * In the `opsbook:` namespace a key is either a spec key (`SPEC_KEYS`) or a user-supplied secret
  * named like its env var (UPPER_SNAKE), which some service must declare in `secretEnv` with source
- * `config` or `config-optional`. Secrets are checked only once the spec is known (`spec`); other
+ * `config` or `config-optional`, or an enabled alert receiver must name (`monitoring.receivers`).
+ * Secrets are checked only once the spec is known (`spec`); other
  * namespaces belong to providers and the policy pack, not to us.
  */
-export function configKeyProblems(keys: readonly string[], spec?: Pick<Spec, "services">): string[] {
+export function configKeyProblems(keys: readonly string[], spec?: Pick<Spec, "services" | "monitoring">): string[] {
     const problems: string[] = [];
     const prefix = `${CONFIG_NAMESPACE}:`;
     const userSecrets = new Set<string>();
     // Secrets the stack makes, with where they are declared (nothing for its own).
     const generated = new Map<string, string>(STACK_GENERATED_SECRETS.map((name) => [name, ""]));
+    // The alert receivers' secrets are user-supplied too (see monitoring/settings.ts).
+    if (spec?.monitoring.enabled) {
+        for (const secrets of Object.values(receiverSecrets(spec.monitoring))) {
+            secrets.forEach((s) => userSecrets.add(s.name));
+        }
+    }
     for (const [service, svc] of Object.entries(spec?.services ?? {})) {
         for (const [name, source] of Object.entries(svc.secretEnv)) {
             if (source.startsWith("config")) {

@@ -31,6 +31,8 @@ export interface SwarmServiceSpec {
     readonly component: string;
     /** The spec's name (api, web, ...) when the service is one the spec declares. */
     readonly specName?: string;
+    /** More labels on the service (not on its tasks), e.g. which monitoring part it is. */
+    readonly extraLabels?: Record<string, string>;
     readonly image: LocalImage;
     /** Replaces the image's entrypoint and command when given. */
     readonly command?: string[];
@@ -48,6 +50,8 @@ export interface SwarmServiceSpec {
     readonly healthcheck: docker.types.input.ServiceTaskSpecContainerSpecHealthcheck | "image";
     /** The probe config; required when the health check runs the stack's probe. */
     readonly probe?: ProbeConfigRef;
+    /** Swarm configs (files without a secret, e.g. Prometheus's config) mounted read-only at absolute paths. */
+    readonly configFiles?: (ProbeConfigRef & { readonly fileName: string })[];
     readonly replicas: number;
     readonly updateOrder: UpdateOrder;
     readonly memoryMb: number;
@@ -83,6 +87,7 @@ export function swarmServiceArgs(spec: SwarmServiceSpec): docker.ServiceArgs {
     return {
         name: spec.engineName,
         labels: labelList({
+            ...spec.extraLabels,
             ...labels,
             [LABEL_IMAGE_REF]: spec.image.reference,
             [LABEL_ENV_CONTRACT]: JSON.stringify(spec.envContract ?? EMPTY_ENV_CONTRACT),
@@ -106,7 +111,10 @@ export function swarmServiceArgs(spec: SwarmServiceSpec): docker.ServiceArgs {
                 ...(spec.command ? { commands: spec.command } : {}),
                 env: { ...spec.env, ...spec.secrets.env },
                 secrets: spec.secrets.files,
-                configs: usesProbe && spec.probe ? [{ configId: spec.probe.configId, configName: spec.probe.configName, fileName: PROBE_PATH, fileMode: 0o555 }] : [],
+                configs: [
+                    ...(usesProbe && spec.probe ? [{ configId: spec.probe.configId, configName: spec.probe.configName, fileName: PROBE_PATH, fileMode: 0o555 }] : []),
+                    ...(spec.configFiles ?? []).map((c) => ({ configId: c.configId, configName: c.configName, fileName: c.fileName, fileMode: 0o444 })),
+                ],
                 labels: labelList(labels),
                 mounts: [
                     ...(spec.volumes ?? []).map((v) => ({ type: "volume", source: v.source, target: v.target, readOnly: v.readOnly ?? false })),

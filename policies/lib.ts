@@ -51,7 +51,7 @@ export { LABEL_HEALTHCHECK };
 export const HEALTHCHECK_FROM_IMAGE = "image";
 
 /** `opsbook.component` values of the swarm services that run until stopped (one-shot jobs are not services). */
-export const LONG_RUNNING_SERVICE_COMPONENTS = ["service", "worker", "database", "cache", "scheduler", "backup"] as const;
+export const LONG_RUNNING_SERVICE_COMPONENTS = ["service", "worker", "database", "cache", "scheduler", "backup", "monitoring"] as const;
 /** Every component a long-running workload can have: the services' and the gateway container's. */
 export const LONG_RUNNING_COMPONENTS = [...LONG_RUNNING_SERVICE_COMPONENTS, "gateway"] as const;
 

@@ -2,6 +2,8 @@
 // schedule for the database, and images pinned to content. They are mandatory in code;
 // policies/config/staging.json turns them advisory or off, so the code has no stack-name branches.
 import type { PolicyConfigSchema, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { ReceiverSecretState, receiverProblems } from "../components/monitoring/settings";
+import { LABEL_ALERT_RECEIVERS, LABEL_MONITORING_PART } from "../components/naming";
 import { missingMessage } from "./env";
 import {
     BACKUP_SCHEDULE_TYPE_SUFFIX,
@@ -176,6 +178,8 @@ function imageKey(workload: Workload): string {
             return "`opsbook:images.gateway`";
         case "backup":
             return "`opsbook:images.backup`";
+        case "monitoring":
+            return "`opsbook:images.monitoring`";
         case "scheduler":
             return "`opsbook:images.app`";
         case "grants":
@@ -224,4 +228,36 @@ export const imagesPinned: ResourceValidationPolicy = {
     ],
 };
 
-export const productionPolicies = [envRequiredInProduction, backupsScheduled, imagesPinned];
+/** Alerts reach someone: the stack runs Alertmanager with a receiver whose secrets are all set. */
+export const monitoringWithReceiver: StackValidationPolicy = {
+    name: "monitoring-with-receiver",
+    description:
+        "The stack runs its monitoring (a swarm service labelled `opsbook.monitoring=alertmanager`) with at least one alert receiver, and every secret " +
+        "each receiver needs is set (the `opsbook.alert-receivers` label records receivers and secret names, never values). The rule is the one " +
+        "config.ts applies before anything is registered (components/monitoring/settings.ts `receiverProblems`). A production stack that stops serving must tell someone.",
+    enforcementLevel: "mandatory",
+    severity: "high",
+    validateStack: validateStackView((view, _args, reportViolation) => {
+        const alertmanagers = view.services.filter((w) => w.labels[LABEL_MONITORING_PART] === "alertmanager");
+        if (alertmanagers.length === 0) {
+            reportViolation(
+                "The stack runs no Alertmanager, so nobody hears of an outage; keep `opsbook:monitoring.enabled` on (the default) and set " +
+                    "`opsbook:monitoring.receivers.telegram` (with `pulumi config set --secret ALERT_TELEGRAM_BOT_TOKEN` and `ALERT_TELEGRAM_CHAT_ID`) or `.webhook`.",
+            );
+            return;
+        }
+        for (const am of alertmanagers) {
+            let state: ReceiverSecretState = {};
+            try {
+                state = JSON.parse(am.labels[LABEL_ALERT_RECEIVERS] ?? "{}") as ReceiverSecretState;
+            } catch {
+                // An unreadable label reads as no receiver, which is reported below.
+            }
+            for (const problem of receiverProblems(state, true)) {
+                reportViolation(`${describe(am)}: ${problem}.`, am.urn);
+            }
+        }
+    }),
+};
+
+export const productionPolicies = [envRequiredInProduction, backupsScheduled, imagesPinned, monitoringWithReceiver];

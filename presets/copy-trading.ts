@@ -21,6 +21,8 @@ export const copyTrading: PresetSpec = {
             port: 8080,
             singleInstance: "always",
             env: { APP_ROLE: "worker", SERVICE_NAME: "copy-trading-workers", WORKER_NAMES: "copy-trading,auto-claim,health-check,position-sync" },
+            // Seed 001: "Alert if any ping is >2 minutes stale" (monitoring.thresholds.heartbeatStaleSeconds).
+            heartbeats: ["worker:copy-trading:last-ping", "worker:auto-claim:last-ping", "worker:health-check:last-ping", "worker:position-sync:last-ping"],
             secretEnv: { TRADING_KEY_ENCRYPTION_KEY: "generated-hex64" },
             contract: { formats: { TRADING_KEY_ENCRYPTION_KEY: "hex64" }, equalAcrossServices: ["TRADING_KEY_ENCRYPTION_KEY"] },
             uses: ["postgres", "redis"],

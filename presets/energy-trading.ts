@@ -12,6 +12,8 @@ export const energyTrading: PresetSpec = {
             port: 8080,
             healthPath: "/health",
             env: { APP_ROLE: "api", SERVICE_NAME: "flash-green", METRICS_PORT: "9100", READ_ONLY: "false" },
+            // Seed 004: "Prometheus-format metrics are exposed on :${METRICS_PORT}/metrics".
+            metricsPort: 9100,
             secretEnv: { API_KEY: "generated", OIDC_ISSUER: "config-optional", OIDC_AUDIENCE: "config-optional", CLIENT_CERT_SUBJECT_HEADER: "config-optional" },
             contract: {
                 required: ["API_KEY"],

@@ -4,7 +4,8 @@
 # pack's tests and the e2e tests (real `pulumi up`).
 #
 #   npm test                 # everything
-#   npm test -- unit         # only test/unit and test/policy (no engine needed)
+#   npm test -- unit         # only test/unit and test/policy (no stack deployed; the promtool
+#                            # tests run `docker run` of the monitoring image)
 #   npm test -- e2e          # only test/e2e
 #   npm test -- plugins      # only the provider plugins' Go tests (random, docker: real engine)
 set -euo pipefail

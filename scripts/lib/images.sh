@@ -15,7 +15,10 @@
 #   opsbook/base:bookworm   debootstrap --variant=minbase bookworm, docker import. The rootfs
 #                           tarball is kept in ${OPSBOOK_CACHE}/base-bookworm.tar, so a lost
 #                           image is re-imported without debootstrapping again.
-#   opsbook/postgres|redis  docker build --network host images/<name>/ (classic builder)
+#   opsbook/postgres|redis|gateway|monitoring
+#                           docker build --network host images/<name>/ (classic builder);
+#                           monitoring holds Debian's prometheus (with promtool), alertmanager,
+#                           blackbox and redis exporters
 #   opsbook/backup          images/backup/ staged with the agent's npm dependencies (npm ci
 #                           --omit=dev on the host), then docker build of the staged copy.
 #   opsbook/app             app/ compiled on the host (npm ci + tsc in a staging dir, devDeps
@@ -216,6 +219,8 @@ build_simple redis 7
 IMAGE_REDIS="$PINNED"
 build_simple gateway 1
 IMAGE_GATEWAY="$PINNED"
+build_simple monitoring 1
+IMAGE_MONITORING="$PINNED"
 
 # ---- backup ------------------------------------------------------------------------------------
 # The agent's dependencies (croner) come from images/backup/agent/package-lock.json: `npm ci
@@ -279,3 +284,4 @@ printf 'export OPSBOOK_IMAGE_REDIS=%s\n' "$IMAGE_REDIS"
 printf 'export OPSBOOK_IMAGE_APP=%s\n' "$IMAGE_APP"
 printf 'export OPSBOOK_IMAGE_GATEWAY=%s\n' "$IMAGE_GATEWAY"
 printf 'export OPSBOOK_IMAGE_BACKUP=%s\n' "$IMAGE_BACKUP"
+printf 'export OPSBOOK_IMAGE_MONITORING=%s\n' "$IMAGE_MONITORING"

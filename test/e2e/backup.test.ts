@@ -224,8 +224,13 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
     });
 
     it("passes production's policy pack: the schedule satisfies `backups-scheduled`, which fires without it", async () => {
-        // Production also requires content-pinned images (`images-pinned`): pinned as production pins them.
+        // Production also requires content-pinned images (`images-pinned`): pinned as production pins them,
+        // and an alert receiver (`monitoring-with-receiver`): a webhook, its URL set as a secret on stdin.
         await stack.pinImages();
+        const receiver = await stack.pulumi(["config", "set", "--path", "opsbook:monitoring.receivers.webhook.urlSecret", "ALERT_WEBHOOK_URL"]);
+        assert.equal(receiver.code, 0, receiver.stderr);
+        const url = await stack.pulumi(["config", "set", "--secret", "ALERT_WEBHOOK_URL"], "https://alerts.example.net/opsbook");
+        assert.equal(url.code, 0, url.stderr);
         const ok = await stack.pulumi(["preview", "--non-interactive", ...PRODUCTION_POLICY]);
         const out = ok.stdout + ok.stderr;
         assert.doesNotMatch(out, /backups-scheduled/, out);
@@ -237,6 +242,8 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
         assert.notEqual(refused.code, 0);
         assert.match(refused.stdout + refused.stderr, /backups-scheduled/);
         await stack.pulumi(["config", "rm", "--path", "opsbook:backups.enabled"]);
+        await stack.pulumi(["config", "rm", "opsbook:monitoring"]);
+        await stack.pulumi(["config", "rm", "ALERT_WEBHOOK_URL"]);
         await stack.unpinImages();
     });
 

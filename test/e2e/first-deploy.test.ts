@@ -7,7 +7,10 @@ import { after, before, describe, it } from "node:test";
 import { TestStack, assertSecretsOnlyAsFiles, docker, httpGet, inspect, requireEngines, taskContainer, waitFor } from "./harness";
 
 // The first slice: one api on the reference app with Postgres and Redis, no preset.
+// Monitoring is off: this file counts the stack's services and ports (monitoring.test.ts covers it).
 const FIRST_SLICE = `config:
+  opsbook:monitoring:
+    enabled: false
   opsbook:services:
     api:
       env:

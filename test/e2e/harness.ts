@@ -51,7 +51,7 @@ export function requireProbe(): string {
 /** The content-addressed image tags the toolchain exports, by `opsbook:images` key. */
 export function pinnedImageTags(): Record<string, string> {
     const tags: Record<string, string> = {};
-    for (const key of ["postgres", "redis", "app", "gateway", "backup"]) {
+    for (const key of ["postgres", "redis", "app", "gateway", "backup", "monitoring"]) {
         const tag = process.env[`OPSBOOK_IMAGE_${key.toUpperCase()}`];
         if (!tag) {
             assert.fail(`OPSBOOK_IMAGE_${key.toUpperCase()} is not set; run 'eval "$(npm run -s toolchain)"' first (npm test does this)`);

@@ -49,9 +49,12 @@ describe("a stack on a server's engine over SSH", { timeout: 30 * 60 * 1000 }, (
         return res.stdout.split("\n").filter(Boolean).sort();
     };
 
+    // Monitoring is off: this file counts the services and image deliveries on the server.
     const config = (engineYaml: string) => `config:
   opsbook:engine:
 ${engineYaml}
+  opsbook:monitoring:
+    enabled: false
   opsbook:redis:
     enabled: false
   opsbook:services:

@@ -11,7 +11,9 @@
 //     A-Z a-z 0-9 _ -, a max_connections outside 1-100, an allowed_updates entry that is not an
 //     update type. (Telegram itself may clamp or ignore the last two; the fake is stricter so a
 //     provider that sends them wrong is caught.) The URL is never fetched;
-//   - webhook state is kept per bot token: getWebhookInfo reports it, deleteWebhook clears it.
+//   - webhook state is kept per bot token: getWebhookInfo reports it, deleteWebhook clears it;
+//   - getMe answers the bot, sendMessage records the message (chat_id and text required, as the
+//     API requires them) and answers a Message, so Alertmanager's Telegram receiver can be tested.
 // Tests read every call from `calls`, change a webhook behind the stack's back with `tamper`,
 // and make the next call fail with `failNext`.
 import * as crypto from "crypto";
@@ -58,9 +60,20 @@ export interface InjectedFailure {
     retryAfter?: number;
 }
 
+/** One message a bot sent (sendMessage). */
+export interface SentMessage {
+    readonly token: string;
+    readonly chatId: string;
+    readonly text: string;
+    readonly parseMode?: string;
+    readonly at: number;
+}
+
 export interface FakeBotApi {
     /** Base URL to use as `opsbook:telegram.apiBaseUrl`, e.g. http://127.0.0.1:41234. */
     readonly baseUrl: string;
+    /** Every message accepted by sendMessage, in order. */
+    readonly messages: SentMessage[];
     /** Every call answered, in order. */
     readonly calls: RecordedCall[];
     /** Makes the fake accept this token (the bot exists). */
@@ -195,8 +208,13 @@ function readBody(req: http.IncomingMessage): Promise<string> {
     });
 }
 
-/** Starts the fake on 127.0.0.1 at a free port. */
-export async function startFakeBotApi(): Promise<FakeBotApi> {
+/**
+ * Starts the fake at a free port on 127.0.0.1, or on `host` (e.g. the address swarm tasks reach
+ * this machine at, for a receiver that runs inside the stack).
+ */
+export async function startFakeBotApi(opts: { host?: string } = {}): Promise<FakeBotApi> {
+    const host = opts.host ?? "127.0.0.1";
+    const messages: SentMessage[] = [];
     const bots = new Set<string>();
     const webhooks = new Map<string, FakeWebhook>();
     const calls: RecordedCall[] = [];
@@ -237,6 +255,26 @@ export async function startFakeBotApi(): Promise<FakeBotApi> {
         switch (method.toLowerCase()) {
             case "setwebhook":
                 return { answer: setWebhook(webhooks, token, params), method, token, params };
+            case "getme":
+                return { answer: ok({ id: Number(token.split(":")[0]), is_bot: true, first_name: "opsbook test bot", username: "opsbook_test_bot" }), method, token, params };
+            case "sendmessage": {
+                const chatId = params.chat_id === undefined ? "" : String(params.chat_id);
+                const text = params.text === undefined ? "" : String(params.text);
+                if (chatId === "") {
+                    return { answer: badRequest("chat_id is empty"), method, token, params };
+                }
+                if (text.trim() === "") {
+                    return { answer: badRequest("message text is empty"), method, token, params };
+                }
+                if (text.length > 4096) {
+                    return { answer: badRequest("message is too long"), method, token, params };
+                }
+                const at = Date.now();
+                const parseMode = params.parse_mode === undefined || params.parse_mode === "" ? undefined : String(params.parse_mode);
+                messages.push({ token, chatId, text, parseMode, at });
+                const chat = { id: Number(chatId), type: chatId.startsWith("-") ? "group" : "private" };
+                return { answer: ok({ message_id: messages.length, date: Math.floor(at / 1000), chat, text }), method, token, params };
+            }
             case "getwebhookinfo":
                 return { answer: ok(webhookInfo(webhooks.get(token))), method, token, params };
             case "deletewebhook": {
@@ -263,11 +301,15 @@ export async function startFakeBotApi(): Promise<FakeBotApi> {
             },
         );
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, host, resolve);
+    });
     const { port } = server.address() as AddressInfo;
 
     return {
-        baseUrl: `http://127.0.0.1:${port}`,
+        baseUrl: `http://${host}:${port}`,
+        messages,
         calls,
         addBot(token) {
             if (!TOKEN_SHAPE.test(token)) {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { backupsScheduled, envRequiredInProduction, imagesPinned, parseImageReference, unpinnedReason } from "../../policies/production";
+import { LABEL_ALERT_RECEIVERS, LABEL_MONITORING_PART } from "../../components/naming";
+import type { ReceiverSecretState } from "../../components/monitoring/settings";
+import { backupsScheduled, envRequiredInProduction, imagesPinned, monitoringWithReceiver, parseImageReference, unpinnedReason } from "../../policies/production";
 import { NAMES, PINNED_APP, apiSpec, changed, serviceProps, validGateway, validMigration, validPostgres, validService, validStack, withEnv } from "./fixtures";
 import { CONTAINER, ONE_SHOT, SERVICE, UNKNOWN_STRING, runResourcePolicy, runStackPolicy, urnOf } from "./harness";
 
@@ -129,5 +131,49 @@ describe("images-pinned", () => {
         assert.deepEqual(parseImageReference("host:1/b"), { tag: undefined, digest: undefined });
         assert.deepEqual(parseImageReference("b@sha256:x"), { tag: undefined, digest: "sha256:x" });
         assert.equal(unpinnedReason(IMAGE_ID), undefined);
+    });
+});
+
+describe("monitoring-with-receiver", () => {
+    /** The stack's Alertmanager service as the monitoring component labels it, with this receiver state. */
+    const alertmanager = (state: ReceiverSecretState) => ({
+        name: "monitoring-alertmanager",
+        type: SERVICE,
+        props: serviceProps({
+            ...apiSpec(),
+            engineName: "opsbook-production-monitoring-alertmanager",
+            component: "monitoring",
+            specName: undefined,
+            extraLabels: { [LABEL_MONITORING_PART]: "alertmanager", [LABEL_ALERT_RECEIVERS]: JSON.stringify(state) },
+        }),
+    });
+    const telegramSet = { telegram: { ALERT_TELEGRAM_BOT_TOKEN: "set", ALERT_TELEGRAM_CHAT_ID: "set" } } as const;
+
+    it("accepts a stack whose Alertmanager has a receiver with its secrets set", async () => {
+        assert.deepEqual(await runStackPolicy(monitoringWithReceiver, { resources: validStack({ extra: [alertmanager(telegramSet)] }) }), []);
+    });
+
+    it("refuses a stack without monitoring, saying how to turn it on", async () => {
+        const violations = await runStackPolicy(monitoringWithReceiver, { resources: validStack() });
+        assert.equal(violations.length, 1);
+        assert.match(violations[0].message, /The stack runs no Alertmanager, so nobody hears of an outage; keep `opsbook:monitoring.enabled` on/);
+    });
+
+    it("refuses monitoring without a receiver", async () => {
+        const violations = await runStackPolicy(monitoringWithReceiver, { resources: validStack({ extra: [alertmanager({})] }) });
+        assert.deepEqual(violations.map((v) => v.urn), [urnOf(SERVICE, "monitoring-alertmanager")]);
+        assert.match(violations[0].message, /`opsbook:monitoring.receivers` names no receiver, so no alert would reach anyone/);
+    });
+
+    it("refuses a receiver whose secret is missing, naming the receiver's key and the secret's config key", async () => {
+        const state = { telegram: { ALERT_TELEGRAM_BOT_TOKEN: "set", ALERT_TELEGRAM_CHAT_ID: "missing" } } as const;
+        const violations = await runStackPolicy(monitoringWithReceiver, { resources: validStack({ extra: [alertmanager(state)] }) });
+        assert.deepEqual(
+            violations.map((v) => v.message),
+            [
+                "swarm service `monitoring-alertmanager` (component `monitoring`): `opsbook:monitoring.receivers.telegram` needs the secret `ALERT_TELEGRAM_CHAT_ID`, which is not set; " +
+                    "run `pulumi config set --secret ALERT_TELEGRAM_CHAT_ID` and paste the value at the prompt, or remove the receiver.",
+            ],
+        );
     });
 });

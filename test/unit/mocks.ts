@@ -55,6 +55,7 @@ export const LOCAL_IMAGES: Record<string, string> = {
     "opsbook/app:reference": "sha256:3333",
     "opsbook/gateway:1": "sha256:4444",
     "opsbook/backup:1": "sha256:5555",
+    "opsbook/monitoring:1": "sha256:6666",
 };
 
 /** The suffix the mocks give auto-named resources (Pulumi appends a random one in real life). */

@@ -55,6 +55,7 @@ describe("parseSpec", () => {
             singleInstance: "no",
             memoryMb: 256,
             readOnlyRootFilesystem: true,
+            heartbeats: [],
             volumes: {},
             env: { APP_ROLE: "api" },
             secretEnv: {},

@@ -171,7 +171,7 @@ describe("service volumes", () => {
     it("refuses a volume name the stack's own parts use, naming the key", () => {
         assert.throws(
             () => parseSpec({ services: { api: { uses: ["postgres"], volumes: { "postgres-data": "/data" } } } }),
-            (err: Error) => /services\.api\.volumes\.postgres-data.*is a volume the stack itself uses; pick another name \(reserved: postgres-data, redis-data, backups\)/s.test(err.message),
+            (err: Error) => /services\.api\.volumes\.postgres-data.*is a volume the stack itself uses; pick another name \(reserved: postgres-data, redis-data, backups, prometheus-data, alertmanager-data\)/s.test(err.message),
         );
     });
 });

@@ -81,8 +81,10 @@ describe("the staging stack under mocks", () => {
             { secretKeys: ["opsbook:DYNAMIC_PUBLIC_KEY"], secretChar: SECRET_CHAR },
         ));
         await unwrap(outputs.endpoints);
-        // The backup agent registers last: it waits for every database it copies.
+        // The backup agent registers last: it waits for every database it copies; the gateway
+        // waits for the monitoring services it publishes.
         await unwrap(outputs.backups);
+        await unwrap(outputs.gatewayContainer);
     });
 
     after(async () => {
@@ -102,12 +104,18 @@ describe("the staging stack under mocks", () => {
         const gateways = ofType(TYPES.container);
         assert.equal(gateways.length, 1, "the gateway is the only container");
         const gateway = gateways[0];
-        const listen = listenPorts(["api", "web"]);
+        // Prometheus and Alertmanager are published beside the services, on 127.0.0.1 too.
+        const listen = listenPorts(["api", "web", "alertmanager", "prometheus"]);
         assert.deepEqual(gateway.inputs.ports, [
             { internal: listen.api, external: derivedHostPort(identity, "api"), ip: "127.0.0.1", protocol: "tcp" },
             { internal: listen.web, external: derivedHostPort(identity, "web"), ip: "127.0.0.1", protocol: "tcp" },
+            { internal: listen.alertmanager, external: derivedHostPort(identity, "alertmanager"), ip: "127.0.0.1", protocol: "tcp" },
+            { internal: listen.prometheus, external: derivedHostPort(identity, "prometheus"), ip: "127.0.0.1", protocol: "tcp" },
         ]);
-        assert.deepEqual(gateway.inputs.envs, [`GATEWAY_ROUTES=api=${listen.api}=tasks.opsbook-staging-api:8080 web=${listen.web}=tasks.opsbook-staging-web:8080`]);
+        assert.deepEqual(gateway.inputs.envs, [
+            `GATEWAY_ROUTES=api=${listen.api}=tasks.opsbook-staging-api:8080 web=${listen.web}=tasks.opsbook-staging-web:8080 ` +
+                `alertmanager=${listen.alertmanager}=tasks.opsbook-staging-monitoring-alertmanager:9093 prometheus=${listen.prometheus}=tasks.opsbook-staging-monitoring-prometheus:9090`,
+        ]);
         assert.deepEqual(gateway.inputs.networksAdvanced, [{ name: "opsbook-staging-edge", aliases: ["gateway"] }]);
         assert.equal(gateway.inputs.image, LOCAL_IMAGES["opsbook/gateway:1"]);
         assert.equal(gateway.inputs.readOnly, true);
@@ -121,6 +129,10 @@ describe("the staging stack under mocks", () => {
         assert.deepEqual(services.map((s) => s.inputs.name).sort(), [
             "opsbook-staging-api",
             "opsbook-staging-backup",
+            "opsbook-staging-monitoring-alertmanager",
+            "opsbook-staging-monitoring-blackbox-exporter",
+            "opsbook-staging-monitoring-prometheus",
+            "opsbook-staging-monitoring-redis-exporter",
             "opsbook-staging-postgres",
             "opsbook-staging-redis",
             "opsbook-staging-scheduler",
@@ -220,14 +232,15 @@ describe("the staging stack under mocks", () => {
     });
 
     it("gives every service a health check, a restart policy, a memory limit and the hardened baseline", () => {
-        const probeConfig = ofType(TYPES.serviceConfig);
+        // One probe config per stack; the others are the monitoring services' config files.
+        const probeConfig = ofType(TYPES.serviceConfig).filter((c) => c.name.endsWith("-probe"));
         assert.equal(probeConfig.length, 1, "one probe config per stack");
         for (const s of ofType(TYPES.service)) {
             const spec = containerSpec(s);
             const tests = spec.healthcheck?.tests as string[] | undefined;
             assert.ok(tests && tests.length > 1 && tests[0] === "CMD", `${s.name} has no health check`);
             if (tests[1] === "/opsbook-probe") {
-                assert.deepEqual(spec.configs, [
+                assert.deepEqual(spec.configs.slice(0, 1), [
                     { configId: `${probeConfig[0].name}-id`, configName: `${probeConfig[0].name}-abc1234`, fileName: "/opsbook-probe", fileMode: 0o555 },
                 ]);
             } else {
@@ -287,8 +300,15 @@ describe("the staging stack under mocks", () => {
 
     it("names the data volumes after the stack and keeps them on destroy, so a redeploy finds them again", () => {
         const volumes = ofType(TYPES.volume);
-        assert.deepEqual(volumes.map((v) => v.inputs.name).sort(), ["opsbook-staging-backups", "opsbook-staging-postgres-data", "opsbook-staging-redis-data"]);
-        for (const v of volumes) {
+        assert.deepEqual(volumes.map((v) => v.inputs.name).sort(), [
+            "opsbook-staging-alertmanager-data",
+            "opsbook-staging-backups",
+            "opsbook-staging-postgres-data",
+            "opsbook-staging-prometheus-data",
+            "opsbook-staging-redis-data",
+        ]);
+        // Monitoring's history is no business data: it goes with the stack.
+        for (const v of volumes.filter((v) => !/(prometheus|alertmanager)-data$/.test(v.inputs.name))) {
             assert.equal(v.options.retainOnDelete, true, `${v.inputs.name} would be deleted with the stack`);
         }
         assert.deepEqual(containerSpec(service("database")).mounts[0], { type: "volume", source: "opsbook-staging-postgres-data", target: "/var/lib/postgresql/data", readOnly: false });

@@ -130,6 +130,22 @@ describe("the fake Telegram Bot API", () => {
         assert.equal((await json("getWebhookInfo", {})).body.result.url, "");
     });
 
+    it("sends a message (as Alertmanager's receiver does), records it, and refuses one without text or chat", async () => {
+        const me = await json("getMe", {});
+        assert.equal(me.body.result.is_bot, true);
+        const sent = await json("sendMessage", { chat_id: -1001234567890, text: "FIRING ServiceDown", disable_web_page_preview: true });
+        assert.equal(sent.status, 200);
+        assert.deepEqual({ ...sent.body.result, date: 0 }, { message_id: 1, date: 0, chat: { id: -1001234567890, type: "group" }, text: "FIRING ServiceDown" });
+        assert.deepEqual(
+            api.messages.map((m) => [m.chatId, m.text, m.parseMode, m.token === token]),
+            [["-1001234567890", "FIRING ServiceDown", undefined, true]],
+        );
+        assert.deepEqual((await json("sendMessage", { chat_id: 1, text: " " })).body, { ok: false, error_code: 400, description: "Bad Request: message text is empty" });
+        assert.deepEqual((await json("sendMessage", { text: "x" })).body, { ok: false, error_code: 400, description: "Bad Request: chat_id is empty" });
+        assert.equal((await json("sendMessage", { chat_id: 1, text: "x".repeat(4097) })).status, 400);
+        assert.equal(api.messages.length, 1, "a refused message was recorded");
+    });
+
     it("records every call with its decoded parameters and status", () => {
         const sets = api.callsOf("setWebhook", token);
         assert.ok(sets.length > 5);

@@ -1,0 +1,99 @@
+// What a stack's monitoring watches, derived from the spec once: the health checks (through the
+// gateway, the path users take), the heartbeats, the databases. The rules, Prometheus's config and
+// the component all read this plan, so a target and its alert cannot drift apart. Pure.
+import { StackIdentity, engineName } from "../naming";
+import type { Spec } from "../spec";
+import type { MonitoringSpec } from "./settings";
+
+/** DNS names of the monitoring services on the stack's networks (prefixed: a team's service may be called `prometheus`). */
+export const MONITORING_HOSTS = {
+    prometheus: "monitoring-prometheus",
+    alertmanager: "monitoring-alertmanager",
+    blackbox: "monitoring-blackbox",
+    redisExporter: "monitoring-redis-exporter",
+} as const;
+
+export const MONITORING_PORTS = { prometheus: 9090, alertmanager: 9093, blackbox: 9115, redisExporter: 9121 } as const;
+
+/** Names the gateway publishes Prometheus and Alertmanager under (beside the spec's services). */
+export const MONITORING_ENDPOINTS = ["alertmanager", "prometheus"] as const;
+
+/** The gateway's name on the edge network (components/gateway.ts gives it this alias). */
+export const GATEWAY_HOST = "gateway";
+
+/** One http service's health check as monitoring asks it. */
+export interface HealthTarget {
+    /** The spec's service name. */
+    readonly service: string;
+    /** The URL the blackbox exporter fetches. */
+    readonly url: string;
+}
+
+/** A service's own `/metrics`, scraped from each of its tasks. */
+export interface MetricsTarget {
+    readonly service: string;
+    /** `tasks.<engine name>`: one address per running task. */
+    readonly tasksName: string;
+    readonly port: number;
+}
+
+/** One heartbeat key in Redis and the service that writes it. */
+export interface HeartbeatTarget {
+    readonly service: string;
+    readonly key: string;
+}
+
+export interface MonitoringPlan {
+    /** The stack's name: every alert carries it as `stack`. */
+    readonly stack: string;
+    /** The engine's name of each spec service (`docker service ps <name>`), for the alerts' advice. */
+    readonly engineNames: Record<string, string>;
+    readonly health: HealthTarget[];
+    readonly heartbeats: HeartbeatTarget[];
+    readonly metrics: MetricsTarget[];
+    /** `host:port` of Postgres, when the stack has it. */
+    readonly postgres?: string;
+    /** True when the stack has Redis (its exporter is scraped). */
+    readonly redis: boolean;
+    readonly settings: MonitoringSpec;
+}
+
+/**
+ * The plan for a spec. `gatewayListenPorts` are the gateway's listen ports by published name
+ * (gateway.ts `listenPorts`): a published service is checked through the gateway, as users reach
+ * it; an http service that is not published is asked directly on the data network.
+ */
+export function monitoringPlan(
+    spec: Pick<Spec, "services" | "postgres" | "redis" | "monitoring">,
+    identity: StackIdentity,
+    gatewayListenPorts: Record<string, number>,
+): MonitoringPlan {
+    const health: HealthTarget[] = [];
+    const heartbeats: HeartbeatTarget[] = [];
+    const metrics: MetricsTarget[] = [];
+    for (const [name, svc] of Object.entries(spec.services).sort(([a], [b]) => a.localeCompare(b))) {
+        if (svc.kind === "http") {
+            const listen = gatewayListenPorts[name];
+            health.push({ service: name, url: listen !== undefined ? `http://${GATEWAY_HOST}:${listen}${svc.healthPath}` : `http://${name}:${svc.port}${svc.healthPath}` });
+        }
+        if (svc.metricsPort !== undefined) {
+            metrics.push({ service: name, tasksName: `tasks.${engineName(identity, name)}`, port: svc.metricsPort });
+        }
+        for (const key of svc.heartbeats) {
+            heartbeats.push({ service: name, key });
+        }
+    }
+    const engineNames = Object.fromEntries(
+        [...Object.keys(spec.services), ...(spec.postgres.enabled ? ["postgres"] : []), ...(spec.redis.enabled ? ["redis"] : [])].map((n) => [n, engineName(identity, n)]),
+    );
+    return {
+        stack: identity.stack,
+        engineNames,
+        health,
+        heartbeats,
+        metrics,
+        postgres: spec.postgres.enabled ? "postgres:5432" : undefined,
+        redis: spec.redis.enabled,
+        settings: spec.monitoring,
+    };
+}

@@ -1,0 +1,141 @@
+// The stack's alert rules, generated from its monitoring plan (spec + preset): one pure function,
+// unit-tested with promtool for every preset. Every alert carries `stack` and `service` labels and
+// `summary`, `action` and `runbook` annotations (the runbook points at the README section that
+// says what to do); none carries a secret: the plan holds names and URLs of the stack's own
+// network only.
+import { duration } from "../hardening";
+import type { MonitoringPlan } from "./plan";
+
+/** Prometheus job names, shared by the scrape config and the rules. */
+export const JOBS = { health: "health", app: "app", postgres: "postgres", redis: "redis", monitoring: "monitoring" } as const;
+
+/** One alerting rule as Prometheus reads it. */
+export interface AlertRule {
+    readonly alert: string;
+    readonly expr: string;
+    readonly for: string;
+    readonly labels: Record<string, string>;
+    readonly annotations: { summary: string; action: string; runbook: string };
+}
+
+export interface RuleFile {
+    readonly groups: { name: string; rules: AlertRule[] }[];
+}
+
+/** The alert names, each a section of the README's "Monitoring and alerts". */
+export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "MonitoringTargetDown"] as const;
+export type AlertName = (typeof ALERTS)[number];
+
+/** A PromQL string literal (Go's double-quoted syntax, which JSON's escaping matches for these values). */
+const q = (value: string): string => JSON.stringify(value);
+
+/** Where the README says what to do about an alert. */
+export function runbookLink(plan: Pick<MonitoringPlan, "settings">, alert: AlertName): string {
+    return `${plan.settings.runbookUrl}#${alert.toLowerCase()}`;
+}
+
+/** The alert rules of a stack. Pure. */
+export function alertRules(plan: MonitoringPlan): RuleFile {
+    const t = plan.settings.thresholds;
+    const interval = plan.settings.scrapeIntervalSeconds;
+    const stack = plan.stack;
+    const rule = (alert: AlertName, service: string | undefined, expr: string, forSeconds: number, summary: string, action: string, extra: Record<string, string> = {}): AlertRule => ({
+        alert,
+        expr,
+        for: duration(forSeconds),
+        // `service` from the rule when the alert is about one service; from the series otherwise.
+        labels: { stack, ...(service ? { service } : {}), ...extra },
+        annotations: { summary, action, runbook: runbookLink(plan, alert) },
+    });
+    const psOf = (service: string) => `docker service ps ${plan.engineNames[service] ?? service}`;
+    const logsOf = (service: string) => `docker service logs --since 15m ${plan.engineNames[service] ?? service}`;
+
+    const health = plan.health.map((h) => {
+        const sel = `{job=${q(JOBS.health)},service=${q(h.service)}}`;
+        return rule(
+            "ServiceDown",
+            h.service,
+            // The status code as the value (0: no answer), so the message says what the check saw.
+            `probe_http_status_code${sel} and (probe_success${sel} == 0)`,
+            t.serviceDownSeconds,
+            `${h.service} of stack ${stack} is down: its health check {{ $labels.instance }} ` +
+                `{{ if eq $value 0.0 }}got no answer within ${t.probeTimeoutSeconds}s (refused or timed out){{ else }}answered HTTP {{ $value }}{{ end }}.`,
+            `See why its tasks fail: \`${psOf(h.service)}\` and \`${logsOf(h.service)}\`; then check its database and Redis connectivity (its health JSON names them).`,
+        );
+    });
+
+    const heartbeats = plan.heartbeats.map((hb) => {
+        const sel = `{job=${q(JOBS.redis)},key=${q(hb.key)}}`;
+        const value = `max(redis_key_value${sel})`;
+        // Milliseconds (the reference app, JavaScript's Date.now()) or seconds (Unix time): both read as seconds.
+        const seconds = `((${value} > 1e11) / 1000 or ${value})`;
+        // A missing key counts as stale only while Redis is read (redis_up is 1): not before the
+        // first scrape, not while the exporter or Redis is down (RedisUnreachable says so).
+        const redisRead = `(max(redis_up{job=${q(JOBS.redis)}}) == 1)`;
+        return rule(
+            "HeartbeatStale",
+            hb.service,
+            `(time() - ${seconds}) > ${t.heartbeatStaleSeconds} or max(absent(redis_key_value${sel}) and on() ${redisRead})`,
+            2 * interval,
+            `${hb.service} of stack ${stack}: heartbeat ${hb.key} is stale (older than ${t.heartbeatStaleSeconds}s): ` +
+                `{{ if gt $value 1.0 }}last written {{ $value | humanizeDuration }} ago{{ else }}missing from Redis{{ end }}.`,
+            `The worker has stopped or hangs: \`${psOf(hb.service)}\` and \`${logsOf(hb.service)}\`; restart it with \`docker service update --force ${plan.engineNames[hb.service] ?? hb.service}\` once the cause is known.`,
+            { heartbeat: hb.key },
+        );
+    });
+
+    const errors = plan.metrics.map((m) =>
+        rule(
+            "HighErrorRate",
+            m.service,
+            // Over two minutes, so one slow scrape does not halve the rate; summed over the tasks.
+            `sum(rate(http_requests_total{job=${q(JOBS.app)},service=${q(m.service)},status=~"5.."}[2m])) * 60 > ${t.errorsPerMinute}`,
+            60,
+            `${m.service} of stack ${stack} answers {{ printf "%.0f" $value }} 5xx responses per minute (more than ${t.errorsPerMinute}).`,
+            `\`${logsOf(m.service)}\` for the failing requests; a release just rolled out? roll it back. A dependency down shows in its own alert.`,
+        ),
+    );
+
+    const databases: AlertRule[] = [];
+    if (plan.postgres) {
+        databases.push(
+            rule(
+                "PostgresUnreachable",
+                "postgres",
+                `probe_success{job=${q(JOBS.postgres)}} == 0`,
+                t.databaseDownSeconds,
+                `Postgres of stack ${stack} does not accept connections at ${plan.postgres}.`,
+                `\`${psOf("postgres")}\` and \`${logsOf("postgres")}\`; a full disk or a crash loop shows there. Services that use it answer their health checks as degraded until it is back.`,
+            ),
+        );
+    }
+    if (plan.redis) {
+        databases.push(
+            rule(
+                "RedisUnreachable",
+                "redis",
+                `redis_up{job=${q(JOBS.redis)}} == 0`,
+                t.databaseDownSeconds,
+                `Redis of stack ${stack} does not answer its exporter (PING with the stack's password).`,
+                `\`${psOf("redis")}\` and \`${logsOf("redis")}\`; heartbeats and shared state are unavailable until it is back.`,
+            ),
+        );
+    }
+
+    const blind = rule(
+        "MonitoringTargetDown",
+        undefined,
+        `up{job=~${q(`${JOBS.monitoring}|${JOBS.redis}`)}} == 0`,
+        Math.max(60, 4 * interval),
+        `Monitoring of stack ${stack} is partly blind: Prometheus cannot scrape {{ $labels.service }} ({{ $labels.instance }}).`,
+        `\`docker service ps\` and \`docker service logs\` of the stack's monitoring services (\`docker service ls --filter label=opsbook.stack=${stack} --filter label=opsbook.component=monitoring\`).`,
+    );
+
+    return {
+        groups: [
+            { name: `${stack}-services`, rules: [...health, ...heartbeats, ...errors] },
+            { name: `${stack}-data`, rules: databases },
+            { name: `${stack}-monitoring`, rules: [blind] },
+        ].filter((g) => g.rules.length > 0),
+    };
+}

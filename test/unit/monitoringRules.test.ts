@@ -1,0 +1,332 @@
+// The generated alert rules of every preset, tested by Prometheus's own rule engine: `promtool
+// test rules` (Debian's prometheus 2.42) run in the stack's monitoring image. Each case feeds the
+// series the scrape config produces (same job and target labels) and checks which alert fires
+// when, with its labels and its rendered summary. Needs the Docker engine and the image the
+// toolchain builds; without them the test fails and says so.
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { listenPorts } from "../../components/gateway";
+import { MONITORING_ENDPOINTS, MonitoringPlan, monitoringPlan } from "../../components/monitoring/plan";
+import { ALERTS, AlertRule, alertRules } from "../../components/monitoring/rules";
+import { CONFIG_PATHS, alertmanagerConfig, blackboxConfig, prometheusConfig } from "../../components/monitoring/configFiles";
+import { parseSpec } from "../../components/spec";
+import { publishedServices } from "../../components/wiring";
+import { PRESETS, applyPreset } from "../../presets";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const IDENTITY = { project: "opsbook", stack: "unit" };
+
+function monitoringImage(): string {
+    const image = process.env.OPSBOOK_IMAGE_MONITORING;
+    if (!image) {
+        assert.fail("OPSBOOK_IMAGE_MONITORING is not set: promtool runs in the monitoring image; run 'eval \"$(npm run -s toolchain)\"' first (npm test does this)");
+    }
+    return image;
+}
+
+function planOf(preset: string, overrides: Record<string, unknown> = {}): MonitoringPlan {
+    const spec = parseSpec(applyPreset({ preset, ...overrides }));
+    return monitoringPlan(spec, IDENTITY, listenPorts([...publishedServices(spec), ...MONITORING_ENDPOINTS]));
+}
+
+/** A series selector with labels, as promtool's input_series takes it. */
+const series = (name: string, labels: Record<string, string>) =>
+    `${name}{${Object.entries(labels)
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+        .join(",")}}`;
+
+interface Case {
+    readonly name: string;
+    readonly input: { series: string; values: string }[];
+    readonly checks: { eval_time: string; alertname: string; exp_alerts: { exp_labels: Record<string, string>; exp_annotations?: Record<string, string> }[] }[];
+}
+
+/** The rule's own annotations with the rendered summary the case expects. */
+function annotations(rule: AlertRule, summary: string): Record<string, string> {
+    return { ...rule.annotations, summary };
+}
+
+/** promtool cases for a plan: every alert it can raise, firing only after its threshold, and not raised when all is well. */
+function casesFor(plan: MonitoringPlan): Case[] {
+    const rules = alertRules(plan).groups.flatMap((g) => g.rules);
+    const find = (alert: string, service?: string) => rules.find((r) => r.alert === alert && (service === undefined || r.labels.service === service))!;
+    const stack = plan.stack;
+    const t = plan.settings.thresholds;
+    const cases: Case[] = [];
+    for (const h of plan.health) {
+        const labels = { job: "health", instance: h.url, service: h.service, stack };
+        const rule = find("ServiceDown", h.service);
+        // Healthy for 5 minutes, then 503 (seed 000's failure) for 5 minutes, then no answer at all.
+        cases.push({
+            name: `${h.service} down`,
+            input: [
+                { series: series("probe_success", labels), values: "1x20 0x40" },
+                { series: series("probe_http_status_code", labels), values: "200x20 503x20 0x20" },
+            ],
+            checks: [
+                { eval_time: "4m", alertname: "ServiceDown", exp_alerts: [] },
+                // 5m: the first failed check; the alert waits `serviceDownSeconds` (60 s by default).
+                { eval_time: "5m30s", alertname: "ServiceDown", exp_alerts: [] },
+                {
+                    eval_time: "7m",
+                    alertname: "ServiceDown",
+                    exp_alerts: [
+                        {
+                            exp_labels: { ...labels, ...rule.labels },
+                            exp_annotations: annotations(rule, `${h.service} of stack ${stack} is down: its health check ${h.url} answered HTTP 503.`),
+                        },
+                    ],
+                },
+                {
+                    eval_time: "12m",
+                    alertname: "ServiceDown",
+                    exp_alerts: [
+                        {
+                            exp_labels: { ...labels, ...rule.labels },
+                            exp_annotations: annotations(rule, `${h.service} of stack ${stack} is down: its health check ${h.url} got no answer within ${t.probeTimeoutSeconds}s (refused or timed out).`),
+                        },
+                    ],
+                },
+            ],
+        });
+    }
+    const keySeries = (k: string) => series("redis_key_value", { job: "redis", instance: "monitoring-redis-exporter:9121", service: "redis", stack, db: "db0", key: k });
+    for (const hb of plan.heartbeats) {
+        const rule = rules.find((r) => r.alert === "HeartbeatStale" && r.labels.heartbeat === hb.key)!;
+        const up = { series: series("redis_up", { job: "redis", instance: "monitoring-redis-exporter:9121", service: "redis", stack }), values: "1x80" };
+        // The other heartbeats keep being written: only this one may fire.
+        const others = plan.heartbeats.filter((o) => o.key !== hb.key).map((o) => ({ series: keySeries(o.key), values: "0+15x80" }));
+        // Written every 15 s (Unix seconds: promtool's clock starts at 0) until 5m, then never again.
+        cases.push({
+            name: `${hb.key} stale`,
+            input: [up, ...others, { series: keySeries(hb.key), values: "0+15x20 300x60" }],
+            checks: [
+                { eval_time: "6m", alertname: "HeartbeatStale", exp_alerts: [] },
+                {
+                    eval_time: "8m",
+                    alertname: "HeartbeatStale",
+                    exp_alerts: [{ exp_labels: rule.labels, exp_annotations: annotations(rule, `${hb.service} of stack ${stack}: heartbeat ${hb.key} is stale (older than ${t.heartbeatStaleSeconds}s): last written 3m 0s ago.`) }],
+                },
+            ],
+        });
+        // A key that is gone (its TTL ran out) is stale too, but not while Redis itself cannot be read.
+        cases.push({
+            name: `${hb.key} missing`,
+            input: [{ series: series("redis_up", { job: "redis", instance: "monitoring-redis-exporter:9121", service: "redis", stack }), values: "1x20 0x20 1x20" }, ...others],
+            checks: [
+                {
+                    eval_time: "4m",
+                    alertname: "HeartbeatStale",
+                    exp_alerts: [{ exp_labels: rule.labels, exp_annotations: annotations(rule, `${hb.service} of stack ${stack}: heartbeat ${hb.key} is stale (older than ${t.heartbeatStaleSeconds}s): missing from Redis.`) }],
+                },
+                { eval_time: "9m", alertname: "HeartbeatStale", exp_alerts: [] },
+            ],
+        });
+        // Before Redis has been read once (Prometheus just started), a key not seen yet is no alert.
+        cases.push({
+            name: `${hb.key} before the first scrape of Redis`,
+            input: [{ series: series("up", { job: "monitoring", instance: "localhost:9090", service: "prometheus", stack }), values: "1x20" }],
+            checks: [{ eval_time: "4m", alertname: "HeartbeatStale", exp_alerts: [] }],
+        });
+    }
+    for (const m of plan.metrics) {
+        const rule = find("HighErrorRate", m.service);
+        const base = { job: "app", instance: "10.0.9.7:" + m.port, service: m.service, stack, method: "GET", path: "/items" };
+        // 2xx all along; from 5m, 20 answers of 503 every 15 s (80 a minute).
+        cases.push({
+            name: `${m.service} 5xx rate`,
+            input: [
+                { series: series("http_requests_total", { ...base, status: "200" }), values: "0+100x60" },
+                { series: series("http_requests_total", { ...base, status: "503" }), values: "0x20 20+20x40" },
+            ],
+            checks: [
+                { eval_time: "5m", alertname: "HighErrorRate", exp_alerts: [] },
+                { eval_time: "5m30s", alertname: "HighErrorRate", exp_alerts: [] },
+                {
+                    eval_time: "8m",
+                    alertname: "HighErrorRate",
+                    exp_alerts: [{ exp_labels: rule.labels, exp_annotations: annotations(rule, `${m.service} of stack ${stack} answers 80 5xx responses per minute (more than ${t.errorsPerMinute}).`) }],
+                },
+            ],
+        });
+    }
+    if (plan.postgres) {
+        const labels = { job: "postgres", instance: plan.postgres, service: "postgres", stack };
+        const rule = find("PostgresUnreachable");
+        cases.push({
+            name: "postgres unreachable",
+            input: [{ series: series("probe_success", labels), values: "1x20 0x20" }],
+            checks: [
+                { eval_time: "5m30s", alertname: "PostgresUnreachable", exp_alerts: [] },
+                { eval_time: "7m", alertname: "PostgresUnreachable", exp_alerts: [{ exp_labels: { ...labels, ...rule.labels }, exp_annotations: rule.annotations }] },
+            ],
+        });
+    }
+    if (plan.redis) {
+        const labels = { job: "redis", instance: "monitoring-redis-exporter:9121", service: "redis", stack };
+        const rule = find("RedisUnreachable");
+        cases.push({
+            name: "redis unreachable",
+            input: [{ series: series("redis_up", labels), values: "1x20 0x20" }],
+            checks: [
+                { eval_time: "5m30s", alertname: "RedisUnreachable", exp_alerts: [] },
+                { eval_time: "7m", alertname: "RedisUnreachable", exp_alerts: [{ exp_labels: { ...labels, ...rule.labels }, exp_annotations: rule.annotations }] },
+            ],
+        });
+    }
+    const blackbox = { job: "monitoring", instance: "monitoring-blackbox:9115", service: "blackbox-exporter", stack };
+    const blind = find("MonitoringTargetDown");
+    cases.push({
+        name: "monitoring blind",
+        input: [{ series: series("up", blackbox), values: "1x20 0x20" }],
+        checks: [
+            { eval_time: "5m30s", alertname: "MonitoringTargetDown", exp_alerts: [] },
+            {
+                eval_time: "7m",
+                alertname: "MonitoringTargetDown",
+                exp_alerts: [{ exp_labels: { ...blackbox, ...blind.labels }, exp_annotations: annotations(blind, `Monitoring of stack ${stack} is partly blind: Prometheus cannot scrape blackbox-exporter (monitoring-blackbox:9115).`) }],
+            },
+        ],
+    });
+    return cases;
+}
+
+/** Runs promtool on the plan's rules and cases; returns its output, failing with it on a failed case. */
+function promtool(plan: MonitoringPlan, cases: Case[]): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "opsbook-promtool-"));
+    try {
+        fs.writeFileSync(path.join(dir, "rules.yml"), JSON.stringify(alertRules(plan), null, 2));
+        const tests = {
+            rule_files: ["rules.yml"],
+            evaluation_interval: `${plan.settings.scrapeIntervalSeconds}s`,
+            tests: cases.map((c) => ({ name: c.name, interval: "15s", input_series: c.input, alert_rule_test: c.checks })),
+        };
+        fs.writeFileSync(path.join(dir, "tests.yml"), JSON.stringify(tests, null, 2));
+        fs.chmodSync(dir, 0o755);
+        for (const f of fs.readdirSync(dir)) {
+            fs.chmodSync(path.join(dir, f), 0o644);
+        }
+        try {
+            return execFileSync("docker", ["run", "--rm", "--network", "none", "-v", `${dir}:/rules:ro`, "-w", "/rules", monitoringImage(), "promtool", "test", "rules", "tests.yml"], {
+                encoding: "utf8",
+                stdio: "pipe",
+            });
+        } catch (err) {
+            const e = err as { stdout?: string; stderr?: string; message: string };
+            assert.fail(`promtool test rules failed:\n${e.stdout ?? ""}${e.stderr ?? e.message}`);
+        }
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/** Runs a command in the monitoring image with `files` mounted at /etc/opsbook; returns its output or fails with it. */
+function inImage(files: Record<string, object>, command: string[]): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "opsbook-monitoring-config-"));
+    try {
+        for (const [name, content] of Object.entries(files)) {
+            fs.writeFileSync(path.join(dir, name), JSON.stringify(content, null, 2), { mode: 0o644 });
+        }
+        fs.chmodSync(dir, 0o755);
+        return execFileSync("docker", ["run", "--rm", "--network", "none", "-v", `${dir}:/etc/opsbook:ro`, monitoringImage(), ...command], { encoding: "utf8", stdio: "pipe" });
+    } catch (err) {
+        const e = err as { stdout?: string; stderr?: string; message: string };
+        assert.fail(`${command.join(" ")} failed:\n${e.stdout ?? ""}${e.stderr ?? e.message}`);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+describe("the config files as the tools themselves read them, for every preset", () => {
+    for (const preset of Object.keys(PRESETS)) {
+        it(`${preset}: promtool checks prometheus.yml with its rules, the blackbox exporter and amtool their configs`, () => {
+            const plan = planOf(preset);
+            const base = (p: string) => path.posix.basename(p);
+            const out = inImage(
+                {
+                    [base(CONFIG_PATHS.prometheus)]: prometheusConfig(plan),
+                    [base(CONFIG_PATHS.rules)]: alertRules(plan),
+                    [base(CONFIG_PATHS.blackbox)]: blackboxConfig(plan),
+                    "alertmanager.yml": alertmanagerConfig(plan, {
+                        telegram: { apiUrl: "https://api.telegram.org", botToken: "7000000001:AAF4x9Qd2LkVb8Zp1Rt6Yw3Hn5Jm7Kc0Ue", chatId: "-1001234567890" },
+                        webhook: { url: "https://alerts.example.net/opsbook" },
+                    }),
+                },
+                [
+                    "sh",
+                    "-c",
+                    `promtool check config ${CONFIG_PATHS.prometheus} && prometheus-blackbox-exporter --config.check --config.file=${CONFIG_PATHS.blackbox} 2>&1 && amtool check-config /etc/opsbook/alertmanager.yml`,
+                ],
+            );
+            assert.match(out, /is valid prometheus config file syntax/);
+            assert.match(out, /Config file is ok/);
+            assert.match(out, /Checking '\/etc\/opsbook\/alertmanager.yml'\s+SUCCESS/);
+        });
+    }
+});
+
+describe("alert rules under promtool, for every preset", () => {
+    for (const preset of Object.keys(PRESETS)) {
+        it(`${preset}: every alert fires after its threshold, with stack, service, summary and runbook`, () => {
+            const plan = planOf(preset);
+            const cases = casesFor(plan);
+            const out = promtool(plan, cases);
+            assert.match(out, /SUCCESS/);
+            // The cases cover every rule the preset has.
+            const rules = alertRules(plan).groups.flatMap((g) => g.rules);
+            const covered = new Set(cases.flatMap((c) => c.checks.map((k) => k.alertname)));
+            assert.deepEqual([...new Set(rules.map((r) => r.alert))].filter((a) => !covered.has(a)), []);
+        });
+    }
+
+    it("copy-trading: seed 001's four heartbeats, stale after its 2 minutes, each named", () => {
+        const plan = planOf("copy-trading");
+        assert.deepEqual(
+            plan.heartbeats.map((h) => `${h.service}:${h.key}`),
+            ["workers:worker:copy-trading:last-ping", "workers:worker:auto-claim:last-ping", "workers:worker:health-check:last-ping", "workers:worker:position-sync:last-ping"],
+        );
+        assert.equal(plan.settings.thresholds.heartbeatStaleSeconds, 120);
+    });
+
+    it("energy-trading: seed 004's METRICS_PORT is scraped from every task, and 5xx over seed 002's 10 a minute alert", () => {
+        const plan = planOf("energy-trading");
+        assert.deepEqual(plan.metrics, [{ service: "api", tasksName: "tasks.opsbook-unit-api", port: 9100 }]);
+        assert.equal(plan.settings.thresholds.errorsPerMinute, 10);
+    });
+
+    it("checks published services through the gateway (the users' path) and unpublished ones directly", () => {
+        const plan = planOf("prediction-market", { services: { orderbook: { publish: false } } });
+        const listen = listenPorts(["backend", "frontend", ...MONITORING_ENDPOINTS]);
+        assert.deepEqual(plan.health, [
+            { service: "backend", url: `http://gateway:${listen.backend}/health` },
+            { service: "frontend", url: `http://gateway:${listen.frontend}/health` },
+            { service: "orderbook", url: "http://orderbook:8080/" },
+        ]);
+    });
+
+    it("takes thresholds from the spec: a stack's own numbers reach the rules and promtool agrees", () => {
+        const plan = planOf("signal-bot", { monitoring: { thresholds: { serviceDownSeconds: 30, probeTimeoutSeconds: 2 } } });
+        const down = alertRules(plan).groups.flatMap((g) => g.rules).find((r) => r.alert === "ServiceDown")!;
+        assert.equal(down.for, "30s");
+        assert.match(promtool(plan, casesFor(plan)), /SUCCESS/);
+    });
+
+    it("labels every alert with the stack and points its runbook at a README section of that name", () => {
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        for (const preset of Object.keys(PRESETS)) {
+            for (const rule of alertRules(planOf(preset)).groups.flatMap((g) => g.rules)) {
+                assert.equal(rule.labels.stack, "unit", `${preset} ${rule.alert}`);
+                assert.ok(rule.labels.service !== undefined || rule.alert === "MonitoringTargetDown", `${preset} ${rule.alert} has no service label`);
+                assert.deepEqual(Object.keys(rule.annotations).sort(), ["action", "runbook", "summary"]);
+                assert.equal(rule.annotations.runbook, `README.md#${rule.alert.toLowerCase()}`);
+            }
+        }
+        for (const alert of ALERTS) {
+            assert.match(readme, new RegExp(`^#### ${alert}$`, "m"), `README.md has no section for ${alert}`);
+        }
+    });
+});
