@@ -69,7 +69,6 @@ export function buildProgram(): Command {
         .description("The runbook's procedures on a deployed opsbook stack: look, change with a preview and a confirmation, and leave an audit entry.")
         .option("--stack <name>", "the stack to act on (default: the selected stack, `pulumi stack select`)")
         .option("--policy-config <file>", "policy pack config for deploys (default: policies/config/<stack>.json, else production's, as npm run deploy)")
-        .enablePositionalOptions()
         // Set before the commands are added, so that they inherit it: main() decides every exit code.
         .exitOverride()
         // An unknown command may be a procedure of another preset: main() says which, with the
@@ -119,7 +118,6 @@ ${EXIT_CODES_HELP}`,
         .description("run a command in a service's running task (docker exec); nothing is assumed inside the image")
         .argument("<service>", "a service of the stack")
         .argument("<command...>", "the command and its arguments, after --")
-        .passThroughOptions()
         .addHelpText("after", "\nExample: opsbook exec api -- ls /run/secrets\nExits with the command's own exit code.")
         .action((service: string, command: string[], _opts: object, cmd: Command) =>
             handle(async () => execInService(await StackContext.open(globals(cmd)), service, command)),
