@@ -36,7 +36,17 @@ export class StackContext {
         readonly stack: Stack,
         /** The policy pack config deploys use: `--policy-config`, else the stack's own file, else production's. */
         readonly policyConfig: string,
+        private readonly knownStacks: () => Promise<string[]>,
     ) {}
+
+    /** A failed `pulumi` read of this stack as an error: a stack that does not exist lists those that do. */
+    private async readFailure(what: string, stderr: string): Promise<CliError> {
+        if (/no stack named|stack .* not found/i.test(stderr)) {
+            const known = await this.knownStacks().catch(() => []);
+            return new CliError(EXIT.UNAVAILABLE, `no stack named ${this.name} in this backend (stacks: ${known.join(", ") || "none"}); deploy it first with 'npm run deploy -- ${this.name}'`);
+        }
+        return new CliError(EXIT.UNAVAILABLE, `cannot read the ${what} of stack ${this.name}: ${stderr.trim()}`);
+    }
 
     get identity(): StackIdentity {
         return { project: this.project, stack: this.name };
@@ -49,19 +59,20 @@ export class StackContext {
             throw new CliError(EXIT.UNAVAILABLE, "no `pulumi` on PATH; run 'eval \"$(npm run -s toolchain)\"' in this shell first");
         }
         const workspace = await LocalWorkspace.create({ workDir: PROJECT_DIR });
-        const known = (await workspace.listStacks().catch((err: unknown) => {
-            throw new CliError(EXIT.UNAVAILABLE, `cannot list the stacks of ${PROJECT_DIR}: ${firstLine(err)}`);
-        })).map((s) => s.name.split("/").pop()!);
+        const knownStacks = async () =>
+            (
+                await workspace.listStacks().catch((err: unknown) => {
+                    throw new CliError(EXIT.UNAVAILABLE, `cannot list the stacks of ${PROJECT_DIR}: ${firstLine(err)}`);
+                })
+            ).map((s) => s.name.split("/").pop()!);
+        // Listing the stacks costs a `pulumi` run: only when the stack is not named, or is not there.
         const name = requested ?? (await workspace.stack())?.name.split("/").pop();
         if (!name) {
-            throw new CliError(EXIT.USAGE, `no stack is selected; pass --stack <name> (stacks: ${known.join(", ") || "none"})`);
-        }
-        if (!known.includes(name)) {
-            throw new CliError(EXIT.UNAVAILABLE, `no stack named ${name} in this backend (stacks: ${known.join(", ") || "none"}); deploy it first with 'npm run deploy -- ${name}'`);
+            throw new CliError(EXIT.USAGE, `no stack is selected; pass --stack <name> (stacks: ${(await knownStacks()).join(", ") || "none"})`);
         }
         // Stack.select runs `pulumi stack select`, which would change the stack the person has
-        // selected in this project; `opsbook --stack X` must leave it alone. The stack exists
-        // (checked above) and every command the Stack runs passes `--stack` itself.
+        // selected in this project; `opsbook --stack X` must leave it alone. Every command the
+        // Stack runs passes `--stack` itself; a stack that does not exist fails the first read.
         workspace.selectStack = async () => undefined;
         const stack = await Stack.select(name, workspace);
         const project = (await workspace.projectSettings()).name;
@@ -69,7 +80,7 @@ export class StackContext {
         if (!fs.existsSync(policyConfig)) {
             throw new CliError(EXIT.USAGE, `--policy-config names ${policyConfig}, which does not exist`);
         }
-        return new StackContext(name, project, stack, policyConfig);
+        return new StackContext(name, project, stack, policyConfig, knownStacks);
     }
 
     /**
@@ -80,7 +91,7 @@ export class StackContext {
         if (!this.cachedSpec) {
             const res = await runCommand("pulumi", ["config", "--json", "--stack", this.name], { cwd: PROJECT_DIR });
             if (res.code !== 0) {
-                throw new CliError(EXIT.UNAVAILABLE, `cannot read the config of stack ${this.name}: ${res.stderr.trim()}`);
+                throw await this.readFailure("config", res.stderr);
             }
             const listed = JSON.parse(res.stdout) as Record<string, { value?: string; secret: boolean }>;
             const values = Object.fromEntries(Object.entries(listed).flatMap(([k, v]) => (v.secret || v.value === undefined ? [] : [[k, v.value]])));
@@ -98,7 +109,7 @@ export class StackContext {
         if (!this.cachedOutputs) {
             const res = await runCommand("pulumi", ["stack", "output", "--json", "--stack", this.name], { cwd: PROJECT_DIR });
             if (res.code !== 0) {
-                throw new CliError(EXIT.UNAVAILABLE, `cannot read the outputs of stack ${this.name}: ${res.stderr.trim()}`);
+                throw await this.readFailure("outputs", res.stderr);
             }
             const outputs = JSON.parse(res.stdout || "{}") as StackOutputs;
             if (!outputs.services) {
