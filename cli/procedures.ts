@@ -118,7 +118,8 @@ export async function rotate(ctx: StackContext, secret: string, opts: ChangeOpti
         ctx,
         {
             procedure,
-            args: { secret },
+            // Keyed so the audit keeps it: the secret's name, never its value.
+            args: { secretName: secret },
             yes: opts.yes,
             plan: [
                 describeChange(change, current),

@@ -62,7 +62,9 @@ export async function runChange<T>(ctx: StackContext, req: ChangeRequest, progre
         );
         throw err;
     }
-    const name = await recordAudit(ctx.identity, entry("ok"));
+    const name = await recordAudit(ctx.identity, entry("ok")).catch((auditErr: unknown) => {
+        throw new CliError(EXIT.FAILED, `${req.procedure} was done, but its audit entry could not be recorded: ${firstLine(auditErr)}`);
+    });
     progress.step(`audit entry ${name} recorded`);
     return outcome;
 }

@@ -205,7 +205,7 @@ describe("opsbook CLI on a copy-trading stack", { timeout: 20 * 60 * 1000 }, () 
             assert.equal(entry.result, "ok");
             assert.ok(entry.who.length > 0 && entry.durationMs > 0, JSON.stringify(entry));
         }
-        assert.deepEqual(entries.find((e) => e.procedure === "rotate ADMIN_TOKEN").args, { secret: "ADMIN_TOKEN" });
+        assert.deepEqual(entries.find((e) => e.procedure === "rotate ADMIN_TOKEN").args, { secretName: "ADMIN_TOKEN" });
         const times = entries.map((e) => Date.parse(e.at));
         assert.deepEqual([...times].sort((a, b) => b - a), times);
         const text = JSON.stringify(entries);
