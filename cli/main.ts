@@ -5,7 +5,8 @@ import { Command, CommanderError, Option } from "commander";
 import { listAudit } from "./audit";
 import { CliError, EXIT, EXIT_CODES_HELP } from "./errors";
 import { execInService, formatStatus, serviceLogs, stackStatus } from "./inspect";
-import { allProcedureNames, parseSwitch, presetsWith, resolveProcedure, rollback, rotate, runProcedure, setMode, stackProcedures } from "./procedures";
+import { allProcedureNames, parseSwitch, presetsWith, replay, resolveProcedure, rollback, rotate, runProcedure, setMode, stackProcedures } from "./procedures";
+import { restore } from "./restore";
 import { Progress } from "./progress";
 import { StackContext } from "./stack";
 import { TaskResult } from "./toolTask";
@@ -156,6 +157,33 @@ ${EXIT_CODES_HELP}`,
         .option("-y, --yes", "do not ask for confirmation")
         .action((opts: { to?: string; yes?: boolean }, cmd: Command) =>
             handle(async () => rollback(await StackContext.open(globals(cmd)), opts.to, { yes: opts.yes === true }, new Progress())),
+        );
+
+    program
+        .command("replay")
+        .description("run a scheduled job now for a given day; the app records it as manual_replay (seed 000)")
+        .argument("<job>", "a job of the stack (`opsbook:jobs`), e.g. eod")
+        .requiredOption("--date <YYYY-MM-DD>", "the day whose run was missed")
+        .option("-y, --yes", "do not ask for confirmation")
+        .option("--json", "print the scheduler's answer as JSON")
+        .action((job: string, opts: { date?: string; yes?: boolean; json?: boolean }, cmd: Command) =>
+            handle(async () => {
+                const result = await replay(await StackContext.open(globals(cmd)), job, opts.date, { yes: opts.yes === true }, new Progress());
+                printTaskResult(result, opts.json === true);
+            }),
+        );
+
+    program
+        .command("restore")
+        .description("restore a verified backup (default: the newest) after a safety backup of the live data")
+        .argument("[backup]", "the backup's name, as 'npm run backup -- list' shows it")
+        .option("--force", "allow a backup that is not verified, and skip the safety backup")
+        .option("-y, --yes", "do not ask for confirmation")
+        .action((backup: string | undefined, opts: { force?: boolean; yes?: boolean }, cmd: Command) =>
+            handle(async () => {
+                const result = await restore(await StackContext.open(globals(cmd)), backup, { yes: opts.yes === true, force: opts.force === true }, new Progress());
+                printJson(result);
+            }),
         );
 
     program

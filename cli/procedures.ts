@@ -293,3 +293,55 @@ export async function runProcedure(
             : `${action.method} http://${action.service}:${spec.services[action.service].port}${action.path} inside the stack network with ${action.service}'s ${action.bearerSecret} as bearer (mounted from its swarm secret, never shown)${Object.keys(values).length ? `, ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(", ")}` : ""}`;
     return runChange(ctx, { procedure: name, args: values, yes: opts.yes, plan: [what] }, progress, run);
 }
+
+/** YYYY-MM-DD that is a real calendar day (the app refuses anything else with a 400 after the fact). */
+export function parseDay(raw: string | undefined): string {
+    if (raw === undefined) {
+        throw new CliError(EXIT.USAGE, "replay needs --date <YYYY-MM-DD>: the day whose run was missed");
+    }
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(raw) || Number.isNaN(Date.parse(`${raw}T00:00:00Z`)) || new Date(`${raw}T00:00:00Z`).toISOString().slice(0, 10) !== raw) {
+        throw new CliError(EXIT.USAGE, `--date must be a day as YYYY-MM-DD; got \`${raw}\``);
+    }
+    return raw;
+}
+
+/**
+ * `replay <job> --date <day>` (seed 000): the stack's scheduler runs the job now, sending the
+ * job's secret header itself; the app records the run as `manual_replay` for that day. The call
+ * goes from a task on the data network to the scheduler, which no port publishes.
+ */
+export async function replay(ctx: StackContext, job: string, rawDate: string | undefined, opts: ChangeOptions, progress: Progress): Promise<TaskResult> {
+    const spec = await ctx.spec();
+    const jobs = Object.keys(spec.jobs);
+    if (jobs.length === 0) {
+        const withJobs = Object.entries(PRESETS).filter(([, p]) => p.jobs !== undefined).map(([n]) => n);
+        throw new CliError(EXIT.USAGE, `stack ${ctx.name} has no scheduled jobs (\`opsbook:jobs\`); presets with jobs: ${withJobs.join(", ")}`);
+    }
+    if (!jobs.includes(job)) {
+        throw new CliError(EXIT.USAGE, `stack ${ctx.name} has no job \`${job}\`; its jobs: ${jobs.join(", ")}`);
+    }
+    const date = parseDay(rawDate);
+    const url = `http://scheduler:8080/run/${encodeURIComponent(job)}?source=manual_replay&date=${date}`;
+    const target = spec.jobs[job];
+    return runChange(
+        ctx,
+        {
+            procedure: `replay ${job}`,
+            args: { job, date },
+            yes: opts.yes,
+            plan: [
+                `POST ${url} from a task on the stack's data network: the scheduler calls ${target.method} ${target.service}${target.path}${target.secretHeader ? ` with ${target.secretHeader.header} itself` : ""}`,
+                `the app records the run for ${date} as manual_replay`,
+            ],
+        },
+        progress,
+        async () => {
+            const result = await progress.run(`replay ${job} for ${date}`, () => runToolTask(ctx, "scheduler", { kind: "http", url, method: "POST" }));
+            if (!result.ok) {
+                const body = result.kind === "http" ? JSON.stringify(result.body) : result.error;
+                throw new CliError(EXIT.FAILED, `the replay of ${job} failed: ${result.kind === "http" ? `HTTP ${result.status}` : ""} ${body}`);
+            }
+            return result;
+        },
+    );
+}

@@ -13,7 +13,8 @@ import { StackContext } from "./stack";
 /** What the task does, in the shape TASK_SCRIPT reads from OPSBOOK_ACTION (no secret in it). */
 export type TaskAction =
     | { kind: "sql"; secretEnv: "DATABASE_URL"; sql: string; vars: Record<string, string> }
-    | { kind: "http"; secretEnv: string; url: string; method: string; body?: Record<string, string> };
+    /** `secretEnv`: the bearer token's secret; none for a call that needs no credential (the scheduler). */
+    | { kind: "http"; secretEnv?: string; url: string; method: string; body?: Record<string, string> };
 
 export type TaskResult =
     | { ok: boolean; kind: "sql"; rows: Record<string, string>[]; error?: string }
@@ -40,7 +41,7 @@ if (a.kind === "sql") {
   const r = spawnSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--csv", ...vars, "-f", "-"], { env, input: a.sql + "\\n", encoding: "utf8" });
   done({ ok: r.status === 0, kind: "sql", csv: r.stdout, error: (r.stderr || "").trim() || undefined });
 } else {
-  fetch(a.url, { method: a.method, headers: { authorization: "Bearer " + secret(), "content-type": "application/json" },
+  fetch(a.url, { method: a.method, headers: { ...(a.secretEnv ? { authorization: "Bearer " + secret() } : {}), "content-type": "application/json" },
     body: a.body ? JSON.stringify(a.body) : undefined, signal: AbortSignal.timeout(15000) })
     .then(async (res) => { const text = await res.text(); let body = text.slice(0, 4000); try { body = JSON.parse(text); } catch {}
       done({ ok: res.ok, kind: "http", status: res.status, body }); })
@@ -102,6 +103,7 @@ async function serviceSecret(ctx: StackContext, service: string, env: string): P
     return mount.SecretName;
 }
 
+/** Runs the action in a task on the stack's data network; `service` is the one whose secret the action mounts. */
 export async function runToolTask(ctx: StackContext, service: string, action: TaskAction): Promise<TaskResult> {
     const spec = await ctx.spec();
     const outputs = await ctx.outputs();
@@ -109,7 +111,8 @@ export async function runToolTask(ctx: StackContext, service: string, action: Ta
     if (!network) {
         throw new CliError(EXIT.UNAVAILABLE, `stack ${ctx.name} has no data network in its outputs; run 'npm run deploy -- ${ctx.name}'`);
     }
-    const secretName = await serviceSecret(ctx, service, action.secretEnv);
+    const secretEnv = action.secretEnv;
+    const secretFiles = secretEnv ? [{ secretName: await serviceSecret(ctx, service, secretEnv), env: secretEnv }] : [];
     const imageId = (await dockerOk(["image", "inspect", "--format", "{{.Id}}", spec.images.backup])).trim();
     const result = await runJob({
         name: engineName(ctx.identity, "procedure"),
@@ -117,7 +120,7 @@ export async function runToolTask(ctx: StackContext, service: string, action: Ta
         imageName: spec.images.backup,
         command: ["node", "-e", TASK_SCRIPT],
         env: { OPSBOOK_ACTION: JSON.stringify(action) },
-        secretFiles: [{ secretName, env: action.secretEnv }],
+        secretFiles,
         labels: stackLabels(ctx.identity, "procedure"),
         networks: [network],
         memoryMb: 128,

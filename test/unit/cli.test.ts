@@ -12,7 +12,7 @@ import { PRESETS, PRESET_PROCEDURES, applyPreset } from "../../presets";
 import { auditArgs, auditEntryName } from "../../cli/audit";
 import { CliError, EXIT } from "../../cli/errors";
 import { buildProgram } from "../../cli/main";
-import { nextRotationStamp, parseSwitch, presetsWith, resolveProcedure, secretKind } from "../../cli/procedures";
+import { nextRotationStamp, parseDay, parseSwitch, presetsWith, resolveProcedure, secretKind } from "../../cli/procedures";
 import { parseCsv } from "../../cli/toolTask";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -95,6 +95,14 @@ describe("stack-wide procedures", () => {
         assert.match(usageError(() => parseSwitch("maintenance", "yes")), /maintenance takes on or off, not `yes`/);
     });
 
+    it("replay takes a real calendar day and names the option when it is missing", () => {
+        assert.equal(parseDay("2026-11-20"), "2026-11-20");
+        assert.equal(parseDay("2024-02-29"), "2024-02-29");
+        assert.match(usageError(() => parseDay("2026-02-30")), /--date must be a day as YYYY-MM-DD; got `2026-02-30`/);
+        assert.match(usageError(() => parseDay("20261120")), /--date must be a day/);
+        assert.match(usageError(() => parseDay(undefined)), /replay needs --date <YYYY-MM-DD>/);
+    });
+
     it("the next rotation stamp keeps whole numbers whole (POSTGRES_APP_PASSWORD and keys require it)", () => {
         assert.equal(nextRotationStamp(undefined), "1");
         assert.equal(nextRotationStamp("1"), "2");
@@ -161,7 +169,7 @@ describe("the command line", () => {
             assert.match(command.helpInformation(), new RegExp(`Usage: opsbook ${command.name()}`));
         }
         const names = program.commands.map((c) => c.name());
-        for (const expected of ["status", "logs", "exec", "maintenance", "read-only", "rotate", "rollback", "audit", "procedures", "pause", "resume", "reconcile", "retry-relayer", "audit-logs", "revoke-admin", "invalidate-sessions"]) {
+        for (const expected of ["status", "logs", "exec", "maintenance", "read-only", "rotate", "rollback", "replay", "restore", "audit", "procedures", "pause", "resume", "reconcile", "retry-relayer", "audit-logs", "revoke-admin", "invalidate-sessions"]) {
             assert.ok(names.includes(expected), `no command ${expected}`);
         }
     });
