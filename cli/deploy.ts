@@ -27,6 +27,29 @@ export function describeChange(change: ConfigChange, before: string | undefined)
     return `set ${change.key}: ${show(before)} -> ${show(change.value)} in Pulumi.<stack>.yaml`;
 }
 
+/** Config changes as the preview step of the safety frame: apply them and run `pulumi preview`; `undo` puts the config back. */
+export function configPreview(ctx: StackContext, changes: readonly ConfigChange[], progress: Progress): { run: () => Promise<void>; undo: () => Promise<void> } {
+    let before: ConfigChange[] | undefined;
+    return {
+        run: async () => {
+            before = await Promise.all(changes.map(async (c) => ({ key: c.key, value: await configValue(ctx, c.key) })));
+            await applyConfig(ctx, changes);
+            await progress.run(`pulumi preview (${ctx.name}, policy pack with ${path.relative(PROJECT_DIR, ctx.policyConfig)})`, () =>
+                ctx.stack.preview({
+                    policyPacks: [path.join(PROJECT_DIR, "policies")],
+                    policyPackConfigs: [ctx.policyConfig],
+                    onOutput: (text) => process.stderr.write(text),
+                }),
+            );
+        },
+        undo: async () => {
+            if (before) {
+                await applyConfig(ctx, before);
+            }
+        },
+    };
+}
+
 async function applyConfig(ctx: StackContext, changes: readonly ConfigChange[]): Promise<void> {
     for (const change of changes) {
         if (change.value === undefined) {

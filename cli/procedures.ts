@@ -5,7 +5,7 @@ import { STACK_GENERATED_SECRETS, Spec } from "../components/spec";
 import { PRESETS, PRESET_PROCEDURES } from "../presets";
 import { ProcedureSpec, Procedures } from "../presets/types";
 import { CliError, EXIT } from "./errors";
-import { ConfigChange, changeConfigAndDeploy, configValue, describeChange } from "./deploy";
+import { ConfigChange, changeConfigAndDeploy, configPreview, configValue, describeChange } from "./deploy";
 import { Progress } from "./progress";
 import { runChange } from "./safety";
 import { StackContext } from "./stack";
@@ -56,6 +56,7 @@ export async function setMode(ctx: StackContext, mode: "maintenance" | "read-onl
             procedure: `${mode} ${on ? "on" : "off"}`,
             args: { mode: on ? "on" : "off" },
             yes: opts.yes,
+            preview: configPreview(ctx, [change], progress),
             plan: [
                 describeChange(change, await configValue(ctx, key)),
                 `pulumi up with the policy pack: services ${appServices(spec)} roll to ${env}=${on ? "true" : "their own value"} (start-first where stateless)`,
@@ -121,6 +122,7 @@ export async function rotate(ctx: StackContext, secret: string, opts: ChangeOpti
             // Keyed so the audit keeps it: the secret's name, never its value.
             args: { secretName: secret },
             yes: opts.yes,
+            preview: configPreview(ctx, [change], progress),
             plan: [
                 describeChange(change, current),
                 `pulumi up with the policy pack: a new ${secret} is generated${users.length ? `, services ${users.join(", ")} roll to it together` : " and the parts that use it roll"}`,
@@ -181,7 +183,7 @@ export async function rollback(ctx: StackContext, to: string | undefined, opts: 
         }
     }
     plan.push(`pulumi up with the policy pack: back to release ${target.release} as deployed in update ${target.version} (${target.at.toISOString()}); migrations of that release run first, services roll start-first`);
-    await runChange(ctx, { procedure: "rollback", args: { to: target.release }, yes: opts.yes, plan }, progress, () => changeConfigAndDeploy(ctx, changes, progress));
+    await runChange(ctx, { procedure: "rollback", args: { to: target.release }, yes: opts.yes, plan, preview: configPreview(ctx, changes, progress) }, progress, () => changeConfigAndDeploy(ctx, changes, progress));
 }
 
 /** The procedures of the stack's preset. */

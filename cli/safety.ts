@@ -15,6 +15,11 @@ export interface ChangeRequest {
     readonly plan: string[];
     /** `--yes`: no question asked. */
     readonly yes: boolean;
+    /**
+     * A dry run shown before the question (`pulumi preview` of a config change); `undo` reverts
+     * what `run` had to set up. Skipped with `--yes`: `pulumi up` prints the same diff as it goes.
+     */
+    readonly preview?: { run: () => Promise<void>; undo: () => Promise<void> };
 }
 
 /** Asks on the terminal; true only for an explicit yes. */
@@ -38,7 +43,16 @@ export async function runChange<T>(ctx: StackContext, req: ChangeRequest, progre
         if (!process.stdin.isTTY) {
             throw new CliError(EXIT.NOT_CONFIRMED, "no terminal to confirm on and no --yes: refusing; nothing was changed (pass --yes to go ahead)");
         }
+        if (req.preview) {
+            try {
+                await req.preview.run();
+            } catch (err) {
+                await req.preview.undo();
+                throw new CliError(EXIT.FAILED, `the preview failed (see above): ${firstLine(err)}; nothing was changed`);
+            }
+        }
         if (!(await confirmed(`Go ahead on ${ctx.name}? [y/N] `))) {
+            await req.preview?.undo();
             throw new CliError(EXIT.NOT_CONFIRMED, "not confirmed; nothing was changed");
         }
     }

@@ -24,7 +24,7 @@ const RESULT_MARK = "OPSBOOK-RESULT ";
 
 /**
  * The program the task runs (Debian's node 18, CommonJS, no dependency). It reads the secret file
- * the engine mounted, calls psql (connection from PG* variables of its child, never argv) or the
+ * the engine mounted, calls psql (host, user and database from PG* variables of its child, the password from a 0600 file on the task's tmpfs: never argv or env) or the
  * service, and prints one line: the mark, then the result as JSON.
  */
 export const TASK_SCRIPT = `
@@ -35,8 +35,11 @@ const secret = () => fs.readFileSync(process.env[a.secretEnv + "_FILE"], "utf8")
 const done = (r) => { process.stdout.write(${JSON.stringify(RESULT_MARK)} + JSON.stringify(r) + "\\n"); process.exit(0); };
 if (a.kind === "sql") {
   const u = new URL(secret());
-  const env = { ...process.env, PGHOST: u.hostname, PGPORT: u.port || "5432", PGUSER: decodeURIComponent(u.username),
-    PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: decodeURIComponent(u.pathname.slice(1)), PGCONNECT_TIMEOUT: "10" };
+  const [host, port, db, user] = [u.hostname, u.port || "5432", decodeURIComponent(u.pathname.slice(1)), decodeURIComponent(u.username)];
+  // The password goes to psql in a password file on the task's tmpfs, never in an env var or argv.
+  const field = (v) => v.replace(/\\\\/g, "\\\\\\\\").replace(/:/g, "\\\\:");
+  fs.writeFileSync("/tmp/opsbook.pgpass", [host, port, db, user, decodeURIComponent(u.password)].map(field).join(":") + "\\n", { mode: 0o600 });
+  const env = { ...process.env, PGHOST: host, PGPORT: port, PGUSER: user, PGDATABASE: db, PGPASSFILE: "/tmp/opsbook.pgpass", PGCONNECT_TIMEOUT: "10" };
   const vars = Object.entries(a.vars).flatMap(([k, v]) => ["-v", k + "=" + v]);
   const r = spawnSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--csv", ...vars, "-f", "-"], { env, input: a.sql + "\\n", encoding: "utf8" });
   done({ ok: r.status === 0, kind: "sql", csv: r.stdout, error: (r.stderr || "").trim() || undefined });

@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ROOT, TestStack, docker, httpGet, inspect, requireEngines, run, stackSecretValues, taskContainer, waitFor } from "./harness";
+import { ROOT, TestStack, docker, httpGet, httpPost, inspect, requireEngines, run, stackSecretValues, taskContainer, waitFor } from "./harness";
 
 const STAGING_POLICY = ["--policy-pack", "policies", "--policy-pack-config", "policies/config/staging.json"];
 
@@ -86,6 +86,21 @@ describe("opsbook CLI on a copy-trading stack", { timeout: 20 * 60 * 1000 }, () 
         assert.equal(res.code, 3, res.stderr);
         assert.match(res.stderr, /will:\n {2}1\. set opsbook:maintenance: \(not set\) -> true/);
         assert.match(res.stderr, /no terminal to confirm on and no --yes: refusing; nothing was changed/);
+        assert.doesNotMatch(fs.readFileSync(stack.configFile, "utf8"), /maintenance/);
+        assert.equal((await httpGet(`${endpoints.api}/items`)).status, 200);
+        assert.deepEqual(await auditEntries(), []);
+    });
+
+    it("on a terminal: the plan, a real pulumi preview, then the question; answering no changes nothing", async () => {
+        // `script` gives the CLI a terminal (stdin and stdout a pty); the answer is typed into it.
+        const line = [process.execPath, path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "--policy-config", "policies/config/staging.json", "maintenance", "on"].join(" ");
+        stack.log("opsbook maintenance on (on a terminal, answering n)");
+        const res = await run("script", ["-q", "-e", "-c", line, "/dev/null"], { env: stack.env, input: "n\n" });
+        assert.equal(res.code, 3, res.stdout);
+        assert.match(res.stdout, /pulumi preview/);
+        assert.match(res.stdout, /docker:index:Service\s+api-service\s+update/);
+        assert.match(res.stdout, /Go ahead on e2e-cli-\w+\? \[y\/N\]/);
+        assert.match(res.stdout, /not confirmed; nothing was changed/);
         assert.doesNotMatch(fs.readFileSync(stack.configFile, "utf8"), /maintenance/);
         assert.equal((await httpGet(`${endpoints.api}/items`)).status, 200);
         assert.deepEqual(await auditEntries(), []);
@@ -212,5 +227,66 @@ describe("opsbook CLI on a copy-trading stack", { timeout: 20 * 60 * 1000 }, () 
         for (const value of (await stackSecretValues(stack)).all) {
             assert.ok(!text.includes(value), "an audit entry holds a secret value");
         }
+    });
+});
+
+describe("opsbook CLI on a signal-bot stack: replay and read-only", { timeout: 20 * 60 * 1000 }, () => {
+    const stack = new TestStack("e2e-clibot");
+    let app = "";
+
+    const opsbook = (...args: string[]) => {
+        stack.log(`opsbook ${args.join(" ")}`);
+        return run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "--policy-config", "policies/config/staging.json", ...args], { env: stack.env });
+    };
+
+    before(async () => {
+        requireEngines();
+        await stack.init("config:\n  opsbook:preset: signal-bot\n  opsbook:backups:\n    enabled: false\n");
+        // The bot's token is the user's; a made-up one of the real shape (no webhook is registered without `telegram.webhook`).
+        const set = await stack.pulumi(["config", "set", "--secret", "TELEGRAM_BOT_TOKEN", "7000000001:AAF4x9Qd2LkVb8Zp1Rt6Yw3Hn5Jm7Kc0Ue"]);
+        assert.equal(set.code, 0, set.stderr);
+        const res = await stack.up(STAGING_POLICY);
+        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        app = (await stack.outputs()).endpoints.app;
+    });
+    after(() => stack.dispose());
+
+    it("replay eod --date: the scheduler runs the job with its secret, the app records manual_replay for that day", async () => {
+        const noDate = await opsbook("replay", "eod", "--yes");
+        assert.equal(noDate.code, 2);
+        assert.match(noDate.stderr, /required option '--date <YYYY-MM-DD>' not specified/);
+        const badDay = await opsbook("replay", "eod", "--date", "2026-02-30", "--yes");
+        assert.equal(badDay.code, 2);
+        assert.match(badDay.stderr, /--date must be a day as YYYY-MM-DD; got `2026-02-30`/);
+        const unknownJob = await opsbook("replay", "nightly", "--date", "2026-11-20", "--yes");
+        assert.equal(unknownJob.code, 2);
+        assert.match(unknownJob.stderr, /has no job `nightly`; its jobs: eod/);
+
+        const res = await opsbook("replay", "eod", "--date", "2026-11-20", "--yes", "--json");
+        assert.equal(res.code, 0, res.stderr);
+        assert.equal(JSON.parse(res.stdout).status, 200);
+        const runs = (await httpGet(`${app}/jobs/runs`)).body.runs;
+        assert.deepEqual(
+            runs.filter((r: any) => r.source === "manual_replay").map((r: any) => [r.job, r.run_date]),
+            [["eod", "2026-11-20"]],
+        );
+    });
+
+    it("read-only on: writes answer 503 read-only, reads work, and a replay is refused and audited as failed", async () => {
+        assert.equal((await httpPost(`${app}/items`, { name: "before" })).status, 201);
+        const on = await opsbook("read-only", "on", "--yes");
+        assert.equal(on.code, 0, on.stderr);
+        const write = await httpPost(`${app}/items`, { name: "during" });
+        assert.equal(write.status, 503);
+        assert.match(JSON.stringify(write.body), /read-only/);
+        const read = await httpGet(`${app}/items`);
+        assert.equal(read.status, 200);
+        assert.deepEqual(read.body.items.map((i: any) => i.name), ["before"]);
+
+        const replay = await opsbook("replay", "eod", "--date", "2026-11-21", "--yes");
+        assert.equal(replay.code, 1, replay.stderr);
+        const [latest] = JSON.parse((await opsbook("audit", "--json")).stdout);
+        assert.deepEqual([latest.procedure, latest.result, latest.args], ["replay eod", "failed", { job: "eod", date: "2026-11-21" }]);
+        assert.match(latest.error, /the replay of eod failed/);
     });
 });

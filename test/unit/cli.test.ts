@@ -13,7 +13,7 @@ import { auditArgs, auditEntryName } from "../../cli/audit";
 import { CliError, EXIT } from "../../cli/errors";
 import { buildProgram } from "../../cli/main";
 import { nextRotationStamp, parseDay, parseSwitch, presetsWith, resolveProcedure, secretKind } from "../../cli/procedures";
-import { parseCsv } from "../../cli/toolTask";
+import { TASK_SCRIPT, parseCsv } from "../../cli/toolTask";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -146,6 +146,15 @@ describe("audit entries", () => {
         const name = auditEntryName({ project: "opsbook", stack: "a-very-long-stack-name-for-a-team-that-likes-long-names" }, at);
         assert.ok(name.length <= 64, name);
         assert.match(name, /-20261202T030405678Z-[0-9a-f]{6}$/);
+    });
+});
+
+describe("the task's program", () => {
+    it("is valid JavaScript and never puts the password in an env var or on psql's command line", () => {
+        assert.doesNotThrow(() => new Function("require", "process", TASK_SCRIPT));
+        assert.doesNotMatch(TASK_SCRIPT, /PGPASSWORD/);
+        assert.match(TASK_SCRIPT, /PGPASSFILE: "\/tmp\/opsbook.pgpass"/);
+        assert.match(TASK_SCRIPT, /mode: 0o600/);
     });
 });
 
