@@ -70,8 +70,10 @@ export function buildProgram(): Command {
         .description("The runbook's procedures on a deployed opsbook stack: look, change with a preview and a confirmation, and leave an audit entry.")
         .option("--stack <name>", "the stack to act on (default: the selected stack, `pulumi stack select`)")
         .option("--policy-config <file>", "policy pack config for deploys (default: policies/config/<stack>.json, else production's, as npm run deploy)")
-        // Set before the commands are added, so that they inherit it: main() decides every exit code.
+        // Set before the commands are added, so that they inherit them: main() decides every exit
+        // code, and `--help` lists each command on one line whatever the terminal's width.
         .exitOverride()
+        .configureHelp({ helpWidth: 200 })
         // An unknown command may be a procedure of another preset: main() says which, with the
         // stack's own procedures, instead of commander's bare "unknown command".
         .configureOutput({ outputError: (text, write) => (/unknown command/.test(text) ? undefined : write(text)) })

@@ -188,6 +188,11 @@ describe("the command line", () => {
         assert.equal(help.code, 0, help.stderr);
         assert.match(help.stdout, /status \[options\]/);
         assert.match(help.stdout, /Exit codes:\n {2}0 {2}done/);
+        const commands = help.stdout.slice(help.stdout.indexOf("Commands:\n") + 10).split("\n\n")[0].split("\n");
+        assert.ok(commands.length >= 19, help.stdout);
+        for (const line of commands) {
+            assert.match(line, /^ {2}[a-z][\w-]* .*\S {2,}\S/, `not one line per command: ${JSON.stringify(line)}`);
+        }
         const sub = await cli("rotate", "--help");
         assert.equal(sub.code, 0);
         assert.match(sub.stdout, /Usage: opsbook rotate \[options\] <SECRET>/);
