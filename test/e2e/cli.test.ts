@@ -290,3 +290,46 @@ describe("opsbook CLI on a signal-bot stack: replay and read-only", { timeout: 2
         assert.match(latest.error, /the replay of eod failed/);
     });
 });
+
+describe("opsbook CLI on a prediction-market stack: revoke-admin", { timeout: 20 * 60 * 1000 }, () => {
+    const stack = new TestStack("e2e-clipm");
+    let backend = "";
+    let backendService = "";
+
+    /** The ADMIN_API_KEY the backend's running tasks get, read from the stack's state (kept in memory only). */
+    const adminKey = async (): Promise<string> => {
+        const service = await inspect(backendService, "service");
+        const mount = (service.Spec.TaskTemplate.ContainerSpec.Secrets ?? []).find((s: any) => s.File.Name.endsWith("/ADMIN_API_KEY"));
+        assert.ok(mount, "the backend mounts no ADMIN_API_KEY");
+        const value = (await stackSecretValues(stack)).bySecretId.get(mount.SecretID);
+        assert.ok(value, "the state holds no value for the backend's ADMIN_API_KEY");
+        return value;
+    };
+    const reconcileWith = async (key: string) => (await httpPost(`${backend}/admin/reconcile`, {}, { Authorization: `Bearer ${key}` })).status;
+
+    before(async () => {
+        requireEngines();
+        await stack.init("config:\n  opsbook:preset: prediction-market\n  opsbook:backups:\n    enabled: false\n");
+        const res = await stack.up(STAGING_POLICY);
+        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        const outputs = await stack.outputs();
+        backend = outputs.endpoints.backend;
+        backendService = outputs.services.backend;
+    });
+    after(() => stack.dispose());
+
+    it("revoke-admin: a new ADMIN_API_KEY; the old key is refused, the new one accepted, the backend serves", async () => {
+        const old = await adminKey();
+        assert.equal(await reconcileWith(old), 200);
+        stack.log("opsbook revoke-admin --yes");
+        const res = await run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "--policy-config", "policies/config/staging.json", "revoke-admin", "--yes"], { env: stack.env });
+        assert.equal(res.code, 0, res.stderr);
+        assert.match(res.stderr, /set opsbook:rotation\.ADMIN_API_KEY: \(not set\) -> 1/);
+        const fresh = await adminKey();
+        assert.notEqual(fresh, old);
+        assert.equal(await reconcileWith(old), 401, "the revoked key still works");
+        assert.equal(await reconcileWith(fresh), 200);
+        assert.equal((await httpGet(`${backend}/health`)).status, 200);
+        assert.ok(!res.stderr.includes(old) && !res.stderr.includes(fresh) && !res.stdout.includes(fresh), "a key value was printed");
+    });
+});
