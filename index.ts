@@ -4,7 +4,9 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackSettings } from "./config";
+import { connectEngine } from "./components/engine";
 import { LocalImage, resolveLocalImages } from "./components/images";
+import { ImageDelivery } from "./providers/imageDelivery";
 import { DatabaseAccess } from "./components/databaseAccess";
 import { Migration } from "./components/migration";
 import { engineName, labelList, stackLabels } from "./components/naming";
@@ -36,20 +38,39 @@ const MIGRATOR_URL_KEY = "MIGRATOR_DATABASE_URL";
 
 export = async () => {
     const { project, stack, spec, userSecrets, probePath } = readStackSettings();
-    const identity = { project, stack };
+    // The engine answers and is a swarm manager, or nothing is registered.
+    const engine = await connectEngine(spec.engine);
+    const identity = { project, stack, ...(engine.connection ? { engine: engine.connection } : {}) };
+    // Every docker resource of the stack, in every component, on the stack's engine.
+    const onEngine = { providers: [engine.provider] };
     const webhookPlan = telegramWebhookPlan(spec, userSecrets);
 
     const refs = { ...imageKeys(spec), ...backupImageKeys(spec) };
     const ids = await resolveLocalImages(refs);
-    const image = (key: string): LocalImage => ({ reference: refs[key], id: ids[key] });
+    // Images are built on this machine; a server's engine gets them copied over its connection
+    // (once per image ID), and services wait for that through the ID they run.
+    const delivered = new Map<string, pulumi.Output<string>>();
+    const imageId = (key: string): pulumi.Input<string> => {
+        if (!engine.connection || !engine.remote) {
+            return ids[key];
+        }
+        const existing = delivered.get(ids[key]);
+        if (existing) {
+            return existing;
+        }
+        const delivery = new ImageDelivery(`image-${key.replace(/^opsbook:/, "").replace(/[^a-zA-Z0-9-]+/g, "-")}`, { reference: refs[key], imageId: ids[key], engine: engine.connection });
+        delivered.set(ids[key], delivery.imageId);
+        return delivery.imageId;
+    };
+    const image = (key: string): LocalImage => ({ reference: refs[key], id: imageId(key) });
     const serviceImage = (name: string) => image(spec.services[name].image ? `opsbook:services.${name}.image` : "opsbook:images.app");
 
     const generated = generatedSecretSpecs(spec);
-    const secrets = new StackSecrets("secrets", { generated });
+    const secrets = new StackSecrets("secrets", { generated }, onEngine);
     const secretValues = { ...secrets.values, ...userSecrets };
 
-    const networks = new StackNetworks("network", { identity });
-    const probe = new HealthProbe("health-probe", { identity, binaryPath: probePath });
+    const networks = new StackNetworks("network", { identity }, onEngine);
+    const probe = new HealthProbe("health-probe", { identity, binaryPath: probePath }, onEngine);
 
     const postgres = spec.postgres.enabled
         ? new Postgres("postgres", {
@@ -60,7 +81,7 @@ export = async () => {
               database: spec.postgres.database,
               adminPasswordRotation: spec.rotation.POSTGRES_PASSWORD,
               keepDataOnDestroy: spec.postgres.keepDataOnDestroy,
-          })
+          }, onEngine)
         : undefined;
 
     const redis = spec.redis.enabled
@@ -71,7 +92,7 @@ export = async () => {
               memoryMb: spec.redis.memoryMb,
               keepDataOnDestroy: spec.redis.keepDataOnDestroy,
               passwordRotation: spec.rotation.REDIS_PASSWORD,
-          })
+          }, onEngine)
         : undefined;
 
     const access = postgres
@@ -87,7 +108,7 @@ export = async () => {
                   migratorPasswordRotation: spec.rotation.POSTGRES_MIGRATOR_PASSWORD,
                   appPasswordRotation: spec.rotation.POSTGRES_APP_PASSWORD,
               },
-              { dependsOn: [postgres] },
+              { ...onEngine, dependsOn: [postgres] },
           )
         : undefined;
 
@@ -106,7 +127,7 @@ export = async () => {
             ...Object.fromEntries(callSecrets.map((n) => [n, secretValues[n]])),
             ...(access ? { [MIGRATOR_URL_KEY]: access.migratorUrl } : {}),
         },
-    });
+    }, onEngine);
 
     const migration =
         spec.migrations && access
@@ -129,7 +150,7 @@ export = async () => {
                           redact: [access.migratorUrl, ...Object.values(preflight.preflightSecretEnv)],
                           timeoutSeconds: spec.migrations.timeoutSeconds,
                       },
-                      { dependsOn: [access.applied] },
+                      { ...onEngine, dependsOn: [access.applied] },
                   );
               })()
             : undefined;
@@ -143,7 +164,7 @@ export = async () => {
                     new docker.Volume(
                         `volume-${volumeName}`,
                         { name: engineName(identity, volumeName), labels: labelList(stackLabels(identity, "volume")) },
-                        { retainOnDelete: true },
+                        { retainOnDelete: true, provider: engine.provider },
                     ),
                 );
             }
@@ -197,7 +218,7 @@ export = async () => {
                 readOnlyRootFilesystem: svc.readOnlyRootFilesystem,
                 mounts: Object.entries(svc.volumes).map(([v, target]) => ({ volume: volumes.get(v)!.name, target })),
             },
-            { dependsOn: deps },
+            { ...onEngine, dependsOn: deps },
         );
         services.set(name, service);
         return service;
@@ -216,7 +237,7 @@ export = async () => {
                       secrets: files.mount(callSecrets),
                       probe: probe.config,
                   },
-                  { dependsOn: [...services.values()] },
+                  { ...onEngine, dependsOn: [...services.values()] },
               )
             : undefined;
 
@@ -234,8 +255,10 @@ export = async () => {
                           port: spec.services[name].port,
                           hostPort: spec.services[name].hostPort,
                       })),
+                      bindAddress: engine.publishAddress,
+                      endpointHost: engine.endpointHost,
                   },
-                  { dependsOn: published.map((name) => services.get(name)!) },
+                  { ...onEngine, dependsOn: published.map((name) => services.get(name)!) },
               )
             : undefined;
 
@@ -245,7 +268,7 @@ export = async () => {
         ? new TelegramWebhookRegistration(
               "telegram-webhook",
               { ...webhookPlan, secretToken: secretValues.TELEGRAM_WEBHOOK_SECRET },
-              { dependsOn: [services.get(webhookPlan.service)!, ...(gateway ? [gateway] : [])] },
+              { ...onEngine, dependsOn: [services.get(webhookPlan.service)!, ...(gateway ? [gateway] : [])] },
           )
         : undefined;
 
@@ -266,7 +289,7 @@ export = async () => {
                   location: spec.backups.location,
                   memoryMb: spec.backups.memoryMb,
               },
-              { dependsOn: [...(postgres ? [postgres] : []), ...(migration ? [migration] : []), ...services.values()] },
+              { ...onEngine, dependsOn: [...(postgres ? [postgres] : []), ...(migration ? [migration] : []), ...services.values()] },
           )
         : undefined;
 
@@ -276,7 +299,7 @@ export = async () => {
             : pulumi.output({});
 
     const outputs = {
-        /** Base URL of each published service, on 127.0.0.1. */
+        /** Base URL of each published service, on `opsbook:engine.publishAddress` (127.0.0.1 by default). */
         endpoints: publishedUrls((url) => url),
         /** Health URL of each published service. */
         healthChecks: publishedUrls((url, path) => `${url}${path}`),

@@ -30,7 +30,9 @@ Deploys the same stack (Postgres, Redis, one api) with opsbook, with Docker Comp
 deploy s, no-op deploy s (opsbook: \`pulumi up\` as \`npm run deploy\` runs it, with its preview
 and the policy pack, and \`pulumi up --skip-preview\`), release s (APP_RELEASE 1 -> 2 under load),
 failed requests and longest outage ms during the release, peak memory of the deploy command's
-process tree; then the opsbook/Compose and opsbook/stack ratios of the times, the goals, and the
+process tree; then the opsbook/Compose and opsbook/stack ratios of the times, the goals, the
+floors measured in the same runs (a no-op \`pulumi up\` of an empty JavaScript program; Swarm's own
+start-first, health-gated \`docker service update\` of opsbook's api until completed), and the
 load average at start and end. The same figures go to bench/results/latest.json.
 
 Options:
@@ -366,6 +368,8 @@ interface Subject {
     deploy(): Promise<CliResult>;
     /** opsbook only: the same deploy without the preview (`pulumi up --skip-preview`). */
     deploySkipPreview?(): Promise<CliResult>;
+    /** opsbook only, after the release, untimed by the others: what no tool on this engine can beat (see Floors). */
+    floors?(): Promise<Floors>;
     /** Sets APP_RELEASE (config or file), then deploys; `seconds`/`peakRssMb` cover both steps. */
     release(value: string): Promise<CliResult>;
     /** Base URL of the api on 127.0.0.1. */
@@ -458,6 +462,54 @@ class OpsbookSubject implements Subject {
         }
         const up = await this.up();
         return { ...up, seconds: set.seconds + up.seconds, ...(set.peakRssMb > up.peakRssMb ? { peakRssMb: set.peakRssMb, peakByProcess: set.peakByProcess } : {}) };
+    }
+
+    async floors(): Promise<Floors> {
+        const floors: Floors = {};
+        // The engine's cost: an empty program in a throwaway project, sharing this project's
+        // node_modules (the same @pulumi/pulumi), its state beside this stack's.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "opsbook-bench-empty-"));
+        try {
+            fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: empty\nruntime:\n  name: nodejs\n  options:\n    typescript: false\n");
+            fs.writeFileSync(path.join(dir, "package.json"), '{"name": "empty", "main": "index.js"}\n');
+            fs.writeFileSync(path.join(dir, "index.js"), "// No resources: what the Pulumi engine costs by itself.\n");
+            fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+            const empty = (args: string[]) => run("pulumi", [...args, "--stack", "empty", "--non-interactive"], { env: this.env, cwd: dir, timeoutS: 120 });
+            const init = await run("pulumi", ["stack", "init", "empty", "--non-interactive"], { env: this.env, cwd: dir, timeoutS: 60 });
+            const first = init.code === 0 ? await empty(["up", "--yes", "--skip-preview"]) : init;
+            if (first.code === 0) {
+                const withPreview = await empty(["up", "--yes"]);
+                const skip = await empty(["up", "--yes", "--skip-preview"]);
+                floors.emptyProgramNoopS = withPreview.code === 0 ? withPreview.seconds : undefined;
+                floors.emptyProgramNoopSkipPreviewS = skip.code === 0 ? skip.seconds : undefined;
+            } else {
+                progress(`opsbook: the empty program did not deploy (exit ${first.code}):\n${tail(first, 10)}`);
+            }
+            await empty(["stack", "rm", "--yes", "--force"]);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+        // Swarm's cost of a gapless release: the api service as deployed, one env change.
+        const outputs = JSON.parse((await this.pulumi(["stack", "output", "--json"])).stdout || "{}") as { services?: Record<string, string> };
+        const api = outputs.services?.api;
+        if (api) {
+            const started = Date.now();
+            const update = await docker("service", "update", "--detach", "--quiet", "--env-add", "APP_RELEASE=floor", api);
+            const deadline = started + 120_000;
+            let state = "";
+            while (update.code === 0 && Date.now() < deadline) {
+                state = (await docker("service", "inspect", "--format", "{{.UpdateStatus.State}}", api)).stdout.trim();
+                if (state === "completed") {
+                    floors.swarmGatedUpdateS = seconds(started);
+                    break;
+                }
+                await sleep(100);
+            }
+            if (floors.swarmGatedUpdateS === undefined) {
+                progress(`opsbook: Swarm's own update of ${api} did not complete (exit ${update.code}, state ${state || "?"})`);
+            }
+        }
+        return floors;
     }
 
     async url(): Promise<string> {
@@ -810,6 +862,22 @@ interface RunResult {
     /** Most processes in a deploy command's tree at once (pulumi: CLI, language host, node, plugins). */
     peakProcesses?: number;
     teardownS?: number;
+    /** opsbook runs: the floors measured beside them (see Floors). */
+    floors?: Floors;
+}
+
+/**
+ * What the goals leave room for, measured in the same run as the figures they bound:
+ * - the Pulumi engine's own cost: a no-op `pulumi up` of an empty JavaScript program (no resource,
+ *   no policy pack, no TypeScript), with and without its preview;
+ * - Swarm's own cost of a gapless release: `docker service update` of opsbook's api service as it
+ *   is deployed (start-first, gated by the health check, 5 s failure monitor) until the engine
+ *   reports the update completed, with no Pulumi in the loop.
+ */
+interface Floors {
+    emptyProgramNoopS?: number;
+    emptyProgramNoopSkipPreviewS?: number;
+    swarmGatedUpdateS?: number;
 }
 
 const LOAD = { concurrency: 4, intervalMs: 20 };
@@ -971,6 +1039,11 @@ async function measure(subject: Subject, runNo: number, runs: number): Promise<R
                 `${result.releaseFirstServedS?.toFixed(1) ?? "?"}s); ${stats.requests} requests, ${stats.failed} failed, ` +
                 `longest outage ${stats.longestOutageMs} ms${stats.failed ? ` ${JSON.stringify(stats.failures)}` : ""}`,
         );
+        if (subject.floors) {
+            progress(`${label}: floors (empty Pulumi program no-op, Swarm's own gated update)`);
+            result.floors = await subject.floors();
+            progress(`${label}: floors ${JSON.stringify(result.floors)}`);
+        }
         result.ok = true;
     } catch (err) {
         result.error = err instanceof Error ? err.message : String(err);
@@ -1024,6 +1097,7 @@ const METRICS = [
 ] as const;
 type MetricKey = (typeof METRICS)[number]["key"];
 const EXTRA_KEYS = ["teardownS", "releaseCommandS", "releaseFirstServedS", "coldCommandS", "requests"] as const;
+const FLOOR_KEYS = ["emptyProgramNoopS", "emptyProgramNoopSkipPreviewS", "swarmGatedUpdateS"] as const;
 type SummaryKey = MetricKey | (typeof EXTRA_KEYS)[number];
 
 /** The peers' no-op is their one deploy command; opsbook's skip-preview row compares with it too. */
@@ -1044,6 +1118,13 @@ function summarise(results: RunResult[], tools: Tool[]) {
             }
         }
         summary[tool] = perTool;
+    }
+    const floors: Partial<Record<(typeof FLOOR_KEYS)[number], Stat>> = {};
+    for (const key of FLOOR_KEYS) {
+        const s = stat(results.filter((r) => r.ok).map((r) => r.floors?.[key]));
+        if (s) {
+            floors[key] = s;
+        }
     }
     const ratios: Record<"opsbookOverCompose" | "opsbookOverStack", Partial<Record<MetricKey, number>>> = { opsbookOverCompose: {}, opsbookOverStack: {} };
     for (const m of METRICS.filter((x) => x.ratio)) {
@@ -1071,11 +1152,11 @@ function summarise(results: RunResult[], tools: Tool[]) {
         zeroFailedRequests: totals.opsbook ? { ...totals.opsbook, met: totals.opsbook.failed === 0 } : undefined,
         failedRequestsByTool: totals,
     };
-    return { summary, ratios, goals };
+    return { summary, ratios, goals, floors };
 }
 
 function table(results: RunResult[], tools: Tool[], load: { start: number[]; end: number[] }): string {
-    const { summary, ratios, goals } = summarise(results, tools);
+    const { summary, ratios, goals, floors } = summarise(results, tools);
     const fmt = (s: Stat | undefined, digits: number) =>
         s ? (s.n > 1 ? `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}-${s.max.toFixed(digits)})` : s.median.toFixed(digits)) : "n/a";
     const ratioCols = [
@@ -1120,6 +1201,17 @@ function table(results: RunResult[], tools: Tool[], load: { start: number[]; end
               `  0 failed requests across releases: ${[lost("opsbook"), lost("stack"), lost("compose")].filter(Boolean).join("; ")} (${met(goals.zeroFailedRequests)})`,
           ]
         : [];
+    const over = (a: Stat | undefined, b: Stat | undefined) => (a && b && b.median > 0 ? ` = ${(a.median / b.median).toFixed(2)}x` : "");
+    const floorLines =
+        floors.emptyProgramNoopS || floors.swarmGatedUpdateS
+            ? [
+                  "floors (measured in the same runs; no deploy tool on this engine can go below them):",
+                  `  no-op pulumi up of an empty JavaScript program: ${fmt(floors.emptyProgramNoopS, 2)} s with preview${over(floors.emptyProgramNoopS, summary.compose?.noopS)}` +
+                      `${summary.compose ? " Compose's no-op" : ""}; ${fmt(floors.emptyProgramNoopSkipPreviewS, 2)} s --skip-preview${over(floors.emptyProgramNoopSkipPreviewS, summary.compose?.noopS)}`,
+                  `  Swarm's own start-first, health-gated update of opsbook's api (docker service update until completed): ${fmt(floors.swarmGatedUpdateS, 1)} s` +
+                      `${over(floors.swarmGatedUpdateS, summary.stack?.releaseS)}${summary.stack ? " docker stack deploy's (stop-first) release" : ""}`,
+              ]
+            : [];
     const la = (l: number[]) => l.map((v) => v.toFixed(2)).join(" ");
     // Where opsbook's peak memory is: the process tree at the highest peak of any run.
     const top = results
@@ -1140,6 +1232,7 @@ function table(results: RunResult[], tools: Tool[], load: { start: number[]; end
         ...rows.map(line),
         `runs that deployed: ${okRuns.join(", ")}`,
         ...goalLines,
+        ...floorLines,
         ...memLine,
         `load average (1/5/15 min) at start ${la(load.start)}, at end ${la(load.end)} on ${os.cpus().length} cores` +
             (Math.max(...load.start, ...load.end) > os.cpus().length * 0.5 ? " — other work shared the machine: times are inflated" : ""),
@@ -1229,7 +1322,7 @@ async function main(): Promise<number> {
 
     const text = table(results, opts.tools, { start: loadStart, end: loadEnd });
     process.stdout.write(`\n${text}\n`);
-    const { summary, ratios, goals } = summarise(results, opts.tools);
+    const { summary, ratios, goals, floors } = summarise(results, opts.tools);
     fs.mkdirSync(path.dirname(opts.out), { recursive: true });
     fs.writeFileSync(
         opts.out,
@@ -1250,6 +1343,7 @@ async function main(): Promise<number> {
                 ratiosOpsbookOverCompose: ratios.opsbookOverCompose,
                 ratiosOpsbookOverStack: ratios.opsbookOverStack,
                 goals,
+                floors,
                 table: text.split("\n"),
                 runs: results,
             },

@@ -193,7 +193,7 @@ export class Backups extends pulumi.ComponentResource {
         });
         const service = new docker.Service(`${name}-agent`, serviceArgs, { parent: this, deleteBeforeReplace: true });
         // Dependents wait until Swarm has finished rolling the service out, not only until it runs.
-        settledAfter(`${name}-settled`, service.name, serviceArgs, (args.firstBackupTimeoutSeconds ?? 300) + 120, { parent: this });
+        settledAfter(`${name}-settled`, service.name, serviceArgs, (args.firstBackupTimeoutSeconds ?? 300) + 120, args.identity.engine, { parent: this });
         const record = new BackupSchedule(
             `${name}-schedule`,
             {
@@ -205,6 +205,7 @@ export class Backups extends pulumi.ComponentResource {
                 location: where,
                 targets: args.targets.map((t) => t.id),
                 verify: true,
+                ...(args.identity.engine ? { engine: args.identity.engine } : {}),
             },
             { parent: this },
         );

@@ -4,9 +4,9 @@
 // tells it. The policy pack's `backups-scheduled` rule looks for this type. It reaches the engine
 // through the docker CLI, so it works wherever DOCKER_HOST points; only Node built-ins are used,
 // since dynamic providers are serialized into the state and run in a separate process.
-import { execFile } from "child_process";
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { EngineConnection, dockerCli } from "../providers/engineCli";
 
 // ---------------------------------------------------------------------------------------------
 // BackupSchedule
@@ -27,6 +27,8 @@ export interface BackupScheduleInputs {
     targets: string[];
     /** Always true: only verified backups count. Recorded so a reader of the state sees it. */
     verify: boolean;
+    /** The stack's engine, when it is not this machine's default one. */
+    engine?: EngineConnection;
 }
 
 /** What the agent last reported about one target. */
@@ -46,13 +48,7 @@ export interface BackupScheduleOutputs extends BackupScheduleInputs {
     observedAt: string | null;
 }
 
-const INPUT_KEYS: (keyof BackupScheduleInputs)[] = ["agentService", "schedule", "periodSeconds", "staleAfterSeconds", "keep", "location", "targets", "verify"];
-
-function dockerCli(args: string[]): Promise<{ code: number; stdout: string }> {
-    return new Promise((resolve) => {
-        execFile("docker", args, { timeout: 60_000 }, (err, stdout) => resolve({ code: err ? 1 : 0, stdout: String(stdout) }));
-    });
-}
+const INPUT_KEYS: (keyof BackupScheduleInputs)[] = ["agentService", "schedule", "periodSeconds", "staleAfterSeconds", "keep", "location", "targets", "verify", "engine"];
 
 /** One status line of the agent's `health` command, as the record keeps it. */
 function parseHealthLine(output: string): Pick<BackupScheduleOutputs, "healthy" | "targetStatus"> | undefined {
@@ -78,18 +74,18 @@ function parseHealthLine(output: string): Pick<BackupScheduleOutputs, "healthy" 
  * check the engine runs), else the engine's last recorded health output of that task. Exported
  * for tests.
  */
-export async function observeAgent(agentService: string): Promise<Pick<BackupScheduleOutputs, "healthy" | "targetStatus" | "observedAt">> {
-    const ps = await dockerCli(["ps", "-q", "--filter", `label=com.docker.swarm.service.name=${agentService}`]);
+export async function observeAgent(agentService: string, engine?: EngineConnection): Promise<Pick<BackupScheduleOutputs, "healthy" | "targetStatus" | "observedAt">> {
+    const ps = await dockerCli(["ps", "-q", "--filter", `label=com.docker.swarm.service.name=${agentService}`], { engine });
     const task = ps.stdout.trim().split("\n").filter(Boolean)[0];
     if (!task) {
         return { healthy: false, targetStatus: [], observedAt: new Date().toISOString() };
     }
-    const probe = await dockerCli(["exec", task, "backup-agent", "health"]);
+    const probe = await dockerCli(["exec", task, "backup-agent", "health"], { engine });
     const live = parseHealthLine(probe.stdout);
     if (live) {
         return { ...live, observedAt: new Date().toISOString() };
     }
-    const inspect = await dockerCli(["inspect", "--format", "{{json .State.Health}}", task]);
+    const inspect = await dockerCli(["inspect", "--format", "{{json .State.Health}}", task], { engine });
     let log: { End: string; Output: string }[] = [];
     try {
         log = (JSON.parse(inspect.stdout) as { Log?: { End: string; Output: string }[] } | null)?.Log ?? [];
@@ -106,12 +102,13 @@ export async function observeAgent(agentService: string): Promise<Pick<BackupSch
 }
 
 function inputsOf(props: BackupScheduleInputs): BackupScheduleInputs {
-    return Object.fromEntries(INPUT_KEYS.map((k) => [k, props[k]])) as unknown as BackupScheduleInputs;
+    // An absent optional input (the engine of a local stack) stays absent: outputs cannot hold undefined.
+    return Object.fromEntries(INPUT_KEYS.filter((k) => props[k] !== undefined).map((k) => [k, props[k]])) as unknown as BackupScheduleInputs;
 }
 
 const scheduleProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: BackupScheduleInputs) {
-        const outs: BackupScheduleOutputs = { ...inputsOf(inputs), ...(await observeAgent(inputs.agentService)) };
+        const outs: BackupScheduleOutputs = { ...inputsOf(inputs), ...(await observeAgent(inputs.agentService, inputs.engine)) };
         return { id: `backup-schedule-${crypto.randomBytes(4).toString("hex")}`, outs };
     },
     async diff(_id: string, olds: BackupScheduleOutputs, news: BackupScheduleInputs) {
@@ -120,16 +117,16 @@ const scheduleProvider: pulumi.dynamic.ResourceProvider = {
         return { changes, replaces: [], deleteBeforeReplace: false };
     },
     async update(_id: string, _olds: BackupScheduleOutputs, news: BackupScheduleInputs) {
-        return { outs: { ...inputsOf(news), ...(await observeAgent(news.agentService)) } };
+        return { outs: { ...inputsOf(news), ...(await observeAgent(news.agentService, news.engine)) } };
     },
     async read(id: string, props: BackupScheduleOutputs) {
-        return { id, props: { ...props, ...(await observeAgent(props.agentService)) } };
+        return { id, props: { ...props, ...(await observeAgent(props.agentService, props.engine)) } };
     },
     // The backups themselves stay where they are: deleting the record deletes no data.
     async delete() {},
 };
 
-export type BackupScheduleArgs = { [K in keyof BackupScheduleInputs]: pulumi.Input<BackupScheduleInputs[K]> };
+export type BackupScheduleArgs = { [K in Exclude<keyof BackupScheduleInputs, "engine">]: pulumi.Input<BackupScheduleInputs[K]> } & { engine?: EngineConnection };
 
 /** The stack's backup schedule and what the agent last reported about it. */
 export class BackupSchedule extends pulumi.dynamic.Resource {

@@ -173,6 +173,7 @@ export class DatabaseAccess extends pulumi.ComponentResource {
                 labels: stackLabels(args.identity, "grants"),
                 networks: [args.network.name],
                 memoryMb: 64,
+                ...(args.identity.engine ? { engine: args.identity.engine } : {}),
                 user: "999",
                 timeoutSeconds: 120,
                 // A digest of the SQL: new passwords or grants apply again; nothing else does.

@@ -27,6 +27,8 @@ export interface GatewayArgs {
     readonly backends: GatewayBackend[];
     /** Address the ports are published on. Default 127.0.0.1: nothing outside the machine reaches the stack unless asked. */
     readonly bindAddress?: string;
+    /** Host name in the endpoint URLs; default the bind address (a server's name when it binds 0.0.0.0). */
+    readonly endpointHost?: string;
     /** Memory limit in MiB. Default 64. */
     readonly memoryMb?: number;
 }
@@ -123,7 +125,7 @@ export class Gateway extends pulumi.ComponentResource {
             // Its ports are the stack's URLs: never two gateways at once.
             { parent: this, deleteBeforeReplace: true },
         );
-        this.urls = pulumi.output(Object.fromEntries(args.backends.map((b) => [b.name, `http://${bind}:${hostPorts[b.name]}`])));
+        this.urls = pulumi.output(Object.fromEntries(args.backends.map((b) => [b.name, `http://${args.endpointHost ?? bind}:${hostPorts[b.name]}`])));
         this.containerName = container.name;
         this.registerOutputs({ urls: this.urls, containerName: this.containerName });
     }

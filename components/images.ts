@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 /** An image present on the engine: the reference a person wrote and the ID it resolved to. */
 export interface LocalImage {
     readonly reference: string;
-    readonly id: string;
+    readonly id: pulumi.Input<string>;
 }
 
 /** The image ID `reference` names on the engine DOCKER_HOST points at, or undefined when absent. */

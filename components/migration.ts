@@ -54,6 +54,7 @@ export class Migration extends pulumi.ComponentResource {
             timeoutSeconds: args.timeoutSeconds ?? 300,
             release: args.release,
             redact: pulumi.all(args.redact),
+            ...(args.identity.engine ? { engine: args.identity.engine } : {}),
         };
         const preflight = args.preflight
             ? new OneShotRun(

@@ -1,5 +1,6 @@
 // Naming and labelling rules shared by every component and read by the policy pack and the
 // scripts. Pure functions: tests need no engine.
+import type { EngineConnection } from "../providers/engineCli";
 
 /** Labels every engine object of a stack carries (`docker service ls --filter label=...`). */
 export const LABEL_PROJECT = "opsbook.project";
@@ -24,6 +25,8 @@ export interface StackIdentity {
     readonly project: string;
     /** The Pulumi stack name (staging, production, ...). */
     readonly stack: string;
+    /** The engine the stack's docker CLI calls reach, when it is not this machine's default one. */
+    readonly engine?: EngineConnection;
 }
 
 /** Docker object names allow [a-zA-Z0-9][a-zA-Z0-9_.-]; stack names may hold other characters. */

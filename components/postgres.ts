@@ -100,7 +100,7 @@ export class Postgres extends pulumi.ComponentResource {
         this.adminPassword = password;
         this.adminUrl = pulumi.secret(pulumi.interpolate`postgres://${adminUser}:${password}@${POSTGRES_HOST}:${POSTGRES_PORT}/${database}`);
         // Dependents wait until Swarm has finished rolling the service out, not only until it runs.
-        settledAfter(`${name}-settled`, service.name, serviceArgs, 300, { parent: this });
+        settledAfter(`${name}-settled`, service.name, serviceArgs, 300, args.identity.engine, { parent: this });
         this.serviceName = service.name;
         this.volumeName = volume.name;
         this.registerOutputs({ serviceName: this.serviceName, volumeName: this.volumeName });

@@ -71,7 +71,7 @@ export class Redis extends pulumi.ComponentResource {
         this.password = password;
         this.url = pulumi.secret(pulumi.interpolate`redis://:${password}@${REDIS_HOST}:${REDIS_PORT}/0`);
         // Dependents wait until Swarm has finished rolling the service out, not only until it runs.
-        settledAfter(`${name}-settled`, service.name, serviceArgs, 120, { parent: this });
+        settledAfter(`${name}-settled`, service.name, serviceArgs, 120, args.identity.engine, { parent: this });
         this.serviceName = service.name;
         this.volumeName = volume.name;
         this.registerOutputs({ serviceName: this.serviceName, volumeName: this.volumeName });

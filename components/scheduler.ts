@@ -62,7 +62,7 @@ export class JobScheduler extends pulumi.ComponentResource {
         });
         const service = new docker.Service(`${name}-service`, serviceArgs, { parent: this, deleteBeforeReplace: true });
         // Dependents wait until Swarm has finished rolling the service out, not only until it runs.
-        settledAfter(`${name}-settled`, service.name, serviceArgs, 120, { parent: this });
+        settledAfter(`${name}-settled`, service.name, serviceArgs, 120, args.identity.engine, { parent: this });
         this.serviceName = service.name;
         this.registerOutputs({ serviceName: this.serviceName });
     }

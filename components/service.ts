@@ -109,7 +109,7 @@ export class AppService extends pulumi.ComponentResource {
         const service = new docker.Service(`${name}-service`, serviceArgs, { parent: this, deleteBeforeReplace: exclusive });
         // Whoever depends on this service (the gateway, the webhook, the backups) waits until
         // Swarm has finished rolling it out, not only until enough tasks run.
-        settledAfter(`${name}-settled`, service.name, serviceArgs, (args.startTimeoutSeconds ?? 60) * replicas + 120, { parent: this });
+        settledAfter(`${name}-settled`, service.name, serviceArgs, (args.startTimeoutSeconds ?? 60) * replicas + 120, args.identity.engine, { parent: this });
         this.serviceName = service.name;
         this.registerOutputs({ serviceName: this.serviceName });
     }

@@ -7,6 +7,7 @@ import { closest, distance } from "fastest-levenshtein";
 import { z } from "zod";
 import { TELEGRAM_API_BASE_URL, TELEGRAM_UPDATE_TYPES, webhookUrlProblem } from "../providers/telegramWebhook";
 import { backupIssues, locationProblem, scheduleProblem } from "./backupPlan";
+import { LOCAL_ENGINE_HOST, knownHostsProblems, parseEngineHost } from "./engineHost";
 
 const imageRef = z
     .string()
@@ -28,6 +29,41 @@ const ImagesSchema = z
         backup: imageRef.default("opsbook/backup:1"),
     })
     .strict();
+
+/** `opsbook:engine`: the Docker engine the stack deploys to (see components/engineHost.ts). */
+const EngineSchema = z
+    .object({
+        host: z.string().default(LOCAL_ENGINE_HOST),
+        /** ssh:// only: the server's host key, one known_hosts line. */
+        knownHosts: z.string().optional(),
+        /** ssh:// only: a private key file; by default the SSH agent's keys. */
+        identityFile: z.string().regex(/^(\/|~\/)/, { message: "must be an absolute path (or start with ~/)" }).optional(),
+        /**
+         * The address on the engine's host that the gateway publishes the endpoints on: 127.0.0.1
+         * (the default: reachable from that host only, e.g. through a reverse proxy or an SSH
+         * tunnel) or an address of that host to serve from.
+         */
+        publishAddress: z.ipv4({ message: "must be an IPv4 address of the engine's host, such as 127.0.0.1 (the default) or the server's own address" }).default("127.0.0.1"),
+    })
+    .strict()
+    .superRefine((engine, ctx) => {
+        const parsed = parseEngineHost(engine.host);
+        if ("error" in parsed) {
+            ctx.addIssue({ code: "custom", path: ["host"], message: parsed.error });
+            return;
+        }
+        if (parsed.kind === "ssh") {
+            for (const message of knownHostsProblems(parsed, engine.knownHosts)) {
+                ctx.addIssue({ code: "custom", path: ["knownHosts"], message });
+            }
+        } else {
+            for (const key of ["knownHosts", "identityFile"] as const) {
+                if (engine[key] !== undefined) {
+                    ctx.addIssue({ code: "custom", path: [key], message: "is only for an ssh:// engine; remove it, or set `opsbook:engine.host` to ssh://user@host" });
+                }
+            }
+        }
+    });
 
 const PostgresSchema = z
     .object({
@@ -358,6 +394,7 @@ export const SpecSchema = z
             .optional(),
         /** The release label; change it to run migrations again with the same image. */
         release: z.union([z.string().min(1), z.number()]).transform(String).default("1"),
+        engine: EngineSchema.default(EngineSchema.parse({})),
         images: ImagesSchema.default(ImagesSchema.parse({})),
         postgres: PostgresSchema.default(PostgresSchema.parse({})),
         redis: RedisSchema.default(RedisSchema.parse({})),
@@ -507,7 +544,7 @@ export class SpecError extends pulumi.RunError {
 export const CONFIG_NAMESPACE = "opsbook";
 
 /** Top-level keys of the `opsbook:` namespace that make up the spec (config.ts reads exactly these). */
-export const SPEC_KEYS = ["preset", "release", "maintenance", "readOnly", "images", "postgres", "redis", "rotation", "migrations", "jobs", "telegram", "backups", "services"] as const;
+export const SPEC_KEYS = ["preset", "release", "maintenance", "readOnly", "engine", "images", "postgres", "redis", "rotation", "migrations", "jobs", "telegram", "backups", "services"] as const;
 
 /** User-supplied secrets are config keys named like their env var. */
 const SECRET_KEY_NAME = /^[A-Z_][A-Z0-9_]*$/;

@@ -5,9 +5,9 @@
 // docker CLI, so it works on whatever engine DOCKER_HOST names, with secrets mounted as files,
 // and its failure fails `pulumi up`, which stops every resource that depends on it from changing:
 // services stay on the release they run.
-import { execFile } from "child_process";
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { EngineConnection, dockerCli } from "./engineCli";
 
 export interface OneShotInputs {
     /** Name prefix of the job's swarm service. */
@@ -36,6 +36,8 @@ export interface OneShotInputs {
     release: string;
     /** Values that must never appear in an error: the secrets the job can read. Kept encrypted in the state. */
     redact: string[];
+    /** The stack's engine, when it is not this machine's default one. */
+    engine?: EngineConnection;
 }
 
 const RERUN_KEYS = ["image", "command", "release"] as const;
@@ -49,21 +51,6 @@ export function redactSecrets(text: string, secrets: string[]): string {
         }
     }
     return out;
-}
-
-interface CliResult {
-    code: number;
-    stdout: string;
-    stderr: string;
-}
-
-function dockerCli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
-    return new Promise((resolve) => {
-        execFile("docker", args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-            const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
-            resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-        });
-    });
 }
 
 /** The `docker service create` arguments of a job. Secret values never appear here: only secret names. Pure. */
@@ -95,25 +82,25 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Runs the job to its end; resolves with its exit code and its last output lines (redacted). Also the `opsbook` CLI's way to run a task in a stack. */
 export async function runJob(inputs: OneShotInputs): Promise<{ exitCode: number; output: string; timedOut: boolean }> {
     const serviceName = `${inputs.name}-${crypto.randomBytes(3).toString("hex")}`;
-    const created = await dockerCli(jobCreateArgs(inputs, serviceName));
+    const created = await dockerCli(jobCreateArgs(inputs, serviceName), { engine: inputs.engine });
     if (created.code !== 0) {
         throw new Error(`${inputs.name}: the engine refused the job: ${redactSecrets(created.stderr.trim(), inputs.redact)}`);
     }
     try {
         const deadline = Date.now() + inputs.timeoutSeconds * 1000;
         for (;;) {
-            const ps = await dockerCli(["service", "ps", serviceName, "--no-trunc", "--format", "{{.ID}} {{.CurrentState}}"]);
+            const ps = await dockerCli(["service", "ps", serviceName, "--no-trunc", "--format", "{{.ID}} {{.CurrentState}}"], { engine: inputs.engine });
             const task = ps.stdout.trim().split("\n").filter(Boolean)[0];
             const [taskId, state] = task ? task.split(" ") : [];
             if (state === "Complete" || state === "Failed" || state === "Rejected" || state === "Shutdown") {
-                const inspect = await dockerCli(["inspect", "--format", "{{.Status.ContainerStatus.ExitCode}}|{{.Status.Err}}", taskId]);
+                const inspect = await dockerCli(["inspect", "--format", "{{.Status.ContainerStatus.ExitCode}}|{{.Status.Err}}", taskId], { engine: inputs.engine });
                 const [code, taskErr] = inspect.stdout.trim().split("|");
-                const logs = await dockerCli(["service", "logs", "--raw", "--tail", "60", serviceName]);
+                const logs = await dockerCli(["service", "logs", "--raw", "--tail", "60", serviceName], { engine: inputs.engine });
                 const output = [logs.stdout, logs.stderr, taskErr && state !== "Complete" ? `engine: ${taskErr}` : ""].filter(Boolean).join("").trim();
                 return { exitCode: state === "Complete" ? 0 : Number(code) || 1, output: redactSecrets(output, inputs.redact), timedOut: false };
             }
             if (Date.now() > deadline) {
-                const logs = await dockerCli(["service", "logs", "--raw", "--tail", "60", serviceName]);
+                const logs = await dockerCli(["service", "logs", "--raw", "--tail", "60", serviceName], { engine: inputs.engine });
                 return { exitCode: -1, output: redactSecrets(`${logs.stdout}${logs.stderr}`.trim(), inputs.redact), timedOut: true };
             }
             await sleep(250);
@@ -121,14 +108,14 @@ export async function runJob(inputs: OneShotInputs): Promise<{ exitCode: number;
     } finally {
         // Removing a job's service leaves its exited task container behind: remove it too, so
         // nothing of a finished step (and of a destroyed stack) stays on the engine.
-        const tasks = await dockerCli(["service", "ps", serviceName, "--no-trunc", "-q"]);
+        const tasks = await dockerCli(["service", "ps", serviceName, "--no-trunc", "-q"], { engine: inputs.engine });
         const ids = tasks.stdout.split("\n").filter(Boolean);
         const containers = ids.length
-            ? (await dockerCli(["inspect", "--format", "{{.Status.ContainerStatus.ContainerID}}", ...ids])).stdout.split("\n").filter(Boolean)
+            ? (await dockerCli(["inspect", "--format", "{{.Status.ContainerStatus.ContainerID}}", ...ids], { engine: inputs.engine })).stdout.split("\n").filter(Boolean)
             : [];
-        await dockerCli(["service", "rm", serviceName]);
+        await dockerCli(["service", "rm", serviceName], { engine: inputs.engine });
         if (containers.length) {
-            await dockerCli(["rm", "-f", ...containers]);
+            await dockerCli(["rm", "-f", ...containers], { engine: inputs.engine });
         }
     }
 }
@@ -160,8 +147,10 @@ const oneShotProvider: pulumi.dynamic.ResourceProvider = {
     async delete() {},
 };
 
-export type OneShotArgs = { [K in Exclude<keyof OneShotInputs, "secretFiles" | "networks" | "redact" | "user">]: pulumi.Input<OneShotInputs[K]> } & {
+export type OneShotArgs = { [K in Exclude<keyof OneShotInputs, "secretFiles" | "networks" | "redact" | "user" | "engine">]: pulumi.Input<OneShotInputs[K]> } & {
     user?: string;
+    /** Left out for this machine's default engine, so the state of earlier stacks does not change. */
+    engine?: EngineConnection;
     secretFiles: pulumi.Input<{ secretName: pulumi.Input<string>; env: string; uid?: string }[]>;
     networks: pulumi.Input<string>[];
     redact: pulumi.Input<pulumi.Input<string>[]>;

@@ -5,9 +5,9 @@
 // engine itself says the update completed (or fails the deploy, saying it was rolled back or
 // paused), so the state never records a release that is not what runs. It reaches the engine
 // through the docker CLI, wherever DOCKER_HOST points.
-import { execFile } from "child_process";
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { EngineConnection, dockerCli } from "./engineCli";
 
 export interface ServiceSettledInputs {
     /** The swarm service's name. */
@@ -16,6 +16,8 @@ export interface ServiceSettledInputs {
     specDigest: string;
     /** Seconds to wait for the update to end. */
     timeoutSeconds: number;
+    /** The stack's engine, when it is not this machine's default one. */
+    engine?: EngineConnection;
 }
 
 interface UpdateStatus {
@@ -23,20 +25,16 @@ interface UpdateStatus {
     Message?: string;
 }
 
-function inspectUpdateStatus(serviceName: string): Promise<{ status: UpdateStatus | null; error?: string }> {
-    return new Promise((resolve) => {
-        execFile("docker", ["service", "inspect", "--format", "{{json .UpdateStatus}}", serviceName], { timeout: 30_000 }, (err, stdout, stderr) => {
-            if (err) {
-                resolve({ status: null, error: String(stderr || err.message).trim() });
-                return;
-            }
-            try {
-                resolve({ status: JSON.parse(stdout.trim() || "null") as UpdateStatus | null });
-            } catch {
-                resolve({ status: null });
-            }
-        });
-    });
+async function inspectUpdateStatus(serviceName: string, engine: EngineConnection | undefined): Promise<{ status: UpdateStatus | null; error?: string }> {
+    const res = await dockerCli(["service", "inspect", "--format", "{{json .UpdateStatus}}", serviceName], { engine, timeoutMs: 30_000 });
+    if (res.code !== 0) {
+        return { status: null, error: res.stderr.trim() };
+    }
+    try {
+        return { status: JSON.parse(res.stdout.trim() || "null") as UpdateStatus | null };
+    } catch {
+        return { status: null };
+    }
 }
 
 /** What an update status means for the deploy: still going, done, or failed (with why). Pure. */
@@ -60,7 +58,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function waitSettled(inputs: ServiceSettledInputs): Promise<void> {
     const deadline = Date.now() + inputs.timeoutSeconds * 1000;
     for (;;) {
-        const { status, error } = await inspectUpdateStatus(inputs.serviceName);
+        const { status, error } = await inspectUpdateStatus(inputs.serviceName, inputs.engine);
         if (error) {
             throw new Error(`service ${inputs.serviceName}: ${error}`);
         }
@@ -95,7 +93,7 @@ const serviceSettledProvider: pulumi.dynamic.ResourceProvider = {
     async delete() {},
 };
 
-export type ServiceSettledArgs = { [K in keyof ServiceSettledInputs]: pulumi.Input<ServiceSettledInputs[K]> };
+export type ServiceSettledArgs = { [K in Exclude<keyof ServiceSettledInputs, "engine">]: pulumi.Input<ServiceSettledInputs[K]> } & { engine?: EngineConnection };
 
 /** Completes when the service's current update has ended on the engine; fails the deploy if it was rolled back. */
 export class ServiceSettled extends pulumi.dynamic.Resource {
@@ -109,13 +107,21 @@ export class ServiceSettled extends pulumi.dynamic.Resource {
  * the arguments the program gives the service (not of what the engine reports back, which a
  * refresh can change without any update), so the wait runs exactly when the service changed.
  */
-export function settledAfter(name: string, serviceName: pulumi.Output<string>, spec: pulumi.Input<object>, timeoutSeconds: number, opts: pulumi.CustomResourceOptions): ServiceSettled {
+export function settledAfter(
+    name: string,
+    serviceName: pulumi.Output<string>,
+    spec: pulumi.Input<object>,
+    timeoutSeconds: number,
+    engine: EngineConnection | undefined,
+    opts: pulumi.CustomResourceOptions,
+): ServiceSettled {
     return new ServiceSettled(
         name,
         {
             serviceName,
             specDigest: pulumi.jsonStringify(pulumi.output(spec)).apply((text) => crypto.createHash("sha256").update(text).digest("hex")),
             timeoutSeconds,
+            ...(engine ? { engine } : {}),
         },
         opts,
     );

@@ -6,8 +6,10 @@
 //     engine's container events) during a Postgres update and during a replacement;
 //  c. endpoints never move: after the gateway container restarts and every service's tasks are
 //     replaced out of band (`docker service update --force`), the same ports answer and `pulumi up`
-//     finds nothing to change (a softer proof than an engine restart, which would disrupt every
-//     other test on this shared engine);
+//     finds nothing to change;
+//  c3. and across a real engine restart (dockerd stopped with SIGTERM, its containers with it, and
+//     started again as the toolchain starts it): the same ports answer, the rows are there, one
+//     Postgres server runs on the volume, and `pulumi up` and a refresh find nothing to change;
 //  d. no secret value in any container's or service's env, args or labels, nor in `docker events`
 //     during the deploy;
 //  e. the Postgres data volume is kept across a replacement of its service and across
@@ -18,7 +20,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { ANY_IMAGE_HEALTH_PATH, ANY_IMAGE_PORT, buildAnyImage, removeImages } from "../fixtures/any-image/image";
-import { TestStack, docker, httpGet, requireEngines, waitFor } from "./harness";
+import { TestStack, docker, httpGet, requireEngines, restartEngine, waitFor } from "./harness";
 import { underLoad } from "./loadProbe";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -179,6 +181,20 @@ describe("swarm guarantees: rollback, one Postgres per volume, stable endpoints,
         const res = await psql("SELECT v FROM e2e_kept ORDER BY v;");
         assert.equal(res.code, 0, `reading the rows failed: ${res.stderr}`);
         return res.stdout.split("\n").filter(Boolean);
+    };
+    /** Running and desired tasks of each long-running service of the stack (one-shot jobs left out). */
+    const replicaCounts = async (): Promise<{ name: string; running: number; desired: number }[]> => {
+        const res = await docker("service", "ls", "--filter", `label=opsbook.stack=${stack.name}`, "--format", "{{.Name}} {{.Mode}} {{.Replicas}}");
+        assert.equal(res.code, 0, res.stderr);
+        return res.stdout
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => l.split(" "))
+            .filter(([, mode]) => mode === "replicated")
+            .map(([name, , replicas]) => {
+                const [running, desired] = replicas.split("/").map(Number);
+                return { name, running, desired };
+            });
     };
     const serviceSpec = async (name: string) => {
         const res = await docker("service", "inspect", name);
@@ -407,6 +423,44 @@ describe("swarm guarantees: rollback, one Postgres per volume, stable endpoints,
             0,
             `\`pulumi preview --refresh\` wants to update ${updates.join(", ")} (${modes.join(", ")}): a \`pulumi up --refresh\` would roll every one of them, Postgres with a stop-first outage.\n${plan}`,
         );
+    });
+
+    it("c3. a real engine restart: the same ports answer, the rows are kept, one Postgres server, nothing to change", async () => {
+        const endpoints: Record<string, string> = outputs.endpoints;
+        const gateway: string = outputs.gatewayContainer;
+        const portsBefore = (await docker("port", gateway)).stdout.trim();
+        const postgresBefore = await runningContainer(outputs.postgresService);
+        let answeredWhileDown: number | undefined;
+        const restart = await restartEngine(
+            (step) => stack.log(`engine restart: ${step}`),
+            async () => {
+                // Down means down: the gateway's port no longer answers while the engine is away.
+                answeredWhileDown = await httpGet(`${endpoints.api}/`, 2000).then((r) => r.status, () => undefined);
+            },
+        );
+        assert.equal(answeredWhileDown, undefined, `the api answered (${answeredWhileDown}) at ${endpoints.api} while the engine was stopped: it did not really stop`);
+        const started = Date.now();
+        for (const [name, url] of Object.entries(endpoints)) {
+            const res = await waitFor(`${name} answering at ${url} after the engine restart`, 180, () => httpGet(`${url}/`), (r) => r.status === 200);
+            assert.equal(res.body.release, "v1");
+        }
+        const services = await waitFor("every service of the stack back to full strength", 180, () => replicaCounts(), (c) => c.length > 0 && c.every((s) => s.running === s.desired));
+        stack.log(
+            `engine stopped in ${restart.stopMs} ms, answered again ${restart.startMs} ms after the start; endpoints answered and ${services.map((s) => `${s.name} ${s.running}/${s.desired}`).join(", ")} ${Date.now() - started} ms later`,
+        );
+        const portsAfter = (await docker("port", gateway)).stdout.trim();
+        stack.log(`gateway ports before: ${portsBefore.replace(/\n/g, "; ")}; after the engine restart: ${portsAfter.replace(/\n/g, "; ")}`);
+        assert.equal(portsAfter, portsBefore);
+        assert.deepEqual((await stack.outputs()).endpoints, endpoints);
+        const postgresAfter = await runningContainer(outputs.postgresService);
+        assert.notEqual(postgresAfter, postgresBefore, "the Postgres task was not restarted: the engine did not really restart");
+        const onVolume = await docker("ps", "-q", "--filter", `volume=${outputs.postgresVolume}`, "--filter", "status=running");
+        assert.equal(onVolume.stdout.split("\n").filter(Boolean).length, 1, `not exactly one server on ${outputs.postgresVolume}: ${onVolume.stdout}`);
+        assert.deepEqual(await rows(), ["row-1", "row-2"]);
+        const noop = await stack.up(["--expect-no-changes"]);
+        assert.equal(noop.code, 0, `pulumi up found changes after the engine restart:\n${noop.stdout}\n${noop.stderr}`);
+        const refreshed = await stack.pulumi(["preview", "--refresh", "--non-interactive", "--expect-no-changes"]);
+        assert.equal(refreshed.code, 0, `a refresh after the engine restart wants changes:\n${refreshed.stdout}\n${refreshed.stderr}`);
     });
 
     it("e. keeps the data volume across pulumi destroy; a redeploy finds the rows", async () => {

@@ -1,6 +1,7 @@
 // A stand-in for the Docker engine's image lookup, on a unix socket, for tests that run the
-// program under Pulumi mocks: the program asks the docker CLI (`docker image inspect`), which
-// pings the engine and then asks GET /v<api>/images/<name>/json. Only those are answered;
+// program under Pulumi mocks: the program asks the docker CLI (`docker info` to check it is a
+// swarm manager, `docker image inspect`), which pings the engine and then asks GET /v<api>/info
+// and GET /v<api>/images/<name>/json. Only those are answered;
 // anything else is a test bug and answers 500 with the path so the failure says what was asked.
 import * as fs from "fs";
 import * as http from "http";
@@ -24,6 +25,11 @@ export async function startFakeEngine(images: Record<string, string>): Promise<F
         if (url === "/_ping") {
             res.writeHead(200, { "Api-Version": "1.41", "Content-Type": "text/plain", "Docker-Experimental": "false", "Ostype": "linux" });
             res.end(req.method === "HEAD" ? undefined : "OK");
+            return;
+        }
+        if (req.method === "GET" && url === "/info") {
+            res.writeHead(200, { "Content-Type": "application/json" });
+            res.end(JSON.stringify({ ServerVersion: "20.10.24", Swarm: { LocalNodeState: "active", ControlAvailable: true } }));
             return;
         }
         const match = /^\/images\/(.+)\/json$/.exec(url);

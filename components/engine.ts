@@ -1,0 +1,85 @@
+// The stack's Docker engine: checked before anything is registered, and given as one explicit
+// docker provider to every docker resource of the stack, and as one connection to every docker
+// CLI call the stack makes (providers/engineCli.ts). `opsbook:engine.host` names it; the local
+// socket by default, or a server over SSH (components/engineHost.ts says what is accepted).
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { EngineConnection, dockerCli } from "../providers/engineCli";
+import { LOCAL_ENGINE_HOST, parseEngineHost, sshOptions } from "./engineHost";
+import { Spec } from "./spec";
+
+export interface StackEngine {
+    /** The docker provider every docker resource of the stack uses. */
+    readonly provider: docker.Provider;
+    /**
+     * The connection for docker CLI calls; undefined for the local default engine, so that the
+     * state of stacks deployed before engines could be named does not change.
+     */
+    readonly connection: EngineConnection | undefined;
+    /** True when the engine is not this machine's: images built here must be delivered to it. */
+    readonly remote: boolean;
+    /** Where the gateway publishes on the engine's host. */
+    readonly publishAddress: string;
+    /** The host name in the stack's endpoint URLs. */
+    readonly endpointHost: string;
+}
+
+/** What a failed `docker info` over the connection means, in the user's terms. Pure. */
+export function engineFailureHint(stderr: string, host: string): string {
+    if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|host key .* has changed/i.test(stderr)) {
+        return "the server's host key is not the one in `opsbook:engine.knownHosts`: check that the address is the server's, and fetch its key again as the README says (the connection was refused, nothing was sent)";
+    }
+    if (/Permission denied \(publickey/i.test(stderr)) {
+        return "the server refused the key: add its public key to the user's ~/.ssh/authorized_keys on the server, and load the private key into ssh-agent (`ssh-add`) or name it in `opsbook:engine.identityFile`";
+    }
+    if (/Connection timed out|Operation timed out|No route to host|Connection refused|Could not resolve hostname|Network is unreachable/i.test(stderr)) {
+        return `no SSH server answered at ${host.replace(/^ssh:\/\//, "")}: check the address and port, and that sshd runs there`;
+    }
+    if (/docker: (command )?not found|dial-stdio/i.test(stderr) && host.startsWith("ssh://")) {
+        return "SSH worked, but the server's `docker` did not answer: install Docker there and give the SSH user access to its socket";
+    }
+    if (/Cannot connect to the Docker daemon|no such file or directory/i.test(stderr)) {
+        return host === LOCAL_ENGINE_HOST ? "start the engine, e.g. with 'eval \"$(npm run -s toolchain)\"'" : "start dockerd there";
+    }
+    return "see the error above";
+}
+
+/**
+ * Checks that the engine answers and is a swarm manager (a RunError naming `opsbook:engine.host`
+ * and what was tried, before any resource is registered), then makes the stack's docker provider.
+ */
+export async function connectEngine(spec: Spec["engine"]): Promise<StackEngine> {
+    const parsed = parseEngineHost(spec.host);
+    if ("error" in parsed) {
+        // The spec refuses it first; kept for callers that skip the spec.
+        throw new pulumi.RunError(`\`opsbook:engine.host\` ${parsed.error}`);
+    }
+    const ssh = parsed.kind === "ssh" ? sshOptions(spec.knownHosts ?? "", spec.identityFile?.replace(/^~\//, `${process.env.HOME ?? ""}/`)) : [];
+    const connection: EngineConnection | undefined = spec.host === LOCAL_ENGINE_HOST ? undefined : { host: spec.host, sshOptions: ssh };
+    const tried = parsed.kind === "ssh" ? `ssh to ${parsed.user}@${parsed.hostname}:${parsed.port}, then \`docker info\` there` : `\`docker info\` on ${parsed.socketPath}`;
+    const info = await dockerCli(["info", "--format", "{{json .Swarm}}"], { engine: connection, timeoutMs: 30_000 });
+    if (info.code !== 0) {
+        const detail = info.stderr.trim().split("\n").filter(Boolean).slice(-2).join(" / ");
+        throw new pulumi.RunError(`\`opsbook:engine.host\` (${spec.host}) does not answer: ${engineFailureHint(info.stderr, spec.host)}. Tried: ${tried}; it said: ${detail || `exit ${info.code}`}`);
+    }
+    let swarm: { LocalNodeState?: string; ControlAvailable?: boolean } = {};
+    try {
+        swarm = JSON.parse(info.stdout.trim() || "{}");
+    } catch {
+        // reported below as "not a swarm manager"
+    }
+    if (swarm.ControlAvailable !== true) {
+        const where = parsed.kind === "ssh" ? `on ${parsed.hostname}` : "here";
+        throw new pulumi.RunError(
+            `\`opsbook:engine.host\` (${spec.host}) answers but is not a swarm manager (swarm state: ${swarm.LocalNodeState || "unknown"}): ` +
+                `opsbook deploys swarm services; run \`docker swarm init --advertise-addr <its address>\` ${where} (the toolchain does it for the local engine)`,
+        );
+    }
+    const provider = new docker.Provider("engine", {
+        // The local default stays implicit (the provider's own default, or DOCKER_HOST), as before.
+        ...(connection ? { host: spec.host } : {}),
+        ...(ssh.length > 0 ? { sshOpts: ssh } : {}),
+    });
+    const endpointHost = spec.publishAddress === "0.0.0.0" && parsed.kind === "ssh" ? parsed.hostname : spec.publishAddress;
+    return { provider, connection, remote: parsed.kind === "ssh", publishAddress: spec.publishAddress, endpointHost };
+}

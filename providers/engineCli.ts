@@ -1,0 +1,123 @@
+// The docker CLI as the stack's own code runs it (one-shot jobs, settle checks, backup records,
+// image delivery, the program's engine check), against the stack's engine rather than whatever
+// DOCKER_HOST the shell has. Over SSH the CLI cannot be given ssh options, so it runs with a small
+// `ssh` wrapper first on its PATH that adds the stack's (host key checked against the stack's
+// known_hosts line only, no prompts, the stack's identity file) and shares one connection per
+// engine for 30 s, so polling the engine does not open an SSH session each time.
+// Only Node built-ins: dynamic providers are serialized into the state and run in their own process.
+import { execFile, spawn } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+/** How to reach an engine other than the local default; what the state records (nothing secret). */
+export interface EngineConnection {
+    /** unix:///path or ssh://user@host[:port]. */
+    host: string;
+    /** For ssh:// hosts: the options every ssh connection gets (components/engineHost.ts sshOptions). */
+    sshOptions: string[];
+}
+
+export interface CliResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+/** Single-quotes a word for /bin/sh. Pure. */
+function shellQuote(word: string): string {
+    return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The directory holding the `ssh` wrapper for these options, written once per set of options. */
+function sshWrapperDir(sshOptions: string[]): string {
+    const digest = crypto.createHash("sha256").update(JSON.stringify(sshOptions)).digest("hex").slice(0, 16);
+    const dir = path.join(os.tmpdir(), `opsbook-ssh-${digest}`);
+    const wrapper = path.join(dir, "ssh");
+    if (!fs.existsSync(wrapper)) {
+        const realSsh = (process.env.PATH ?? "")
+            .split(path.delimiter)
+            .map((d) => path.join(d, "ssh"))
+            .find((p) => !p.startsWith(os.tmpdir()) && fs.existsSync(p));
+        if (!realSsh) {
+            throw new Error("no `ssh` on PATH: an ssh:// engine needs the OpenSSH client (apt-get install openssh-client)");
+        }
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        const options = [...sshOptions, "-o", "ControlMaster=auto", "-o", `ControlPath=${dir}/cm-%C`, "-o", "ControlPersist=30"];
+        const script = `#!/bin/sh\n# Written by opsbook: ssh with the stack's options (see providers/engineCli.ts).\nexec ${shellQuote(realSsh)} ${options.map(shellQuote).join(" ")} "$@"\n`;
+        // Written aside and renamed: a concurrent caller never runs half a script.
+        const partial = `${wrapper}.${process.pid}.partial`;
+        fs.writeFileSync(partial, script, { mode: 0o700 });
+        fs.renameSync(partial, wrapper);
+    }
+    return dir;
+}
+
+/** The environment of a docker CLI call against `engine` (the process's own engine when undefined). */
+export function dockerCliEnv(engine: EngineConnection | undefined): NodeJS.ProcessEnv {
+    if (!engine) {
+        return process.env;
+    }
+    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: engine.host };
+    delete env.DOCKER_CONTEXT;
+    if (engine.host.startsWith("ssh://")) {
+        env.PATH = `${sshWrapperDir(engine.sshOptions)}${path.delimiter}${process.env.PATH ?? ""}`;
+    }
+    return env;
+}
+
+/** Runs `docker ARGS` against `engine`; never throws, the exit code says how it went. */
+export function dockerCli(args: string[], opts: { engine?: EngineConnection; timeoutMs?: number } = {}): Promise<CliResult> {
+    let env: NodeJS.ProcessEnv;
+    try {
+        env = dockerCliEnv(opts.engine);
+    } catch (err) {
+        return Promise.resolve({ code: 1, stdout: "", stderr: err instanceof Error ? err.message : String(err) });
+    }
+    return new Promise((resolve) => {
+        execFile("docker", args, { env, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+            const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
+            resolve({ code, stdout: String(stdout), stderr: String(stderr || (err && !stderr ? err.message : "")) });
+        });
+    });
+}
+
+/**
+ * `docker save REFERENCE` on this machine's engine piped into `docker load` on `engine`: how an
+ * image built here reaches a server with no registry in between. Resolves with the load's result.
+ */
+export function copyImage(reference: string, engine: EngineConnection, timeoutMs = 30 * 60_000): Promise<CliResult> {
+    let env: NodeJS.ProcessEnv;
+    try {
+        env = dockerCliEnv(engine);
+    } catch (err) {
+        return Promise.resolve({ code: 1, stdout: "", stderr: err instanceof Error ? err.message : String(err) });
+    }
+    return new Promise((resolve) => {
+        const save = spawn("docker", ["save", reference], { stdio: ["ignore", "pipe", "pipe"] });
+        const load = spawn("docker", ["load", "--quiet"], { env, stdio: ["pipe", "pipe", "pipe"] });
+        let saveErr = "";
+        let loadOut = "";
+        let loadErr = "";
+        save.stderr.on("data", (c: Buffer) => (saveErr += c.toString()));
+        load.stdout.on("data", (c: Buffer) => (loadOut += c.toString()));
+        load.stderr.on("data", (c: Buffer) => (loadErr += c.toString()));
+        save.stdout.pipe(load.stdin);
+        const timer = setTimeout(() => {
+            save.kill("SIGTERM");
+            load.kill("SIGTERM");
+        }, timeoutMs);
+        let saveCode: number | null = null;
+        save.on("close", (code) => (saveCode = code));
+        load.on("close", (code) => {
+            clearTimeout(timer);
+            const failed = saveCode !== 0 || code !== 0;
+            resolve({
+                code: failed ? 1 : 0,
+                stdout: loadOut,
+                stderr: failed ? `docker save ${reference}: ${saveErr.trim() || `exit ${saveCode}`}; docker load on ${engine.host}: ${loadErr.trim() || `exit ${code}`}` : "",
+            });
+        });
+    });
+}

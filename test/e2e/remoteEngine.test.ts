@@ -1,0 +1,167 @@
+// A stack on a server's engine, reached over SSH: the server is a Docker engine (a one-node swarm)
+// and an sshd in their own network namespace on this machine, at their own address, made and
+// removed by test/hosts/server.sh. Everything the test checks on the server goes through that
+// address over SSH, as the stack's own calls do. Checked:
+//  a. a host that does not answer, and a host key that is not the server's, fail `pulumi preview`
+//     fast, naming `opsbook:engine.host` / what was tried, with nothing created on the server;
+//  b. `pulumi up` over ssh:// copies the images (no registry), runs the services on the server's
+//     swarm (not on this machine's engine), and the api answers at the server's address;
+//  c. secrets reach the server's containers only as files;
+//  d. a second `pulumi up` changes nothing; `pulumi destroy` removes the services there and keeps
+//     the data volume.
+// The stack: Postgres (with its one-shot grants job) and one api from an image built here with
+// neither Node.js nor curl in it.
+import { strict as assert } from "node:assert";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { sshOptions } from "../../components/engineHost";
+import { EngineConnection, dockerCli } from "../../providers/engineCli";
+import { ANY_IMAGE_HEALTH_PATH, ANY_IMAGE_PORT, buildAnyImage, removeImages } from "../fixtures/any-image/image";
+import { ROOT, TestStack, httpGet, requireEngines, run, stackSecretValues, waitFor } from "./harness";
+
+const SERVER = { name: "opsbook-r1", address: "10.213.0.21" };
+const SERVER_SCRIPT = path.join(ROOT, "test", "hosts", "server.sh");
+
+/** `bash test/hosts/server.sh up`'s KEY=value lines (values single-quoted or bare). */
+function parseAssignments(text: string): Record<string, string> {
+    return Object.fromEntries(
+        text
+            .split("\n")
+            .map((l) => /^([A-Z_]+)=(?:'(.*)'|(.*))$/.exec(l))
+            .filter((m): m is RegExpExecArray => m !== null)
+            .map((m) => [m[1], m[2] ?? m[3]]),
+    );
+}
+
+describe("a stack on a server's engine over SSH", { timeout: 30 * 60 * 1000 }, () => {
+    const stack = new TestStack("e2e-remote");
+    const imageTag = `opsbook-e2e-remote-api:${stack.name}`;
+    let server: Record<string, string> = {};
+    let engine: EngineConnection;
+    let outputs: Record<string, any> = {};
+
+    /** docker on the server, over SSH with the stack's own options. */
+    const onServer = (...args: string[]) => dockerCli(args, { engine, timeoutMs: 120_000 });
+    const serverList = async (kind: "service" | "volume" | "secret", all = false) => {
+        const res = await onServer(kind, "ls", ...(all ? [] : ["--filter", `label=opsbook.stack=${stack.name}`]), "--format", "{{.Name}}");
+        assert.equal(res.code, 0, `docker ${kind} ls on the server: ${res.stderr}`);
+        return res.stdout.split("\n").filter(Boolean).sort();
+    };
+
+    const config = (engineYaml: string) => `config:
+  opsbook:engine:
+${engineYaml}
+  opsbook:redis:
+    enabled: false
+  opsbook:backups:
+    enabled: false
+  opsbook:services:
+    api:
+      image: ${imageTag}
+      port: ${ANY_IMAGE_PORT}
+      healthPath: ${ANY_IMAGE_HEALTH_PATH}
+      uses: [postgres]
+`;
+    const engineYaml = (host: string, knownHosts: string) =>
+        `    host: ${host}\n    knownHosts: "${knownHosts}"\n    identityFile: ${server.SERVER_IDENTITY_FILE}\n    publishAddress: ${SERVER.address}`;
+
+    before(async () => {
+        requireEngines();
+        await buildAnyImage(imageTag, "v1");
+        const up = await run("bash", [SERVER_SCRIPT, "up", SERVER.name, SERVER.address]);
+        assert.equal(up.code, 0, `making the test server failed:\n${up.stderr}`);
+        server = parseAssignments(up.stdout);
+        assert.ok(server.SERVER_KNOWN_HOSTS && server.SERVER_IDENTITY_FILE, `the test server printed no known_hosts line or key:\n${up.stdout}`);
+        engine = { host: `ssh://root@${SERVER.address}`, sshOptions: sshOptions(server.SERVER_KNOWN_HOSTS, server.SERVER_IDENTITY_FILE) };
+        await stack.init(config(engineYaml(engine.host, server.SERVER_KNOWN_HOSTS)));
+    });
+
+    after(async () => {
+        await stack.dispose();
+        await run("bash", [SERVER_SCRIPT, "down", SERVER.name]);
+        await removeImages([imageTag]);
+    });
+
+    it("a. refuses a host that does not answer and a host key that is not the server's, before anything changes", async () => {
+        // A free address on the bridge: nothing answers there (its known_hosts line must name it,
+        // or the spec refuses the config before any connection is tried).
+        await stack.pulumi(["config", "set", "--path", "opsbook:engine.host", "ssh://root@10.213.0.99"]);
+        await stack.pulumi(["config", "set", "--path", "opsbook:engine.knownHosts", server.SERVER_KNOWN_HOSTS.replace(SERVER.address, "10.213.0.99")]);
+        const started = Date.now();
+        const unreachable = await stack.pulumi(["preview", "--non-interactive"]);
+        const unreachableS = (Date.now() - started) / 1000;
+        const unreachableText = `${unreachable.stdout}\n${unreachable.stderr}`;
+        stack.log(`unreachable host: exit ${unreachable.code} after ${unreachableS.toFixed(1)} s`);
+        assert.notEqual(unreachable.code, 0);
+        assert.match(unreachableText, /`opsbook:engine\.host` \(ssh:\/\/root@10\.213\.0\.99\) does not answer/);
+        assert.match(unreachableText, /Tried: ssh to root@10\.213\.0\.99:22/);
+        // ssh gives up after its 10 s connect timeout; the rest is the preview starting.
+        assert.ok(unreachableS < 120, `the unreachable host took ${unreachableS} s to be reported`);
+
+        await stack.pulumi(["config", "set", "--path", "opsbook:engine.host", engine.host]);
+        // Another server's key (a well-formed line for this address that is not its key).
+        const wrongKey = server.SERVER_KNOWN_HOSTS.replace(/[A-Za-z0-9+/]{8}$/, "AAAAAAAA");
+        await stack.pulumi(["config", "set", "--path", "opsbook:engine.knownHosts", wrongKey]);
+        const spoofed = await stack.pulumi(["preview", "--non-interactive"]);
+        const spoofedText = `${spoofed.stdout}\n${spoofed.stderr}`;
+        assert.notEqual(spoofed.code, 0);
+        assert.match(spoofedText, /host key is not the one in `opsbook:engine\.knownHosts`/);
+
+        await stack.pulumi(["config", "rm", "--path", "opsbook:engine.knownHosts"]);
+        const missing = await stack.pulumi(["preview", "--non-interactive"]);
+        assert.notEqual(missing.code, 0);
+        assert.match(`${missing.stdout}\n${missing.stderr}`, /`opsbook:engine\.knownHosts` is required for an ssh:\/\/ engine/);
+
+        await stack.pulumi(["config", "set", "--path", "opsbook:engine.knownHosts", server.SERVER_KNOWN_HOSTS]);
+        assert.deepEqual(await serverList("service", true), [], "something was created on the server by a refused preview");
+    });
+
+    it("b. deploys over ssh://: images copied, services on the server's swarm, the api at the server's address", async () => {
+        const res = await stack.up();
+        assert.equal(res.code, 0, `pulumi up over ssh failed:\n${res.stdout}\n${res.stderr}`);
+        outputs = await stack.outputs();
+        assert.match(outputs.endpoints.api, new RegExp(`^http://${SERVER.address.replace(/\./g, "\\.")}:\\d+$`));
+        const health = await waitFor(`the api at ${outputs.endpoints.api}`, 60, () => httpGet(`${outputs.endpoints.api}${ANY_IMAGE_HEALTH_PATH}`), (r) => r.status === 200);
+        assert.equal(health.status, 200);
+        const root = await httpGet(`${outputs.endpoints.api}/`);
+        assert.equal(root.body.release, "v1");
+
+        const onServerServices = await serverList("service");
+        assert.deepEqual(onServerServices, [outputs.postgresService, outputs.services.api].sort());
+        const local = await run("docker", ["service", "ls", "-q", "--filter", `label=opsbook.stack=${stack.name}`]);
+        assert.equal(local.stdout.trim(), "", "the stack's services run on this machine's engine too");
+
+        const state = JSON.parse((await stack.pulumi(["stack", "export"])).stdout);
+        const deliveries = state.deployment.resources.filter((r: any) => r.type === "pulumi-nodejs:dynamic/opsbook:ImageDelivery");
+        stack.log(`image deliveries: ${deliveries.map((d: any) => `${d.outputs.reference} ${d.outputs.delivery}`).join(", ")}`);
+        assert.equal(deliveries.length, 3, "one delivery per image (api, postgres, gateway)");
+        for (const d of deliveries) {
+            const has = await onServer("image", "inspect", "--format", "{{.Id}}", d.outputs.imageId);
+            assert.equal(has.stdout.trim(), d.outputs.imageId, `the server lacks ${d.outputs.reference}`);
+        }
+    });
+
+    it("c. secrets reach the server's containers only as files", async () => {
+        const { all } = await stackSecretValues(stack);
+        assert.ok(all.length >= 2, `only ${all.length} secret values in the state`);
+        const ps = await onServer("ps", "-aq", "--filter", `label=opsbook.stack=${stack.name}`);
+        const ids = ps.stdout.split("\n").filter(Boolean);
+        assert.ok(ids.length >= 3, `too few containers on the server: ${ids.length}`);
+        for (const id of ids) {
+            const c = JSON.parse((await onServer("inspect", id)).stdout)[0];
+            const text = JSON.stringify({ env: c.Config.Env, cmd: c.Config.Cmd, entrypoint: c.Config.Entrypoint, args: c.Args, labels: c.Config.Labels });
+            assert.ok(!all.some((v) => text.includes(v) || text.includes(encodeURIComponent(v))), `container ${c.Name} on the server shows a secret value`);
+        }
+        const secrets = await serverList("secret");
+        assert.ok(secrets.length >= 2, `the server has ${secrets.length} swarm secrets of the stack`);
+    });
+
+    it("d. a second pulumi up changes nothing; destroy removes the services there and keeps the data volume", async () => {
+        const noop = await stack.up(["--expect-no-changes"]);
+        assert.equal(noop.code, 0, `the second pulumi up over ssh found changes:\n${noop.stdout}\n${noop.stderr}`);
+        const destroy = await stack.pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
+        assert.equal(destroy.code, 0, `pulumi destroy over ssh failed:\n${destroy.stdout}\n${destroy.stderr}`);
+        assert.deepEqual(await serverList("service"), []);
+        assert.ok((await serverList("volume")).includes(outputs.postgresVolume), "the Postgres volume is gone from the server after destroy");
+    });
+});

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Test servers on this machine: a Docker engine and an sshd in their own network namespace, with
+# their own address on a host bridge, as a remote server would be reached (only over SSH, only at
+# that address). The e2e tests make and remove them; nothing here is used by a deploy.
+#
+#   bash test/hosts/server.sh up NAME ADDRESS     # e.g. up opsbook-n1 10.213.0.11
+#   bash test/hosts/server.sh down NAME
+#   bash test/hosts/server.sh --help
+#
+# `up` prints, on stdout, shell assignments the caller reads (nothing secret):
+#   SERVER_ADDRESS=10.213.0.11
+#   SERVER_KNOWN_HOSTS='10.213.0.11 ssh-ed25519 AAAA...'   (the server's host key, as known_hosts)
+#   SERVER_IDENTITY_FILE=/root/.cache/opsbook/test-hosts/NAME/client_key
+#   SERVER_DOCKER_SOCKET=/run/opsbook-test-hosts/NAME/docker.sock
+# The engine is a one-node swarm manager (advertise ADDRESS). sshd allows root with that key only,
+# and sets DOCKER_HOST for the session, so `docker system dial-stdio` (what the docker CLI and the
+# docker provider run over ssh://) reaches the namespace's engine.
+#
+# Layout: bridge opsbook-th0 (10.213.0.1/24) on the host, forwarding between its ports accepted
+# (the host's dockerd sets the FORWARD policy to DROP); per server a veth pair, state in
+# ${OPSBOOK_CACHE:-~/.cache/opsbook}/test-hosts/NAME (removed by `down`) and sockets and pid files
+# in /run/opsbook-test-hosts/NAME. Progress on stderr as `[test-host NAME] <step> (<elapsed>s)`.
+set -Eeuo pipefail
+
+BRIDGE=opsbook-th0
+BRIDGE_CIDR=10.213.0.1/24
+CACHE="${OPSBOOK_CACHE:-$HOME/.cache/opsbook}"
+T0=$(date +%s)
+
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+
+cmd="${1:-}"
+case "$cmd" in
+	-h | --help | help) usage; exit 0 ;;
+	up) [[ $# -eq 3 ]] || { usage >&2; exit 2; } ;;
+	down) [[ $# -eq 2 ]] || { usage >&2; exit 2; } ;;
+	*) usage >&2; exit 2 ;;
+esac
+NAME="$2"
+[[ "$NAME" =~ ^[a-z0-9-]{1,11}$ ]] || { echo "[test-host] NAME must be 1-11 of a-z 0-9 - (it names a veth): $NAME" >&2; exit 2; }
+STATE="$CACHE/test-hosts/$NAME"
+RUN="/run/opsbook-test-hosts/$NAME"
+NETNS="/var/run/netns/$NAME"
+SOCKET="$RUN/docker.sock"
+VETH="th-$NAME"
+
+progress() { echo "[test-host $NAME] $1 ($(($(date +%s) - T0))s)" >&2; }
+fail() {
+	echo "[test-host $NAME] FAILED: $1 ($(($(date +%s) - T0))s)" >&2
+	[[ -n "${2:-}" && -s "$2" ]] && tail -n 20 "$2" >&2
+	exit 1
+}
+in_ns() { nsenter --net="$NETNS" "$@"; }
+
+stop_pidfile() { # stop_pidfile FILE SECONDS: SIGTERM, then SIGKILL after SECONDS
+	local pid
+	[[ -s "$1" ]] || return 0
+	pid="$(cat "$1")"
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq $(($2 * 5))); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.2
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+down() {
+	progress "stopping sshd and dockerd"
+	stop_pidfile "$RUN/sshd.pid" 5
+	stop_pidfile "$RUN/docker.pid" 60
+	# What dockerd left mounted under its state (overlay layers, netns files).
+	{ grep -o " $STATE[^ ]*\| $RUN[^ ]*" /proc/mounts 2>/dev/null || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	ip link del "$VETH" 2>/dev/null || true
+	ip netns del "$NAME" 2>/dev/null || true
+	rm -rf "$STATE" "$RUN"
+	progress "removed"
+}
+
+up() {
+	local address="$1"
+	[[ "$address" =~ ^10\.213\.0\.([0-9]+)$ && ${BASH_REMATCH[1]} -ge 2 && ${BASH_REMATCH[1]} -le 254 ]] ||
+		fail "ADDRESS must be in 10.213.0.2-254 (the bridge's network): $address"
+	command -v sshd >/dev/null 2>&1 || [[ -x /usr/sbin/sshd ]] || {
+		progress "installing openssh-server (apt-get)"
+		mkdir -p "$CACHE/logs"
+		{ apt-get install -y --no-install-recommends openssh-server || { apt-get update && apt-get install -y --no-install-recommends openssh-server; }; } \
+			>>"$CACHE/logs/test-hosts-apt.log" 2>&1 || fail "apt-get install openssh-server" "$CACHE/logs/test-hosts-apt.log"
+	}
+	# A server left by an interrupted run is removed first: tests start from nothing.
+	[[ -e "$NETNS" || -d "$STATE" ]] && down
+	mkdir -p "$STATE" "$RUN" /run/sshd
+
+	progress "network: bridge $BRIDGE, namespace $NAME at $address"
+	if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+		ip link add "$BRIDGE" type bridge
+		ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
+		ip link set "$BRIDGE" up
+	fi
+	iptables -C FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null || iptables -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
+	ip netns add "$NAME"
+	ip link add "$VETH" type veth peer name eth0 netns "$NAME"
+	ip link set "$VETH" master "$BRIDGE" up
+	in_ns ip addr add "$address/24" dev eth0
+	in_ns ip link set eth0 up
+	in_ns ip link set lo up
+	in_ns ip route add default via "${BRIDGE_CIDR%/*}"
+
+	progress "starting dockerd in the namespace"
+	# nsenter --net only (not `ip netns exec`, which remounts /sys and loses the cgroup mounts).
+	# Its own bridge range, so its containers never shadow the host's or another server's.
+	local n="${address##*.}"
+	setsid nsenter --net="$NETNS" dockerd \
+		--data-root "$STATE/docker" --exec-root "$RUN/exec" --pidfile "$RUN/docker.pid" \
+		-H "unix://$SOCKET" --bip "172.$((100 + n % 100)).0.1/24" --default-address-pool "base=10.$((100 + n % 100)).0.0/16,size=24" \
+		</dev/null >>"$STATE/dockerd.log" 2>&1 &
+	for _ in $(seq 150); do
+		DOCKER_HOST="unix://$SOCKET" docker info >/dev/null 2>&1 && break
+		sleep 0.2
+	done
+	DOCKER_HOST="unix://$SOCKET" docker info >/dev/null 2>&1 || fail "dockerd did not answer on $SOCKET within 30 s" "$STATE/dockerd.log"
+	progress "swarm init --advertise-addr $address"
+	DOCKER_HOST="unix://$SOCKET" docker swarm init --advertise-addr "$address" >/dev/null 2>>"$STATE/dockerd.log" ||
+		fail "docker swarm init" "$STATE/dockerd.log"
+
+	progress "starting sshd on $address:22"
+	ssh-keygen -q -t ed25519 -N "" -f "$STATE/ssh_host_ed25519_key" -C "$NAME host key"
+	ssh-keygen -q -t ed25519 -N "" -f "$STATE/client_key" -C "opsbook e2e client"
+	cp "$STATE/client_key.pub" "$STATE/authorized_keys"
+	cat >"$STATE/sshd_config" <<-EOF
+		ListenAddress $address
+		Port 22
+		HostKey $STATE/ssh_host_ed25519_key
+		PidFile $RUN/sshd.pid
+		AuthorizedKeysFile $STATE/authorized_keys
+		PermitRootLogin prohibit-password
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		UsePAM no
+		StrictModes no
+		SetEnv DOCKER_HOST=unix://$SOCKET
+	EOF
+	in_ns /usr/sbin/sshd -f "$STATE/sshd_config" -E "$STATE/sshd.log" || fail "sshd did not start" "$STATE/sshd.log"
+	for _ in $(seq 50); do
+		[[ -s "$RUN/sshd.pid" ]] && break
+		sleep 0.1
+	done
+	progress "ready"
+	printf 'SERVER_ADDRESS=%s\n' "$address"
+	printf "SERVER_KNOWN_HOSTS='%s %s'\n" "$address" "$(cut -d' ' -f1,2 "$STATE/ssh_host_ed25519_key.pub")"
+	printf 'SERVER_IDENTITY_FILE=%s\n' "$STATE/client_key"
+	printf 'SERVER_DOCKER_SOCKET=%s\n' "$SOCKET"
+}
+
+[[ "$(id -u)" == 0 ]] || fail "test hosts need root (network namespaces, dockerd, sshd)"
+case "$cmd" in
+	up) up "$3" ;;
+	down) down ;;
+esac

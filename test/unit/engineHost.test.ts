@@ -1,0 +1,98 @@
+// `opsbook:engine`: which hosts are accepted, what a known_hosts line must be, the ssh options
+// every connection gets, and the spec's messages (which name the key and say how to fix it).
+import { strict as assert } from "node:assert";
+import { describe, it } from "node:test";
+import { engineFailureHint } from "../../components/engine";
+import { LOCAL_ENGINE_HOST, knownHostsProblems, parseEngineHost, sshOptions } from "../../components/engineHost";
+import { SpecError, parseSpec } from "../../components/spec";
+
+const KEY = "AAAAC3NzaC1lZDI1NTE5AAAAIEsuReh3C1ajYG0+Xip1Vu82VZoVQ96ubnDhwSZrpqs5";
+const SERVICES = { api: { env: { APP_ROLE: "api" } } };
+
+function problems(engine: unknown): string[] {
+    try {
+        parseSpec({ engine, services: SERVICES });
+        return [];
+    } catch (err) {
+        assert.ok(err instanceof SpecError, String(err));
+        return err.problems;
+    }
+}
+
+describe("opsbook:engine.host", () => {
+    it("accepts the local socket (the default) and ssh://user@host[:port]", () => {
+        assert.deepEqual(parseEngineHost(LOCAL_ENGINE_HOST), { kind: "unix", host: LOCAL_ENGINE_HOST, socketPath: "/var/run/docker.sock" });
+        assert.deepEqual(parseEngineHost("ssh://deploy@203.0.113.7"), { kind: "ssh", host: "ssh://deploy@203.0.113.7", user: "deploy", hostname: "203.0.113.7", port: 22 });
+        assert.deepEqual(parseEngineHost("ssh://deploy@srv.example.com:2222/"), {
+            kind: "ssh",
+            host: "ssh://deploy@srv.example.com:2222",
+            user: "deploy",
+            hostname: "srv.example.com",
+            port: 2222,
+        });
+        assert.equal(parseSpec({ services: SERVICES }).engine.host, LOCAL_ENGINE_HOST);
+        assert.equal(parseSpec({ services: SERVICES }).engine.publishAddress, "127.0.0.1");
+    });
+
+    it("refuses TCP (no engine API without TLS), a host without a user, and anything else, saying what is accepted", () => {
+        for (const [host, why] of [
+            ["tcp://203.0.113.7:2376", /over TCP yet/],
+            ["ssh://203.0.113.7", /a user is required/],
+            ["ssh://deploy@203.0.113.7:70000", /outside 1-65535/],
+            ["203.0.113.7", /is not an engine address/],
+            ["unix://docker.sock", /no absolute socket path/],
+        ] as const) {
+            const [problem] = problems({ host });
+            assert.match(problem, /^`opsbook:engine\.host` /, host);
+            assert.match(problem, why, host);
+            assert.match(problem, /ssh:\/\/user@host\[:port\]/, host);
+        }
+    });
+});
+
+describe("opsbook:engine.knownHosts", () => {
+    const ssh = parseEngineHost("ssh://deploy@203.0.113.7") as Extract<ReturnType<typeof parseEngineHost>, { kind: "ssh" }>;
+    const onPort = parseEngineHost("ssh://deploy@203.0.113.7:2222") as typeof ssh;
+
+    it("is required for ssh://, one line naming the host (plainly, hashed, or [host]:port)", () => {
+        assert.deepEqual(knownHostsProblems(ssh, `203.0.113.7 ssh-ed25519 ${KEY}`), []);
+        assert.deepEqual(knownHostsProblems(ssh, `|1|c2FsdA==|aGFzaA== ssh-ed25519 ${KEY}`), []);
+        assert.deepEqual(knownHostsProblems(onPort, `[203.0.113.7]:2222 ssh-ed25519 ${KEY}`), []);
+        assert.match(knownHostsProblems(ssh, undefined)[0], /is required for an ssh:\/\/ engine.*ssh-keyscan -t ed25519 203\.0\.113\.7/);
+        assert.match(knownHostsProblems(onPort, `203.0.113.7 ssh-ed25519 ${KEY}`)[0], /names `203\.0\.113\.7`, not `\[203\.0\.113\.7\]:2222`/);
+        assert.match(knownHostsProblems(ssh, `203.0.113.7 ssh-ed25519 ${KEY}\n203.0.113.7 ssh-rsa ${KEY}`)[0], /exactly one known_hosts line/);
+        assert.match(knownHostsProblems(ssh, `203.0.113.7 ssh-ed25519 ${KEY} root@server`)[0], /without a comment/);
+    });
+
+    it("is refused by the spec, under its key, when missing for ssh:// or given for the local socket", () => {
+        assert.match(problems({ host: "ssh://deploy@203.0.113.7" })[0], /^`opsbook:engine\.knownHosts` is required/);
+        assert.match(problems({ knownHosts: `203.0.113.7 ssh-ed25519 ${KEY}` })[0], /^`opsbook:engine\.knownHosts` is only for an ssh:\/\/ engine/);
+        assert.match(problems({ host: "ssh://deploy@203.0.113.7", knownHosts: `203.0.113.7 ssh-ed25519 ${KEY}`, identityFile: "id_ed25519" })[0], /^`opsbook:engine\.identityFile` must be an absolute path/);
+        assert.match(problems({ publishAddress: "example.com" })[0], /^`opsbook:engine\.publishAddress` must be an IPv4 address/);
+        assert.match(problems({ hots: "x" })[0], /unknown key\(s\) `hots`/);
+    });
+});
+
+describe("ssh options of an engine connection", () => {
+    it("check the host key against the stack's line only, never prompt, and use the named key", () => {
+        const opts = sshOptions(`203.0.113.7 ssh-ed25519 ${KEY}`, "/home/deploy/.ssh/id_ed25519");
+        const o = (name: string) => opts.filter((_, i) => opts[i - 1] === "-o" && _.startsWith(`${name}=`)).map((v) => v.slice(name.length + 1));
+        assert.deepEqual(o("StrictHostKeyChecking"), ["yes"]);
+        assert.deepEqual(o("BatchMode"), ["yes"]);
+        assert.deepEqual(o("UserKnownHostsFile"), ["/dev/null"]);
+        assert.deepEqual(o("GlobalKnownHostsFile"), ["/dev/null"]);
+        assert.deepEqual(o("KnownHostsCommand"), [`/bin/echo 203.0.113.7 ssh-ed25519 ${KEY}`]);
+        assert.deepEqual(o("HostKeyAlgorithms"), ["ssh-ed25519"]);
+        assert.equal(opts[opts.indexOf("-i") + 1], "/home/deploy/.ssh/id_ed25519");
+        assert.ok(!opts.some((v) => /StrictHostKeyChecking=(no|accept-new)/.test(v)), "host key checking is never relaxed");
+        assert.deepEqual(sshOptions(`203.0.113.7 ssh-rsa ${KEY}`).filter((v) => v.startsWith("HostKeyAlgorithms=")), ["HostKeyAlgorithms=rsa-sha2-512,rsa-sha2-256"]);
+        assert.ok(!sshOptions(`203.0.113.7 ssh-ed25519 ${KEY}`).includes("-i"), "without an identity file, the agent's keys are used");
+    });
+
+    it("explain a failed connection in the user's terms", () => {
+        assert.match(engineFailureHint("Host key verification failed.", "ssh://a@b"), /not the one in `opsbook:engine\.knownHosts`/);
+        assert.match(engineFailureHint("root@10.0.0.1: Permission denied (publickey).", "ssh://a@b"), /refused the key.*opsbook:engine\.identityFile/);
+        assert.match(engineFailureHint("ssh: connect to host 10.0.0.1 port 22: Connection timed out", "ssh://root@10.0.0.1:22"), /no SSH server answered at root@10\.0\.0\.1:22/);
+        assert.match(engineFailureHint("Cannot connect to the Docker daemon at unix:///var/run/docker.sock", LOCAL_ENGINE_HOST), /start the engine/);
+    });
+});
