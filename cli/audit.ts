@@ -9,7 +9,7 @@ import * as crypto from "node:crypto";
 import * as os from "node:os";
 import { LABEL_COMPONENT, LABEL_PROJECT, LABEL_STACK, StackIdentity, engineName } from "../components/naming";
 import { looksLikeSecretName } from "../components/spec";
-import { docker, dockerOk } from "./engine";
+import { Engine } from "./engine";
 
 /** The `opsbook.component` label of audit entries. */
 export const AUDIT_COMPONENT = "audit";
@@ -54,24 +54,24 @@ export function auditEntryName(identity: StackIdentity, at: Date): string {
     return `${engineName(identity, "audit").slice(0, 36)}-${stamp}-${crypto.randomBytes(3).toString("hex")}`;
 }
 
-export async function recordAudit(identity: StackIdentity, entry: AuditEntry): Promise<string> {
+export async function recordAudit(engine: Engine, identity: StackIdentity, entry: AuditEntry): Promise<string> {
     const name = auditEntryName(identity, new Date(entry.at));
     const labels = { [LABEL_PROJECT]: identity.project, [LABEL_STACK]: identity.stack, [LABEL_COMPONENT]: AUDIT_COMPONENT };
-    await dockerOk(["config", "create", ...Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]), name, "-"], `${JSON.stringify(entry)}\n`);
+    await engine.dockerOk(["config", "create", ...Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]), name, "-"], `${JSON.stringify(entry)}\n`);
     return name;
 }
 
 /** The stack's audit entries, newest first. */
-export async function listAudit(identity: StackIdentity): Promise<AuditEntry[]> {
+export async function listAudit(engine: Engine, identity: StackIdentity): Promise<AuditEntry[]> {
     const ids = (
-        await dockerOk(["config", "ls", "--filter", `label=${LABEL_STACK}=${identity.stack}`, "--filter", `label=${LABEL_COMPONENT}=${AUDIT_COMPONENT}`, "-q"])
+        await engine.dockerOk(["config", "ls", "--filter", `label=${LABEL_STACK}=${identity.stack}`, "--filter", `label=${LABEL_COMPONENT}=${AUDIT_COMPONENT}`, "-q"])
     )
         .split("\n")
         .filter(Boolean);
     if (ids.length === 0) {
         return [];
     }
-    const res = await docker(["config", "inspect", ...ids]);
+    const res = await engine.docker(["config", "inspect", ...ids]);
     const configs = JSON.parse(res.stdout || "[]") as { Spec: { Labels?: Record<string, string>; Data: string } }[];
     const entries = configs
         .filter((c) => c.Spec.Labels?.[LABEL_PROJECT] === identity.project)

@@ -3,7 +3,7 @@
 import * as http from "node:http";
 import { LABEL_IMAGE_REF } from "../components/naming";
 import { CliError, EXIT } from "./errors";
-import { docker, inspectServices, runAttached, runningTasks } from "./engine";
+
 import { StackContext } from "./stack";
 
 export interface ServiceStatus {
@@ -54,11 +54,12 @@ export function checkEndpoint(name: string, url: string, timeoutMs = 5000): Prom
 export async function stackStatus(ctx: StackContext): Promise<StackStatus> {
     const services = await ctx.swarmServices();
     const outputs = await ctx.outputs();
+    const engine = await ctx.engine();
     const byName = new Map(Object.entries(services).map(([name, swarm]) => [swarm, name]));
     const [infos, counts, endpoints] = await Promise.all([
-        inspectServices(Object.values(services)),
+        engine.inspectServices(Object.values(services)),
         // `docker service ls` counts running tasks the way the engine does (what `docker service ls` shows).
-        docker(["service", "ls", "--filter", `label=opsbook.stack=${ctx.name}`, "--format", "{{.Name}} {{.Replicas}}"]),
+        engine.docker(["service", "ls", "--filter", `label=opsbook.stack=${ctx.name}`, "--format", "{{.Name}} {{.Replicas}}"]),
         Promise.all(Object.entries(outputs.healthChecks ?? {}).map(([name, url]) => checkEndpoint(name, url))),
     ]);
     if (counts.code !== 0) {
@@ -113,7 +114,7 @@ export async function serviceLogs(ctx: StackContext, service: string, opts: { fo
     if (opts.tail) {
         args.push("--tail", opts.tail);
     }
-    return runAttached("docker", [...args, swarm]);
+    return (await ctx.engine()).attached([...args, swarm]);
 }
 
 /**
@@ -127,10 +128,11 @@ export async function execInService(ctx: StackContext, service: string, typed: s
         throw new CliError(EXIT.USAGE, "exec needs a command after --, e.g. `opsbook exec api -- ls /run/secrets`");
     }
     const swarm = await ctx.swarmService(service);
-    const [task] = await runningTasks(swarm);
+    const engine = await ctx.engine();
+    const [task] = await engine.runningTasks(swarm);
     if (!task) {
         throw new CliError(EXIT.UNAVAILABLE, `no running task of \`${service}\` (${swarm}) on this engine; 'docker service ps ${swarm}' shows why`);
     }
     const tty = process.stdin.isTTY && process.stdout.isTTY ? ["-t"] : [];
-    return runAttached("docker", ["exec", "-i", ...tty, task, ...command]);
+    return engine.attached(["exec", "-i", ...tty, task, ...command]);
 }

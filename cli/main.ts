@@ -200,7 +200,7 @@ ${EXIT_CODES_HELP}`,
                     throw new CliError(EXIT.USAGE, `--limit must be a whole number of 1 or more; got \`${opts.limit}\``);
                 }
                 const ctx = await StackContext.open(globals(cmd));
-                const entries = (await listAudit(ctx.identity)).slice(0, limit);
+                const entries = (await listAudit(await ctx.engine(), ctx.identity)).slice(0, limit);
                 if (opts.json) {
                     printJson(entries);
                 } else {

@@ -2,7 +2,7 @@
 // of the live data), inside the safety frame. The agent is the stack's own image, so `docker exec`
 // into it assumes nothing of the team's images; `npm run backup -- restore` does the same.
 import { CliError, EXIT } from "./errors";
-import { docker, runningTasks } from "./engine";
+import { Engine } from "./engine";
 import { Progress } from "./progress";
 import { runChange } from "./safety";
 import { StackContext } from "./stack";
@@ -21,8 +21,8 @@ function age(seconds: number): string {
     return seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`;
 }
 
-async function agentCommand(agent: string, args: string[]): Promise<string> {
-    const res = await docker(["exec", agent, "backup-agent", ...args]);
+async function agentCommand(engine: Engine, agent: string, args: string[]): Promise<string> {
+    const res = await engine.docker(["exec", agent, "backup-agent", ...args]);
     if (res.code !== 0) {
         throw new CliError(EXIT.FAILED, `backup-agent ${args[0]} failed: ${(res.stderr || res.stdout).trim()}`);
     }
@@ -34,11 +34,12 @@ export async function restore(ctx: StackContext, name: string | undefined, opts:
     if (!agentService) {
         throw new CliError(EXIT.USAGE, `stack ${ctx.name} has no backup agent (no \`backups\` in its outputs): it needs Postgres or a SQLite volume and \`opsbook:backups.enabled\` not false`);
     }
-    const [agent] = await runningTasks(agentService);
+    const engine = await ctx.engine();
+    const [agent] = await engine.runningTasks(agentService);
     if (!agent) {
         throw new CliError(EXIT.UNAVAILABLE, `no task of the backup agent ${agentService} is running; 'docker service ps ${agentService}' shows why`);
     }
-    const backups = (JSON.parse(await agentCommand(agent, ["list", "--json"])) as { backups: ListedBackup[] }).backups;
+    const backups = (JSON.parse(await agentCommand(engine, agent, ["list", "--json"])) as { backups: ListedBackup[] }).backups;
     const defaults = backups.filter((b) => b.restoreDefault);
     if (name === undefined && defaults.length !== 1) {
         throw new CliError(
@@ -66,6 +67,6 @@ export async function restore(ctx: StackContext, name: string | undefined, opts:
             ],
         },
         progress,
-        () => progress.run(`restoring ${chosen.name}`, async () => JSON.parse(await agentCommand(agent, ["restore", chosen.name, "--confirmed", "--json", ...(opts.force ? ["--force"] : [])])) as Record<string, unknown>),
+        () => progress.run(`restoring ${chosen.name}`, async () => JSON.parse(await agentCommand(engine, agent, ["restore", chosen.name, "--confirmed", "--json", ...(opts.force ? ["--force"] : [])])) as Record<string, unknown>),
     );
 }

@@ -56,6 +56,7 @@ export async function runChange<T>(ctx: StackContext, req: ChangeRequest, progre
             throw new CliError(EXIT.NOT_CONFIRMED, "not confirmed; nothing was changed");
         }
     }
+    const engine = await ctx.engine();
     const started = new Date();
     const entry = (result: AuditEntry["result"], error?: string): AuditEntry => ({
         at: started.toISOString(),
@@ -71,12 +72,12 @@ export async function runChange<T>(ctx: StackContext, req: ChangeRequest, progre
     try {
         outcome = await act();
     } catch (err) {
-        await recordAudit(ctx.identity, entry("failed", firstLine(err))).catch((auditErr: unknown) =>
+        await recordAudit(engine, ctx.identity, entry("failed", firstLine(err))).catch((auditErr: unknown) =>
             progress.step(`could not record the audit entry: ${firstLine(auditErr)}`),
         );
         throw err;
     }
-    const name = await recordAudit(ctx.identity, entry("ok")).catch((auditErr: unknown) => {
+    const name = await recordAudit(engine, ctx.identity, entry("ok")).catch((auditErr: unknown) => {
         throw new CliError(EXIT.FAILED, `${req.procedure} was done, but its audit entry could not be recorded: ${firstLine(auditErr)}`);
     });
     progress.step(`audit entry ${name} recorded`);

@@ -8,7 +8,8 @@ import { specFromConfigValues } from "../config";
 import { Spec, SpecError } from "../components/spec";
 import { StackIdentity } from "../components/naming";
 import { CliError, EXIT } from "./errors";
-import { runCommand } from "./engine";
+import { engineConnection } from "../components/engine";
+import { Engine, runCommand } from "./engine";
 
 /** The project directory: where Pulumi.yaml, the program and the policy pack are. */
 export const PROJECT_DIR = path.resolve(__dirname, "..");
@@ -118,6 +119,11 @@ export class StackContext {
             this.cachedOutputs = outputs;
         }
         return this.cachedOutputs;
+    }
+
+    /** The stack's engine (`opsbook:engine`), where its services, secrets and audit entries are. */
+    async engine(): Promise<Engine> {
+        return new Engine(engineConnection((await this.spec()).engine));
     }
 
     /** Forgets what was read, after a deploy changed it. */

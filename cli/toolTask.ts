@@ -7,7 +7,7 @@
 import { runJob } from "../providers/oneShot";
 import { engineName, stackLabels } from "../components/naming";
 import { CliError, EXIT } from "./errors";
-import { dockerOk, inspectServices } from "./engine";
+import { Engine, localImageId } from "./engine";
 import { StackContext } from "./stack";
 
 /** What the task does, in the shape TASK_SCRIPT reads from OPSBOOK_ACTION (no secret in it). */
@@ -95,9 +95,9 @@ export function parseCsv(text: string): Record<string, string>[] {
 }
 
 /** The swarm secret a service mounts as `/run/secrets/<env>`; a USAGE error when it has none. */
-async function serviceSecret(ctx: StackContext, service: string, env: string): Promise<string> {
+async function serviceSecret(ctx: StackContext, engine: Engine, service: string, env: string): Promise<string> {
     const swarmName = await ctx.swarmService(service);
-    const [info] = await inspectServices([swarmName]);
+    const [info] = await engine.inspectServices([swarmName]);
     // The stack mounts each secret at /run/secrets/<NAME> (the file name is the env name).
     const mount = info?.Spec.TaskTemplate.ContainerSpec.Secrets?.find((s) => s.File.Name === `/run/secrets/${env}` || s.File.Name === env);
     if (!mount) {
@@ -114,9 +114,10 @@ export async function runToolTask(ctx: StackContext, service: string, action: Ta
     if (!network) {
         throw new CliError(EXIT.UNAVAILABLE, `stack ${ctx.name} has no data network in its outputs; run 'npm run deploy -- ${ctx.name}'`);
     }
+    const engine = await ctx.engine();
     const secretEnv = action.secretEnv;
-    const secretFiles = secretEnv ? [{ secretName: await serviceSecret(ctx, service, secretEnv), env: secretEnv }] : [];
-    const imageId = (await dockerOk(["image", "inspect", "--format", "{{.Id}}", spec.images.backup])).trim();
+    const secretFiles = secretEnv ? [{ secretName: await serviceSecret(ctx, engine, service, secretEnv), env: secretEnv }] : [];
+    const imageId = await localImageId(spec.images.backup);
     const result = await runJob({
         name: engineName(ctx.identity, "procedure"),
         image: imageId,
@@ -130,6 +131,7 @@ export async function runToolTask(ctx: StackContext, service: string, action: Ta
         timeoutSeconds: 120,
         release: "",
         redact: [],
+        ...(engine.connection ? { engine: engine.connection } : {}),
     });
     const line = result.output.split("\n").find((l) => l.startsWith(RESULT_MARK));
     if (!line) {
