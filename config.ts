@@ -1,7 +1,7 @@
 // The one place that reads stack config. Everything downstream receives the typed spec and the
 // user-supplied secrets as Outputs marked secret.
 import * as pulumi from "@pulumi/pulumi";
-import { SPEC_KEYS, Spec, SpecError, configKeyProblems, parseSpec } from "./components/spec";
+import { CONFIG_NAMESPACE, SPEC_KEYS, Spec, SpecError, configKeyProblems, parseSpec } from "./components/spec";
 import { ReceiverSecretState, TELEGRAM_CHAT_ID, receiverProblems, receiverSecrets } from "./components/monitoring/settings";
 import { applyPreset } from "./presets";
 
@@ -21,12 +21,37 @@ export interface StackSettings {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
 
+/** Spec keys whose values are plain strings in YAML (`preset`, `release`); the rest are JSON (objects, booleans). */
+function isStringSpecKey(key: string): boolean {
+    return key === "preset" || key === "release";
+}
+
+/**
+ * The spec of a stack from its config as the Automation API lists it (`namespace:key` -> the value
+ * as text), for the `opsbook` CLI, which reads a stack from outside a Pulumi program. The same keys
+ * and the same parsing as `readStackSettings`; secrets are not read here.
+ */
+export function specFromConfigValues(values: Record<string, string>): Spec {
+    const raw: Record<string, unknown> = {};
+    for (const key of SPEC_KEYS) {
+        const text = values[`${CONFIG_NAMESPACE}:${key}`];
+        if (text === undefined) {
+            continue;
+        }
+        try {
+            raw[key] = isStringSpecKey(key) ? text : JSON.parse(text);
+        } catch {
+            throw new SpecError([`\`${CONFIG_NAMESPACE}:${key}\` is not valid JSON; fix it in Pulumi.<stack>.yaml`]);
+        }
+    }
+    return parseSpec(applyPreset(raw));
+}
+
 export function readStackSettings(): StackSettings {
     const config = new pulumi.Config("opsbook");
     const raw: Record<string, unknown> = {};
     for (const key of SPEC_KEYS) {
-        // Scalars (preset, release) are plain strings in YAML; the rest are objects.
-        raw[key] = key === "preset" || key === "release" ? config.get(key) : config.getObject(key);
+        raw[key] = isStringSpecKey(key) ? config.get(key) : config.getObject(key);
     }
     // Every key set for the stack, so a misspelt one (`opsbook:servics`) is refused, not ignored.
     const keys = Object.keys(pulumi.runtime.allConfig());

@@ -32,6 +32,7 @@ import {
     scheduledCalls,
     serviceEnvContract,
     serviceSecretEnv,
+    stackModeEnv,
 } from "./components/wiring";
 
 /** The key under which the migration role's URL is kept; the migrations read it as DATABASE_URL. */
@@ -213,7 +214,7 @@ export = async () => {
                 health: svc.healthCheck,
                 probe: probe.config,
                 role: svc.kind === "worker" ? "worker" : "service",
-                env: { APP_RELEASE: spec.release, ...svc.env },
+                env: { APP_RELEASE: spec.release, ...svc.env, ...stackModeEnv(spec) },
                 secrets: files.mount(Object.keys(serviceSecrets[name])),
                 envContract: serviceEnvContract(svc),
                 memoryMb: svc.memoryMb,

@@ -45,6 +45,16 @@ export function engineFailureHint(stderr: string, host: string): string {
 }
 
 /**
+ * The connection docker CLI calls use for a stack's engine: undefined for this machine's default
+ * engine. Also what the `opsbook` CLI uses, so it acts on the engine the stack deploys to.
+ */
+export function engineConnection(spec: Spec["engine"]): EngineConnection | undefined {
+    const parsed = parseEngineHost(spec.host);
+    const ssh = "kind" in parsed && parsed.kind === "ssh" ? sshOptions(spec.knownHosts ?? "", spec.identityFile?.replace(/^~\//, `${process.env.HOME ?? ""}/`)) : [];
+    return spec.host === LOCAL_ENGINE_HOST ? undefined : { host: spec.host, sshOptions: ssh };
+}
+
+/**
  * Checks that the engine answers and is a swarm manager (a RunError naming `opsbook:engine.host`
  * and what was tried, before any resource is registered), then makes the stack's docker provider.
  */
@@ -54,8 +64,7 @@ export async function connectEngine(spec: Spec["engine"]): Promise<StackEngine> 
         // The spec refuses it first; kept for callers that skip the spec.
         throw new pulumi.RunError(`\`opsbook:engine.host\` ${parsed.error}`);
     }
-    const ssh = parsed.kind === "ssh" ? sshOptions(spec.knownHosts ?? "", spec.identityFile?.replace(/^~\//, `${process.env.HOME ?? ""}/`)) : [];
-    const connection: EngineConnection | undefined = spec.host === LOCAL_ENGINE_HOST ? undefined : { host: spec.host, sshOptions: ssh };
+    const connection = engineConnection(spec);
     const tried = parsed.kind === "ssh" ? `ssh to ${parsed.user}@${parsed.hostname}:${parsed.port}, then \`docker info\` there` : `\`docker info\` on ${parsed.socketPath}`;
     const info = await dockerCli(["info", "--format", "{{json .Swarm}}"], { engine: connection, timeoutMs: 30_000 });
     if (info.code !== 0) {
@@ -78,7 +87,7 @@ export async function connectEngine(spec: Spec["engine"]): Promise<StackEngine> 
     const provider = new docker.Provider("engine", {
         // The local default stays implicit (the provider's own default, or DOCKER_HOST), as before.
         ...(connection ? { host: spec.host } : {}),
-        ...(ssh.length > 0 ? { sshOpts: ssh } : {}),
+        ...(connection && connection.sshOptions.length > 0 ? { sshOpts: connection.sshOptions } : {}),
     });
     const endpointHost = spec.publishAddress === "0.0.0.0" && parsed.kind === "ssh" ? parsed.hostname : spec.publishAddress;
     return { provider, connection, remote: parsed.kind === "ssh", publishAddress: spec.publishAddress, endpointHost };

@@ -412,6 +412,14 @@ export const SpecSchema = z
         images: ImagesSchema.default(ImagesSchema.parse({})),
         postgres: PostgresSchema.default(PostgresSchema.parse({})),
         redis: RedisSchema.default(RedisSchema.parse({})),
+        /**
+         * Maintenance mode (seed 002): every app service gets `MAINTENANCE_MODE=true` and answers 503
+         * except on its health path. One key for the whole stack, so `opsbook maintenance on|off`
+         * changes one value and the services follow it together.
+         */
+        maintenance: z.boolean().default(false),
+        /** Read-only mode (seed 004, after a restore): every app service gets `READ_ONLY=true` and refuses writes. */
+        readOnly: z.boolean().default(false),
         /** Rotation stamp per generated secret (by env name); change one to make a new value. */
         rotation: z.record(envName, z.union([z.string().min(1), z.number()]).transform(String)).default({}),
         migrations: MigrationsSchema.optional(),
@@ -564,7 +572,7 @@ export class SpecError extends pulumi.RunError {
 export const CONFIG_NAMESPACE = "opsbook";
 
 /** Top-level keys of the `opsbook:` namespace that make up the spec (config.ts reads exactly these). */
-export const SPEC_KEYS = ["preset", "release", "engine", "images", "postgres", "redis", "rotation", "migrations", "jobs", "telegram", "backups", "monitoring", "services"] as const;
+export const SPEC_KEYS = ["preset", "release", "maintenance", "readOnly", "engine", "images", "postgres", "redis", "rotation", "migrations", "jobs", "telegram", "backups", "monitoring", "services"] as const;
 
 /** User-supplied secrets are config keys named like their env var. */
 const SECRET_KEY_NAME = /^[A-Z_][A-Z0-9_]*$/;

@@ -140,3 +140,15 @@ export function publishedServices(spec: Pick<Spec, "services">): string[] {
         .map(([name]) => name)
         .sort();
 }
+
+/**
+ * The env the stack-wide modes add to every app service, over the service's own env: the
+ * reference app's (and seeds 002/004's) `MAINTENANCE_MODE` and `READ_ONLY`. Nothing when a mode
+ * is off, so a preset's own `MAINTENANCE_MODE: "false"` stays as it is and no service rolls.
+ */
+export function stackModeEnv(spec: Pick<Spec, "maintenance" | "readOnly">): Record<string, string> {
+    return {
+        ...(spec.maintenance ? { MAINTENANCE_MODE: "true" } : {}),
+        ...(spec.readOnly ? { READ_ONLY: "true" } : {}),
+    };
+}

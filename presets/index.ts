@@ -1,11 +1,11 @@
 // The five runbook systems as named presets. A stack picks one with `opsbook:preset` and may
 // override any key; the merge is deep for maps and replaces lists and scalars.
-import { copyTrading } from "./copy-trading";
+import { copyTrading, copyTradingProcedures } from "./copy-trading";
 import { energyTrading } from "./energy-trading";
 import { marketWatchdog } from "./market-watchdog";
-import { predictionMarket } from "./prediction-market";
+import { predictionMarket, predictionMarketProcedures } from "./prediction-market";
 import { signalBot } from "./signal-bot";
-import { PresetSpec } from "./types";
+import { PresetSpec, Procedures } from "./types";
 
 export const PRESETS: Record<string, PresetSpec> = {
     "signal-bot": signalBot,
@@ -13,6 +13,12 @@ export const PRESETS: Record<string, PresetSpec> = {
     "prediction-market": predictionMarket,
     "market-watchdog": marketWatchdog,
     "energy-trading": energyTrading,
+};
+
+/** The runbook procedures each preset declares (`opsbook <procedure>`); presets without any are absent. */
+export const PRESET_PROCEDURES: Readonly<Record<string, Procedures>> = {
+    "copy-trading": copyTradingProcedures,
+    "prediction-market": predictionMarketProcedures,
 };
 
 function isMap(v: unknown): v is Record<string, unknown> {

@@ -1,7 +1,7 @@
 // Seed 002: a prediction market. backend, orderbook, reality-engine and frontend; the backend and
 // the reality engine share REALITY_API_SECRET; ADMIN_API_KEY and JWT_SECRET rotate; migrations
 // (and their rollback) before code; MAINTENANCE_MODE answers 503 except on health.
-import { MIGRATE, PresetSpec } from "./types";
+import { MIGRATE, PresetSpec, Procedures } from "./types";
 
 export const predictionMarket: PresetSpec = {
     redis: { enabled: false },
@@ -40,5 +40,22 @@ export const predictionMarket: PresetSpec = {
             env: { APP_ROLE: "web", SERVICE_NAME: "everything-market-frontend", VITE_API_URL: "http://backend:8080" },
             uses: ["backend"],
         },
+    },
+};
+
+/**
+ * Seed 002's security procedures. Both are secret rotations through `pulumi up` (the same path
+ * as `opsbook rotate`), so config, state and the running backend agree afterwards.
+ */
+export const predictionMarketProcedures: Procedures = {
+    "revoke-admin": {
+        description: "disable admin access: a new ADMIN_API_KEY, the old one refused from then on",
+        changes: true,
+        action: { kind: "rotate", secret: "ADMIN_API_KEY" },
+    },
+    "invalidate-sessions": {
+        description: "log every user out: a new JWT_SECRET invalidates all existing tokens",
+        changes: true,
+        action: { kind: "rotate", secret: "JWT_SECRET" },
     },
 };

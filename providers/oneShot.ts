@@ -79,8 +79,8 @@ export function jobCreateArgs(inputs: OneShotInputs, serviceName: string): strin
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs the job to its end; resolves with its exit code and its last output lines (redacted). */
-async function runJob(inputs: OneShotInputs): Promise<{ exitCode: number; output: string; timedOut: boolean }> {
+/** Runs the job to its end; resolves with its exit code and its last output lines (redacted). Also the `opsbook` CLI's way to run a task in a stack. */
+export async function runJob(inputs: OneShotInputs): Promise<{ exitCode: number; output: string; timedOut: boolean }> {
     const serviceName = `${inputs.name}-${crypto.randomBytes(3).toString("hex")}`;
     const created = await dockerCli(jobCreateArgs(inputs, serviceName), { engine: inputs.engine });
     if (created.code !== 0) {

@@ -1,0 +1,335 @@
+// The `opsbook` CLI against a deployed copy-trading stack (real Pulumi engine, plugins and Docker
+// engine): every procedure is checked by its effect, not only its exit code. One stack, driven
+// through the CLI as a person would (`node cli/opsbook.js --stack <it>`), with stdin a pipe, so a
+// changing command without --yes must refuse.
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ROOT, TestStack, docker, httpGet, httpPost, inspect, requireEngines, run, stackSecretValues, taskContainer, waitFor } from "./harness";
+
+const STAGING_POLICY = ["--policy-pack", "policies", "--policy-pack-config", "policies/config/staging.json"];
+
+describe("opsbook CLI on a copy-trading stack", { timeout: 20 * 60 * 1000 }, () => {
+    const stack = new TestStack("e2e-cli");
+    let endpoints: Record<string, string> = {};
+    let services: Record<string, string> = {};
+
+    /** The CLI as `npx opsbook` runs it, on this test's stack and state, with staging's policy config. */
+    const opsbook = (...args: string[]) => {
+        stack.log(`opsbook ${args.join(" ")}`);
+        return run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "--policy-config", "policies/config/staging.json", ...args], { env: stack.env });
+    };
+
+    /** psql as the stack's superuser inside the Postgres task: the test's own view of the rows. */
+    const sql = async (statement: string): Promise<string> => {
+        const pg = await taskContainer(services.postgres);
+        const res = await docker("exec", "-u", "postgres", pg, "psql", "-U", "opsbook_admin", "-d", "app", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", statement);
+        assert.equal(res.code, 0, res.stderr);
+        return res.stdout.trim();
+    };
+
+    const auditEntries = async (): Promise<any[]> => {
+        const res = await opsbook("audit", "--json");
+        assert.equal(res.code, 0, res.stderr);
+        return JSON.parse(res.stdout);
+    };
+
+    before(async () => {
+        requireEngines();
+        // Backups off: the agent's first verified backup would only lengthen every deploy here.
+        await stack.init("config:\n  opsbook:preset: copy-trading\n  opsbook:backups:\n    enabled: false\n");
+        const res = await stack.up(STAGING_POLICY);
+        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        const outputs = await stack.outputs();
+        endpoints = outputs.endpoints;
+        services = { ...outputs.services, postgres: outputs.postgresService };
+    });
+    after(() => stack.dispose());
+
+    it("status --json: each service's tasks, release and image, each endpoint healthy; exit 0", async () => {
+        const res = await opsbook("status", "--json");
+        assert.equal(res.code, 0, res.stderr + res.stdout);
+        const status = JSON.parse(res.stdout);
+        assert.equal(status.healthy, true);
+        const api = status.services.find((s: any) => s.name === "api");
+        assert.deepEqual({ running: api.running, desired: api.desired, release: api.release, image: api.image }, { running: 2, desired: 2, release: "1", image: "opsbook/app:reference" });
+        assert.deepEqual(status.services.map((s: any) => s.name).sort(), ["api", "postgres", "redis", "web", "workers"]);
+        assert.deepEqual(status.endpoints.map((e: any) => [e.name, e.status]).sort(), [["api", 200], ["web", 200]]);
+    });
+
+    it("bad input: a clear message and exit 2, before anything changes", async () => {
+        const unknownService = await opsbook("logs", "nope");
+        assert.equal(unknownService.code, 2);
+        assert.match(unknownService.stderr, /no service `nope`; its services: api, web, workers, postgres, redis/);
+
+        const otherPreset = await opsbook("revoke-admin", "--yes");
+        assert.equal(otherPreset.code, 2);
+        assert.match(otherPreset.stderr, /no procedure `revoke-admin`; presets that have it: prediction-market\. This stack's procedures: pause, resume, audit-logs, reconcile, retry-relayer/);
+
+        const unknown = await opsbook("frobnicate");
+        assert.equal(unknown.code, 2);
+        assert.match(unknown.stderr, /unknown procedure `frobnicate`; stack e2e-cli-\w+'s procedures: pause, resume/);
+
+        const missing = await opsbook("retry-relayer", "--yes");
+        assert.equal(missing.code, 2);
+        assert.match(missing.stderr, /retry-relayer needs the argument <txId>/);
+
+        const protectedKey = await opsbook("rotate", "TRADING_KEY_ENCRYPTION_KEY", "--yes");
+        assert.equal(protectedKey.code, 2);
+        assert.match(protectedKey.stderr, /encryption key .* Nothing was changed/);
+        assert.deepEqual(await auditEntries(), [], "bad input left an audit entry");
+    });
+
+    it("a changing command without a terminal and without --yes shows its plan and refuses; nothing changes", async () => {
+        const res = await opsbook("maintenance", "on");
+        assert.equal(res.code, 3, res.stderr);
+        assert.match(res.stderr, /will:\n {2}1\. set opsbook:maintenance: \(not set\) -> true/);
+        assert.match(res.stderr, /no terminal to confirm on and no --yes: refusing; nothing was changed/);
+        assert.doesNotMatch(fs.readFileSync(stack.configFile, "utf8"), /maintenance/);
+        assert.equal((await httpGet(`${endpoints.api}/items`)).status, 200);
+        assert.deepEqual(await auditEntries(), []);
+    });
+
+    it("on a terminal: the plan, a real pulumi preview, then the question; answering no changes nothing", async () => {
+        // `script` gives the CLI a terminal (stdin and stdout a pty); the answer is typed into it.
+        const line = [process.execPath, path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "--policy-config", "policies/config/staging.json", "maintenance", "on"].join(" ");
+        stack.log("opsbook maintenance on (on a terminal, answering n)");
+        const res = await run("script", ["-q", "-e", "-c", line, "/dev/null"], { env: stack.env, input: "n\n" });
+        assert.equal(res.code, 3, res.stdout);
+        assert.match(res.stdout, /pulumi preview/);
+        assert.match(res.stdout, /docker:index:Service\s+api-service\s+update/);
+        assert.match(res.stdout, /Go ahead on e2e-cli-\w+\? \[y\/N\]/);
+        assert.match(res.stdout, /not confirmed; nothing was changed/);
+        assert.doesNotMatch(fs.readFileSync(stack.configFile, "utf8"), /maintenance/);
+        assert.equal((await httpGet(`${endpoints.api}/items`)).status, 200);
+        assert.deepEqual(await auditEntries(), []);
+    });
+
+    it("exec runs the given command in a running task; logs shows the service's lines", async () => {
+        const exec = await opsbook("exec", "api", "--", "ls", "/run/secrets");
+        assert.equal(exec.code, 0, exec.stderr);
+        assert.match(exec.stdout, /^ADMIN_TOKEN$/m);
+        const failing = await opsbook("exec", "api", "--", "ls", "/no/such/dir");
+        assert.notEqual(failing.code, 0, "exec must pass the command's exit code on");
+        const logs = await opsbook("logs", "api", "--tail", "5");
+        assert.equal(logs.code, 0, logs.stderr);
+        assert.match(logs.stdout, /"msg":"(request|listening)"/);
+    });
+
+    it("maintenance on: 503 maintenance except health; off: served again", async () => {
+        const on = await opsbook("maintenance", "on", "--yes");
+        assert.equal(on.code, 0, on.stderr);
+        const items = await httpGet(`${endpoints.api}/items`);
+        assert.equal(items.status, 503);
+        assert.match(JSON.stringify(items.body), /maintenance/);
+        assert.equal((await httpGet(`${endpoints.web}/`)).status, 503);
+        assert.equal((await httpGet(`${endpoints.api}/health`)).status, 200);
+
+        const off = await opsbook("maintenance", "off", "--yes");
+        assert.equal(off.code, 0, off.stderr);
+        assert.equal((await httpGet(`${endpoints.api}/items`)).status, 200);
+    });
+
+    it("rotate ADMIN_TOKEN: the file in the running tasks changes, the api serves, and reconcile authenticates with the new token", async () => {
+        const digest = async () => {
+            const task = await taskContainer(services.api);
+            const res = await docker("exec", task, "sha256sum", "/run/secrets/ADMIN_TOKEN");
+            assert.equal(res.code, 0, res.stderr);
+            return res.stdout.split(" ")[0];
+        };
+        const before = await digest();
+        const rotated = await opsbook("rotate", "ADMIN_TOKEN", "--yes");
+        assert.equal(rotated.code, 0, rotated.stderr);
+        const service = await inspect(services.api, "service");
+        assert.equal(service.Spec.Mode.Replicated.Replicas, 2);
+        for (const task of await waitFor("both api tasks on the new token", 60, async () => {
+            const res = await docker("ps", "--filter", `label=com.docker.swarm.service.name=${services.api}`, "--filter", "status=running", "--format", "{{.Names}}");
+            return res.stdout.split("\n").filter(Boolean);
+        }, (names) => names.length === 2)) {
+            const res = await docker("exec", task, "sha256sum", "/run/secrets/ADMIN_TOKEN");
+            assert.notEqual(res.stdout.split(" ")[0], before, `task ${task} still has the old ADMIN_TOKEN`);
+        }
+        assert.notEqual(await digest(), before);
+        assert.equal((await httpGet(`${endpoints.api}/health`)).status, 200);
+
+        const reconcile = await opsbook("reconcile", "--yes", "--json");
+        assert.equal(reconcile.code, 0, reconcile.stderr);
+        assert.deepEqual(JSON.parse(reconcile.stdout), { status: 200, body: { ok: true, action: "reconcile" } });
+    });
+
+    it("pause and resume copy trading: the rows change; audit-logs reads the platform's log newest first", async () => {
+        // The platform's own tables (seed 001), made by the role that owns the schema, as its migrations would.
+        await sql(
+            "SET ROLE app_migrator; " +
+                "CREATE TABLE copy_profiles (id serial PRIMARY KEY, user_id text NOT NULL, status text NOT NULL); " +
+                "INSERT INTO copy_profiles (user_id, status) VALUES ('u1', 'ENABLED'), ('u2', 'ENABLED'), ('u3', 'DISABLED'); " +
+                "CREATE TABLE audit_logs (id serial PRIMARY KEY, action text NOT NULL, created_at timestamptz NOT NULL); " +
+                "INSERT INTO audit_logs (action, created_at) VALUES ('login', now() - interval '2 minutes'), ('withdraw, \"large\"', now() - interval '1 minute'), ('logout', now());",
+        );
+        const statuses = () => sql("SELECT string_agg(user_id || '=' || status, ' ' ORDER BY user_id) FROM copy_profiles");
+
+        const paused = await opsbook("pause", "--yes", "--json");
+        assert.equal(paused.code, 0, paused.stderr);
+        assert.deepEqual(JSON.parse(paused.stdout), { rows: [{ paused: "2" }] });
+        assert.equal(await statuses(), "u1=PAUSED u2=PAUSED u3=DISABLED");
+
+        const resumed = await opsbook("resume", "--yes", "--json");
+        assert.equal(resumed.code, 0, resumed.stderr);
+        assert.deepEqual(JSON.parse(resumed.stdout), { rows: [{ resumed: "2" }] });
+        assert.equal(await statuses(), "u1=ENABLED u2=ENABLED u3=DISABLED");
+
+        const logs = await opsbook("audit-logs", "--limit", "2", "--json");
+        assert.equal(logs.code, 0, logs.stderr);
+        assert.deepEqual(
+            JSON.parse(logs.stdout).rows.map((r: any) => r.action),
+            ["logout", 'withdraw, "large"'],
+        );
+    });
+
+    it("rollback: back to the previous release, deployed through pulumi up", async () => {
+        // A release as the README describes it: a new label, then a deploy.
+        const set = await stack.pulumi(["config", "set", "opsbook:release", "2"]);
+        assert.equal(set.code, 0, set.stderr);
+        const up = await stack.up(STAGING_POLICY);
+        assert.equal(up.code, 0, up.stderr);
+        assert.equal((await httpGet(`${endpoints.api}/health`)).body.release, "2");
+
+        const back = await opsbook("rollback", "--yes");
+        assert.equal(back.code, 0, back.stderr);
+        assert.match(back.stderr, /set opsbook:release: 2 -> 1/);
+        assert.equal((await httpGet(`${endpoints.api}/health`)).body.release, "1");
+        const status = JSON.parse((await opsbook("status", "--json")).stdout);
+        assert.deepEqual(
+            status.services.filter((s: any) => s.release !== undefined).map((s: any) => s.release),
+            ["1", "1", "1"],
+        );
+        const unknown = await opsbook("rollback", "--to", "7", "--yes");
+        assert.equal(unknown.code, 2);
+        assert.match(unknown.stderr, /never deployed release 7 successfully \(releases deployed: 1, 2\)/);
+    });
+
+    it("audit lists every change newest first, with who, args, result and duration, and no secret", async () => {
+        const entries = await auditEntries();
+        assert.deepEqual(
+            entries.map((e) => e.procedure),
+            ["rollback", "resume", "pause", "reconcile", "rotate ADMIN_TOKEN", "maintenance off", "maintenance on"],
+        );
+        for (const entry of entries) {
+            assert.equal(entry.stack, stack.name);
+            assert.equal(entry.result, "ok");
+            assert.ok(entry.who.length > 0 && entry.durationMs > 0, JSON.stringify(entry));
+        }
+        assert.deepEqual(entries.find((e) => e.procedure === "rotate ADMIN_TOKEN").args, { secretName: "ADMIN_TOKEN" });
+        const times = entries.map((e) => Date.parse(e.at));
+        assert.deepEqual([...times].sort((a, b) => b - a), times);
+        const text = JSON.stringify(entries);
+        for (const value of (await stackSecretValues(stack)).all) {
+            assert.ok(!text.includes(value), "an audit entry holds a secret value");
+        }
+    });
+});
+
+describe("opsbook CLI on a signal-bot stack: replay and read-only", { timeout: 20 * 60 * 1000 }, () => {
+    const stack = new TestStack("e2e-clibot");
+    let app = "";
+
+    const opsbook = (...args: string[]) => {
+        stack.log(`opsbook ${args.join(" ")}`);
+        return run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "--policy-config", "policies/config/staging.json", ...args], { env: stack.env });
+    };
+
+    before(async () => {
+        requireEngines();
+        await stack.init("config:\n  opsbook:preset: signal-bot\n  opsbook:backups:\n    enabled: false\n");
+        // The bot's token is the user's; a made-up one of the real shape (no webhook is registered without `telegram.webhook`).
+        const set = await stack.pulumi(["config", "set", "--secret", "TELEGRAM_BOT_TOKEN", "7000000001:AAF4x9Qd2LkVb8Zp1Rt6Yw3Hn5Jm7Kc0Ue"]);
+        assert.equal(set.code, 0, set.stderr);
+        const res = await stack.up(STAGING_POLICY);
+        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        app = (await stack.outputs()).endpoints.app;
+    });
+    after(() => stack.dispose());
+
+    it("replay eod --date: the scheduler runs the job with its secret, the app records manual_replay for that day", async () => {
+        const noDate = await opsbook("replay", "eod", "--yes");
+        assert.equal(noDate.code, 2);
+        assert.match(noDate.stderr, /required option '--date <YYYY-MM-DD>' not specified/);
+        const badDay = await opsbook("replay", "eod", "--date", "2026-02-30", "--yes");
+        assert.equal(badDay.code, 2);
+        assert.match(badDay.stderr, /--date must be a day as YYYY-MM-DD; got `2026-02-30`/);
+        const unknownJob = await opsbook("replay", "nightly", "--date", "2026-11-20", "--yes");
+        assert.equal(unknownJob.code, 2);
+        assert.match(unknownJob.stderr, /has no job `nightly`; its jobs: eod/);
+
+        const res = await opsbook("replay", "eod", "--date", "2026-11-20", "--yes", "--json");
+        assert.equal(res.code, 0, res.stderr);
+        assert.equal(JSON.parse(res.stdout).status, 200);
+        const runs = (await httpGet(`${app}/jobs/runs`)).body.runs;
+        assert.deepEqual(
+            runs.filter((r: any) => r.source === "manual_replay").map((r: any) => [r.job, r.run_date]),
+            [["eod", "2026-11-20"]],
+        );
+    });
+
+    it("read-only on: writes answer 503 read-only, reads work, and a replay is refused and audited as failed", async () => {
+        assert.equal((await httpPost(`${app}/items`, { name: "before" })).status, 201);
+        const on = await opsbook("read-only", "on", "--yes");
+        assert.equal(on.code, 0, on.stderr);
+        const write = await httpPost(`${app}/items`, { name: "during" });
+        assert.equal(write.status, 503);
+        assert.match(JSON.stringify(write.body), /read-only/);
+        const read = await httpGet(`${app}/items`);
+        assert.equal(read.status, 200);
+        assert.deepEqual(read.body.items.map((i: any) => i.name), ["before"]);
+
+        const replay = await opsbook("replay", "eod", "--date", "2026-11-21", "--yes");
+        assert.equal(replay.code, 1, replay.stderr);
+        const [latest] = JSON.parse((await opsbook("audit", "--json")).stdout);
+        assert.deepEqual([latest.procedure, latest.result, latest.args], ["replay eod", "failed", { job: "eod", date: "2026-11-21" }]);
+        assert.match(latest.error, /the replay of eod failed/);
+    });
+});
+
+describe("opsbook CLI on a prediction-market stack: revoke-admin", { timeout: 20 * 60 * 1000 }, () => {
+    const stack = new TestStack("e2e-clipm");
+    let backend = "";
+    let backendService = "";
+
+    /** The ADMIN_API_KEY the backend's running tasks get, read from the stack's state (kept in memory only). */
+    const adminKey = async (): Promise<string> => {
+        const service = await inspect(backendService, "service");
+        const mount = (service.Spec.TaskTemplate.ContainerSpec.Secrets ?? []).find((s: any) => s.File.Name.endsWith("/ADMIN_API_KEY"));
+        assert.ok(mount, "the backend mounts no ADMIN_API_KEY");
+        const value = (await stackSecretValues(stack)).bySecretId.get(mount.SecretID);
+        assert.ok(value, "the state holds no value for the backend's ADMIN_API_KEY");
+        return value;
+    };
+    const reconcileWith = async (key: string) => (await httpPost(`${backend}/admin/reconcile`, {}, { Authorization: `Bearer ${key}` })).status;
+
+    before(async () => {
+        requireEngines();
+        await stack.init("config:\n  opsbook:preset: prediction-market\n  opsbook:backups:\n    enabled: false\n");
+        const res = await stack.up(STAGING_POLICY);
+        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        const outputs = await stack.outputs();
+        backend = outputs.endpoints.backend;
+        backendService = outputs.services.backend;
+    });
+    after(() => stack.dispose());
+
+    it("revoke-admin: a new ADMIN_API_KEY; the old key is refused, the new one accepted, the backend serves", async () => {
+        const old = await adminKey();
+        assert.equal(await reconcileWith(old), 200);
+        stack.log("opsbook revoke-admin --yes");
+        const res = await run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "--policy-config", "policies/config/staging.json", "revoke-admin", "--yes"], { env: stack.env });
+        assert.equal(res.code, 0, res.stderr);
+        assert.match(res.stderr, /set opsbook:rotation\.ADMIN_API_KEY: \(not set\) -> 1/);
+        const fresh = await adminKey();
+        assert.notEqual(fresh, old);
+        assert.equal(await reconcileWith(old), 401, "the revoked key still works");
+        assert.equal(await reconcileWith(fresh), 200);
+        assert.equal((await httpGet(`${backend}/health`)).status, 200);
+        assert.ok(!res.stderr.includes(old) && !res.stderr.includes(fresh) && !res.stdout.includes(fresh), "a key value was printed");
+    });
+});
