@@ -227,7 +227,8 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
         // Production also requires content-pinned images (`images-pinned`): pinned as production pins them,
         // and an alert receiver (`monitoring-with-receiver`): a webhook, its URL set as a secret on stdin.
         await stack.pinImages();
-        const receiver = await stack.pulumi(["config", "set", "--path", "opsbook:monitoring.receivers.webhook.urlSecret", "ALERT_WEBHOOK_URL"]);
+        // The value names the config key that holds the URL; the CLI takes `urlSecret` for a secret by its name.
+        const receiver = await stack.pulumi(["config", "set", "--plaintext", "--path", "opsbook:monitoring.receivers.webhook.urlSecret", "ALERT_WEBHOOK_URL"]);
         assert.equal(receiver.code, 0, receiver.stderr);
         const url = await stack.pulumi(["config", "set", "--secret", "ALERT_WEBHOOK_URL"], "https://alerts.example.net/opsbook");
         assert.equal(url.code, 0, url.stderr);
