@@ -13,7 +13,7 @@ export const EXIT = {
     NOT_CONFIRMED: 3,
     /** The stack or the engine cannot be reached: no such stack, no outputs yet, Docker not answering. */
     UNAVAILABLE: 4,
-    /** `status` only: the stack is reachable but a service lacks tasks or an endpoint is unhealthy. */
+    /** `status` only: a service lacks tasks, an endpoint is unhealthy, an alert fires or a backup is stale. */
     DEGRADED: 5,
 } as const;
 
@@ -25,7 +25,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   2  bad input (unknown command, service, procedure, secret; missing argument); nothing changed
   3  not confirmed (declined, or no terminal and no --yes); nothing changed
   4  the stack or the Docker engine cannot be reached
-  5  status: a service lacks tasks or an endpoint is unhealthy`;
+  5  status: a service lacks tasks, an endpoint is unhealthy, an alert fires or a backup is stale`;
 
 /** An error whose message is meant for the person at the terminal, with the exit code to end on. */
 export class CliError extends Error {

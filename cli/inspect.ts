@@ -28,11 +28,85 @@ export interface EndpointStatus {
     readonly error?: string;
 }
 
+/** An alert Alertmanager holds as firing (not silenced, not inhibited). */
+export interface FiringAlert {
+    readonly alert: string;
+    readonly service?: string;
+    readonly summary?: string;
+    /** When it started firing (ISO 8601). */
+    readonly since?: string;
+}
+
+/** The backup agent's own verdict: every target has a verified backup younger than its limit. */
+export interface BackupStatus {
+    readonly ok: boolean;
+    readonly targets: { readonly target: string; readonly ok: boolean; readonly lastVerifiedAt: string | null; readonly ageSeconds: number | null }[];
+    readonly problem?: string;
+}
+
 export interface StackStatus {
     readonly stack: string;
     readonly healthy: boolean;
     readonly services: ServiceStatus[];
     readonly endpoints: EndpointStatus[];
+    /** `off` without monitoring; `unreachable` when Alertmanager did not answer (then nobody knows what fires). */
+    readonly monitoring: "on" | "off" | "unreachable";
+    readonly firingAlerts: FiringAlert[];
+    /** Absent for a stack without backups. */
+    readonly backups?: BackupStatus;
+    /** Absent for a stack without a Telegram webhook; as of the last deploy or refresh. */
+    readonly webhook?: { readonly url?: string; readonly pendingUpdateCount?: number; readonly lastErrorMessage?: string };
+}
+
+/** Alertmanager's `GET /api/v2/alerts` answer as firing alerts, newest first. Pure. */
+export function firingAlertsFrom(body: unknown): FiringAlert[] {
+    const list = Array.isArray(body) ? (body as { labels?: Record<string, string>; annotations?: Record<string, string>; startsAt?: string; status?: { state?: string } }[]) : [];
+    return list
+        .filter((a) => (a.status?.state ?? "active") === "active")
+        .map((a) => ({
+            alert: a.labels?.alertname ?? "(unnamed)",
+            ...(a.labels?.service ? { service: a.labels.service } : {}),
+            ...(a.annotations?.summary ? { summary: a.annotations.summary } : {}),
+            ...(a.startsAt ? { since: a.startsAt } : {}),
+        }))
+        .sort((x, y) => (y.since ?? "").localeCompare(x.since ?? ""));
+}
+
+/** The backup agent's `health` line (JSON) as a status, ages from `now`. Pure. */
+export function backupStatusFrom(healthOutput: string, now = Date.now()): BackupStatus {
+    try {
+        const parsed = JSON.parse(healthOutput.trim().split("\n").pop() ?? "") as { ok: boolean; targets: { target: string; ok: boolean; lastVerifiedAt: string | null }[] };
+        return {
+            ok: parsed.ok === true,
+            targets: parsed.targets.map((t) => ({
+                target: t.target,
+                ok: t.ok,
+                lastVerifiedAt: t.lastVerifiedAt,
+                ageSeconds: t.lastVerifiedAt ? Math.round((now - Date.parse(t.lastVerifiedAt)) / 1000) : null,
+            })),
+        };
+    } catch {
+        return { ok: false, targets: [], problem: `the agent's health answer is not its status line: ${healthOutput.trim().slice(0, 200) || "(nothing)"}` };
+    }
+}
+
+/** GET a JSON document with a deadline; undefined when nothing (or no JSON) answered. */
+function getJson(url: string, timeoutMs = 5000): Promise<unknown> {
+    return new Promise((resolve) => {
+        const req = http.get(url, { timeout: timeoutMs }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => {
+                try {
+                    resolve(res.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString()) : undefined);
+                } catch {
+                    resolve(undefined);
+                }
+            });
+        });
+        req.on("timeout", () => req.destroy(new Error("timeout")));
+        req.on("error", () => resolve(undefined));
+    });
 }
 
 /** GET with a deadline; any answer is reported, a 2xx counts as healthy. */
@@ -87,8 +161,27 @@ export async function stackStatus(ctx: StackContext): Promise<StackStatus> {
             ...(release !== undefined ? { release } : {}),
         };
     });
-    const healthy = statuses.every((s) => s.desired > 0 && s.running >= s.desired) && endpoints.every((e) => e.healthy);
-    return { stack: ctx.name, healthy, services: statuses, endpoints };
+    // What the stack's own monitoring says fires, and the backup agent's verdict on its backups.
+    const alertmanager = outputs.monitoring?.alertmanager;
+    const alertsBody = alertmanager ? await getJson(`${alertmanager}/api/v2/alerts?active=true&silenced=false&inhibited=false`) : undefined;
+    const monitoring = !outputs.monitoring ? "off" : alertsBody === undefined ? "unreachable" : "on";
+    const firingAlerts = firingAlertsFrom(alertsBody);
+    let backups: BackupStatus | undefined;
+    const agent = outputs.backups?.agentService;
+    if (agent) {
+        const [task] = await engine.runningTasks(agent);
+        const health = task ? await engine.docker(["exec", task, "backup-agent", "health"]) : undefined;
+        backups = health ? backupStatusFrom(health.stdout) : { ok: false, targets: [], problem: `no task of ${agent} runs` };
+    }
+    const webhook = outputs.telegramWebhook;
+    const healthy =
+        statuses.every((s) => s.desired > 0 && s.running >= s.desired) &&
+        endpoints.every((e) => e.healthy) &&
+        monitoring !== "unreachable" &&
+        firingAlerts.length === 0 &&
+        (backups?.ok ?? true) &&
+        !webhook?.lastErrorMessage;
+    return { stack: ctx.name, healthy, services: statuses, endpoints, monitoring, firingAlerts, ...(backups ? { backups } : {}), ...(webhook ? { webhook } : {}) };
 }
 
 export function formatStatus(status: StackStatus): string {
@@ -98,7 +191,18 @@ export function formatStatus(status: StackStatus): string {
     const endpoints = status.endpoints
         .map((e) => `  ${e.name.padEnd(12)} ${e.url}  ${e.healthy ? "healthy" : "UNHEALTHY"} (${e.status || e.error}, ${e.ms} ms)`)
         .join("\n");
-    return `stack ${status.stack}: ${status.healthy ? "healthy" : "DEGRADED"}\n\n${table}\n\nendpoints:\n${endpoints || "  (none published)"}\n`;
+    const alerts =
+        status.monitoring === "off"
+            ? "  (monitoring is off)"
+            : status.monitoring === "unreachable"
+              ? "  Alertmanager did not answer: what fires is unknown"
+              : status.firingAlerts.map((a) => `  FIRING ${a.alert}${a.service ? ` (${a.service})` : ""} since ${a.since ?? "?"}: ${a.summary ?? ""}`.trimEnd()).join("\n") || "  none firing";
+    const backups = status.backups
+        ? status.backups.targets.map((t) => `  ${t.target.padEnd(16)} ${t.ok ? "ok" : "STALE"}, last verified ${t.lastVerifiedAt ?? "never"}${t.ageSeconds !== null ? ` (${Math.round(t.ageSeconds / 60)} min ago)` : ""}`).join("\n") ||
+          `  ${status.backups.problem ?? "no target"}`
+        : "  (no backups)";
+    const webhook = status.webhook ? `\nwebhook: ${status.webhook.url ?? "?"}, ${status.webhook.lastErrorMessage ? `last error: ${status.webhook.lastErrorMessage}` : "no error"} (as of the last deploy or refresh)\n` : "";
+    return `stack ${status.stack}: ${status.healthy ? "healthy" : "DEGRADED"}\n\n${table}\n\nendpoints:\n${endpoints || "  (none published)"}\n\nalerts:\n${alerts}\n\nbackups:\n${backups}\n${webhook}`;
 }
 
 /** `docker service logs` of one service, attached to the terminal. */

@@ -89,9 +89,13 @@ ${EXIT_CODES_HELP}`,
 
     program
         .command("status")
-        .description("each service's running/desired tasks, release and image; each endpoint's health over HTTP")
+        .description("each service's tasks, release and image; each endpoint's health; firing alerts; the last verified backups; the webhook")
         .option("--json", "print the status as JSON")
-        .addHelpText("after", "\nExits 0 when everything runs and answers healthy, 5 when not.")
+        .addHelpText(
+            "after",
+            "\nExits 0 when everything runs and answers healthy, nothing fires and every backup is fresh; 5 when not\n" +
+                "(also while the stack's Alertmanager does not answer), so a cron job or CI can act on it.",
+        )
         .action((opts: { json?: boolean }, cmd: Command) =>
             handle(async () => {
                 const ctx = await StackContext.open(globals(cmd));

@@ -25,6 +25,10 @@ export interface StackOutputs {
     gatewayContainer?: string;
     backups?: { agentService?: string };
     networks?: { data?: string; edge?: string };
+    /** Present when the stack runs monitoring: Alertmanager's URL on 127.0.0.1 (through the gateway). */
+    monitoring?: { alertmanager?: string };
+    /** The Telegram webhook as last registered or refreshed. */
+    telegramWebhook?: { url?: string; pendingUpdateCount?: number; lastErrorMessage?: string };
 }
 
 export class StackContext {

@@ -8,9 +8,10 @@
 import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FakeBotApi, SentMessage, fakeBotToken, startFakeBotApi } from "../fakes/telegramBotApi";
-import { TestStack, assertSecretsOnlyAsFiles, docker, httpGet, requireEngines, waitFor } from "./harness";
+import { ROOT, TestStack, assertSecretsOnlyAsFiles, docker, httpGet, requireEngines, run, waitFor } from "./harness";
 
 const STAGING_POLICY = ["--policy-pack", "policies", "--policy-pack-config", "policies/config/staging.json"];
 const CHAT_ID = "-1001234567890";
@@ -174,6 +175,15 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
         assert.match(firing.text, new RegExp(`api of stack ${stack.name} is down: its health check http://gateway:\\d+/health (answered HTTP 5\\d\\d|got no answer)`));
         assert.match(firing.text, new RegExp(`What to do: See why its tasks fail: \`docker service ps ${services.api}\``));
         assert.match(firing.text, /Runbook: README\.md#servicedown/);
+
+        // `opsbook status` says so too, and exits non-zero while it fires (for a cron job or CI).
+        const status = await run("node", [path.join(ROOT, "cli", "opsbook.js"), "status", "--json", "--stack", stack.name], { env: stack.env });
+        stack.log(`opsbook status while the api is down: exit ${status.code}`);
+        assert.equal(status.code, 5, `opsbook status exited ${status.code} while ServiceDown fired:\n${status.stdout}\n${status.stderr}`);
+        const reported = JSON.parse(status.stdout) as { healthy: boolean; monitoring: string; firingAlerts: { alert: string; service?: string }[]; backups?: { ok: boolean } };
+        assert.equal(reported.healthy, false);
+        assert.equal(reported.monitoring, "on");
+        assert.ok(reported.firingAlerts.some((a) => a.alert === "ServiceDown" && a.service === "api"), JSON.stringify(reported.firingAlerts));
 
         const backAt = Date.now();
         await scale("api", 1);

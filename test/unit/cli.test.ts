@@ -11,6 +11,7 @@ import { stackModeEnv } from "../../components/wiring";
 import { PRESETS, PRESET_PROCEDURES, applyPreset } from "../../presets";
 import { auditArgs, auditEntryName } from "../../cli/audit";
 import { CliError, EXIT } from "../../cli/errors";
+import { backupStatusFrom, firingAlertsFrom } from "../../cli/inspect";
 import { buildProgram } from "../../cli/main";
 import { nextRotationStamp, parseDay, parseSwitch, presetsWith, resolveProcedure, secretKind } from "../../cli/procedures";
 import { TASK_SCRIPT, parseCsv } from "../../cli/toolTask";
@@ -205,5 +206,35 @@ describe("the command line", () => {
         const badSwitch = await cli("maintenance", "maybe", "--stack", "x");
         assert.equal(badSwitch.code, EXIT.USAGE);
         assert.match(badSwitch.stderr, /maintenance takes on or off, not `maybe`/);
+    });
+});
+
+describe("opsbook status: alerts and backups", () => {
+    it("lists Alertmanager's active alerts, newest first, and leaves suppressed ones out", () => {
+        const alerts = firingAlertsFrom([
+            { labels: { alertname: "ServiceDown", service: "api" }, annotations: { summary: "api is down" }, startsAt: "2026-12-02T03:00:00Z", status: { state: "active" } },
+            { labels: { alertname: "HeartbeatStale", service: "workers" }, annotations: {}, startsAt: "2026-12-02T03:05:00Z", status: { state: "active" } },
+            { labels: { alertname: "RedisDown" }, startsAt: "2026-12-02T03:06:00Z", status: { state: "suppressed" } },
+        ]);
+        assert.deepEqual(alerts, [
+            { alert: "HeartbeatStale", service: "workers", since: "2026-12-02T03:05:00Z" },
+            { alert: "ServiceDown", service: "api", summary: "api is down", since: "2026-12-02T03:00:00Z" },
+        ]);
+        assert.deepEqual(firingAlertsFrom(undefined), []);
+    });
+
+    it("reads the backup agent's health line, with the age of each target's last verified backup", () => {
+        const now = Date.parse("2026-12-02T04:00:00Z");
+        const line = JSON.stringify({ ok: false, targets: [{ target: "postgres-app", ok: true, lastVerifiedAt: "2026-12-02T03:00:00Z" }, { target: "sqlite-data", ok: false, lastVerifiedAt: null }] });
+        assert.deepEqual(backupStatusFrom(`some log\n${line}\n`, now), {
+            ok: false,
+            targets: [
+                { target: "postgres-app", ok: true, lastVerifiedAt: "2026-12-02T03:00:00Z", ageSeconds: 3600 },
+                { target: "sqlite-data", ok: false, lastVerifiedAt: null, ageSeconds: null },
+            ],
+        });
+        const broken = backupStatusFrom("exec failed", now);
+        assert.equal(broken.ok, false);
+        assert.match(broken.problem ?? "", /not its status line: exec failed/);
     });
 });
