@@ -9,11 +9,11 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { TestStack, run } from "../test/e2e/harness";
+import { TestStack } from "../test/e2e/harness";
+import { TestServer, startTestServer, stopTestServer } from "../test/hosts/server";
 
 const ROOT = path.resolve(__dirname, "..");
 const SERVER = { name: "opsbook-bch", address: "10.213.0.31" };
-const SERVER_SCRIPT = path.join(ROOT, "test", "hosts", "server.sh");
 
 const USAGE = `Usage: node --import tsx bench/remote.ts [--runs N]
 
@@ -73,18 +73,19 @@ async function main(): Promise<number> {
     const results: { local: { coldS: number; againS: number; noopS: number }[]; ssh: { coldS: number; againS: number; noopS: number }[] } = { local: [], ssh: [] };
     for (let i = 1; i <= runs; i++) {
         progress(`run ${i}/${runs}: test server ${SERVER.name} at ${SERVER.address}`, t0);
-        const up = await run("bash", [SERVER_SCRIPT, "up", SERVER.name, SERVER.address]);
-        if (up.code !== 0) {
-            process.stderr.write(`bench-remote: the test server did not start:\n${up.stderr}\n`);
+        let server: TestServer;
+        try {
+            server = await startTestServer(SERVER.name, SERVER.address);
+        } catch (err) {
+            process.stderr.write(`bench-remote: ${err instanceof Error ? err.message : String(err)}\n`);
             return 1;
         }
-        const vars = Object.fromEntries(up.stdout.split("\n").map((l) => /^([A-Z_]+)=(?:'(.*)'|(.*))$/.exec(l)).filter((m): m is RegExpExecArray => m !== null).map((m) => [m[1], m[2] ?? m[3]]));
-        const remoteYaml = `  opsbook:engine:\n    host: ssh://root@${SERVER.address}\n    knownHosts: "${vars.SERVER_KNOWN_HOSTS}"\n    identityFile: ${vars.SERVER_IDENTITY_FILE}\n    publishAddress: ${SERVER.address}\n`;
+        const remoteYaml = `  opsbook:engine:\n    host: ssh://root@${SERVER.address}\n    knownHosts: "${server.knownHosts}"\n    identityFile: ${server.identityFile}\n    publishAddress: ${SERVER.address}\n`;
         try {
             results.local.push(await measure("", t0, `run ${i}: local`));
             results.ssh.push(await measure(remoteYaml, t0, `run ${i}: ssh`));
         } finally {
-            await run("bash", [SERVER_SCRIPT, "down", SERVER.name]);
+            await stopTestServer(SERVER.name);
         }
     }
     const rows: [string, keyof (typeof results.local)[number]][] = [

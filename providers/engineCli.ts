@@ -26,7 +26,7 @@ export interface CliResult {
 }
 
 /** Single-quotes a word for /bin/sh. Pure. */
-function shellQuote(word: string): string {
+export function shellQuote(word: string): string {
     return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 

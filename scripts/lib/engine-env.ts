@@ -8,11 +8,7 @@
 // Prints nothing when the outputs name no engine: the stack is on this machine's engine (the local
 // socket, or DOCKER_HOST), where the docker CLI goes anyway.
 import * as fs from "fs";
-import { EngineConnection, dockerCliEnv } from "../../providers/engineCli";
-
-function shellQuote(word: string): string {
-    return `'${word.replace(/'/g, `'\\''`)}'`;
-}
+import { EngineConnection, dockerCliEnv, shellQuote } from "../../providers/engineCli";
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
     process.stdout.write(fs.readFileSync(__filename, "utf8").split("\n").filter((l) => l.startsWith("//")).map((l) => l.replace(/^\/\/ ?/, "")).join("\n") + "\n");

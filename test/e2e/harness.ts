@@ -384,12 +384,6 @@ export async function waitFor<T>(what: string, seconds: number, probe: () => Pro
 }
 
 /**
- * While it exists, the local engine is being restarted by a test: another checkout's test run on
- * this machine can wait for it to go before starting (the engine is shared).
- */
-export const ENGINE_RESTART_MARKER = path.join(os.tmpdir(), "opsbook-engine-restart");
-
-/**
  * Restarts the local Docker engine for real: SIGTERM to dockerd (which stops every container, the
  * swarm's tasks included), waits for it to exit, runs `whileDown`, then starts it again the way the
  * toolchain does (scripts/lib/docker-engine.sh). Only for an engine this machine runs: a remote
@@ -406,34 +400,29 @@ export async function restartEngine(log: (step: string) => void, whileDown: () =
         assert.fail(`cannot read ${pidFile} to find dockerd (${String(err)}); the engine must be the one scripts/lib/docker-engine.sh starts`);
     }
     assert.ok(Number.isInteger(pid) && pid > 0 && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("dockerd"), `${pidFile} names ${pid}, which is not a running dockerd`);
-    fs.writeFileSync(ENGINE_RESTART_MARKER, `${process.pid}\n`);
-    try {
-        const stopping = Date.now();
-        log(`stopping dockerd (pid ${pid})`);
-        process.kill(pid, "SIGTERM");
-        const alive = () => {
-            try {
-                process.kill(pid, 0);
-                return true;
-            } catch {
-                return false;
-            }
-        };
-        // dockerd gives its containers their stop grace periods (10 s by default) before it exits.
-        while (alive()) {
-            assert.ok(Date.now() - stopping < 120_000, `dockerd (pid ${pid}) has not exited 120 s after SIGTERM`);
-            await new Promise((r) => setTimeout(r, 200));
+    const stopping = Date.now();
+    log(`stopping dockerd (pid ${pid})`);
+    process.kill(pid, "SIGTERM");
+    const alive = () => {
+        try {
+            process.kill(pid, 0);
+            return true;
+        } catch {
+            return false;
         }
-        const stopMs = Date.now() - stopping;
-        log(`dockerd exited after ${stopMs} ms`);
-        await whileDown();
-        const starting = Date.now();
-        const start = await run("bash", [path.join(ROOT, "scripts", "lib", "docker-engine.sh")]);
-        assert.equal(start.code, 0, `starting the engine again failed:\n${start.stderr}`);
-        const startMs = Date.now() - starting;
-        log(`engine answering again after ${startMs} ms`);
-        return { stopMs, startMs };
-    } finally {
-        fs.rmSync(ENGINE_RESTART_MARKER, { force: true });
+    };
+    // dockerd gives its containers their stop grace periods (10 s by default) before it exits.
+    while (alive()) {
+        assert.ok(Date.now() - stopping < 120_000, `dockerd (pid ${pid}) has not exited 120 s after SIGTERM`);
+        await new Promise((r) => setTimeout(r, 200));
     }
+    const stopMs = Date.now() - stopping;
+    log(`dockerd exited after ${stopMs} ms`);
+    await whileDown();
+    const starting = Date.now();
+    const start = await run("bash", [path.join(ROOT, "scripts", "lib", "docker-engine.sh")]);
+    assert.equal(start.code, 0, `starting the engine again failed:\n${start.stderr}`);
+    const startMs = Date.now() - starting;
+    log(`engine answering again after ${startMs} ms`);
+    return { stopMs, startMs };
 }

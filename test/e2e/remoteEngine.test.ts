@@ -18,26 +18,14 @@ import { after, before, describe, it } from "node:test";
 import { sshOptions } from "../../components/engineHost";
 import { EngineConnection, dockerCli } from "../../providers/engineCli";
 import { ANY_IMAGE_HEALTH_PATH, ANY_IMAGE_PORT, buildAnyImage, removeImages } from "../fixtures/any-image/image";
+import { TestServer, startTestServer, stopTestServer } from "../hosts/server";
 import { ROOT, TestStack, httpGet, requireEngines, run, stackSecretValues, waitFor } from "./harness";
 
 const SERVER = { name: "opsbook-r1", address: "10.213.0.21" };
-const SERVER_SCRIPT = path.join(ROOT, "test", "hosts", "server.sh");
-
-/** `bash test/hosts/server.sh up`'s KEY=value lines (values single-quoted or bare). */
-function parseAssignments(text: string): Record<string, string> {
-    return Object.fromEntries(
-        text
-            .split("\n")
-            .map((l) => /^([A-Z_]+)=(?:'(.*)'|(.*))$/.exec(l))
-            .filter((m): m is RegExpExecArray => m !== null)
-            .map((m) => [m[1], m[2] ?? m[3]]),
-    );
-}
-
 describe("a stack on a server's engine over SSH", { timeout: 30 * 60 * 1000 }, () => {
     const stack = new TestStack("e2e-remote");
     const imageTag = `opsbook-e2e-remote-api:${stack.name}`;
-    let server: Record<string, string> = {};
+    let server: TestServer;
     let engine: EngineConnection;
     let outputs: Record<string, any> = {};
 
@@ -65,22 +53,19 @@ ${engineYaml}
       uses: [postgres]
 `;
     const engineYaml = (host: string, knownHosts: string) =>
-        `    host: ${host}\n    knownHosts: "${knownHosts}"\n    identityFile: ${server.SERVER_IDENTITY_FILE}\n    publishAddress: ${SERVER.address}`;
+        `    host: ${host}\n    knownHosts: "${knownHosts}"\n    identityFile: ${server.identityFile}\n    publishAddress: ${SERVER.address}`;
 
     before(async () => {
         requireEngines();
         await buildAnyImage(imageTag, "v1");
-        const up = await run("bash", [SERVER_SCRIPT, "up", SERVER.name, SERVER.address]);
-        assert.equal(up.code, 0, `making the test server failed:\n${up.stderr}`);
-        server = parseAssignments(up.stdout);
-        assert.ok(server.SERVER_KNOWN_HOSTS && server.SERVER_IDENTITY_FILE, `the test server printed no known_hosts line or key:\n${up.stdout}`);
-        engine = { host: `ssh://root@${SERVER.address}`, sshOptions: sshOptions(server.SERVER_KNOWN_HOSTS, server.SERVER_IDENTITY_FILE) };
-        await stack.init(config(engineYaml(engine.host, server.SERVER_KNOWN_HOSTS)));
+        server = await startTestServer(SERVER.name, SERVER.address);
+        engine = { host: `ssh://root@${SERVER.address}`, sshOptions: sshOptions(server.knownHosts, server.identityFile) };
+        await stack.init(config(engineYaml(engine.host, server.knownHosts)));
     });
 
     after(async () => {
         await stack.dispose();
-        await run("bash", [SERVER_SCRIPT, "down", SERVER.name]);
+        await stopTestServer(SERVER.name);
         await removeImages([imageTag]);
     });
 
@@ -88,7 +73,7 @@ ${engineYaml}
         // A free address on the bridge: nothing answers there (its known_hosts line must name it,
         // or the spec refuses the config before any connection is tried).
         await stack.pulumi(["config", "set", "--path", "opsbook:engine.host", "ssh://root@10.213.0.99"]);
-        await stack.pulumi(["config", "set", "--path", "opsbook:engine.knownHosts", server.SERVER_KNOWN_HOSTS.replace(SERVER.address, "10.213.0.99")]);
+        await stack.pulumi(["config", "set", "--path", "opsbook:engine.knownHosts", server.knownHosts.replace(SERVER.address, "10.213.0.99")]);
         const started = Date.now();
         const unreachable = await stack.pulumi(["preview", "--non-interactive"]);
         const unreachableS = (Date.now() - started) / 1000;
@@ -102,7 +87,7 @@ ${engineYaml}
 
         await stack.pulumi(["config", "set", "--path", "opsbook:engine.host", engine.host]);
         // Another server's key (a well-formed line for this address that is not its key).
-        const wrongKey = server.SERVER_KNOWN_HOSTS.replace(/[A-Za-z0-9+/]{8}$/, "AAAAAAAA");
+        const wrongKey = server.knownHosts.replace(/[A-Za-z0-9+/]{8}$/, "AAAAAAAA");
         await stack.pulumi(["config", "set", "--path", "opsbook:engine.knownHosts", wrongKey]);
         const spoofed = await stack.pulumi(["preview", "--non-interactive"]);
         const spoofedText = `${spoofed.stdout}\n${spoofed.stderr}`;
@@ -114,7 +99,7 @@ ${engineYaml}
         assert.notEqual(missing.code, 0);
         assert.match(`${missing.stdout}\n${missing.stderr}`, /`opsbook:engine\.knownHosts` is required for an ssh:\/\/ engine/);
 
-        await stack.pulumi(["config", "set", "--path", "opsbook:engine.knownHosts", server.SERVER_KNOWN_HOSTS]);
+        await stack.pulumi(["config", "set", "--path", "opsbook:engine.knownHosts", server.knownHosts]);
         assert.deepEqual(await serverList("service", true), [], "something was created on the server by a refused preview");
     });
 

@@ -4,19 +4,14 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { engineFailureHint } from "../../components/engine";
 import { LOCAL_ENGINE_HOST, knownHostsProblems, parseEngineHost, sshOptions } from "../../components/engineHost";
-import { SpecError, parseSpec } from "../../components/spec";
+import { parseSpec } from "../../components/spec";
+import { specProblems } from "./specProblems";
 
 const KEY = "AAAAC3NzaC1lZDI1NTE5AAAAIEsuReh3C1ajYG0+Xip1Vu82VZoVQ96ubnDhwSZrpqs5";
 const SERVICES = { api: { env: { APP_ROLE: "api" } } };
 
 function problems(engine: unknown): string[] {
-    try {
-        parseSpec({ engine, services: SERVICES });
-        return [];
-    } catch (err) {
-        assert.ok(err instanceof SpecError, String(err));
-        return err.problems;
-    }
+    return specProblems({ engine, services: SERVICES });
 }
 
 describe("opsbook:engine.host", () => {

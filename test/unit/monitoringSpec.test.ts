@@ -12,19 +12,10 @@ import { receiverProblems } from "../../components/monitoring/settings";
 import { SpecError, configKeyProblems, parseSpec } from "../../components/spec";
 import { applyPreset } from "../../presets";
 import { setRecordingMocks } from "./mocks";
+import { specProblems } from "./specProblems";
 
 const IDENTITY = { project: "opsbook", stack: "staging" };
 const TOKEN = "7123456789:AAabcdefghijklmnopqrstuvwxyz0123456";
-
-function problemsOf(raw: Record<string, unknown>): string[] {
-    try {
-        parseSpec(raw);
-        return [];
-    } catch (err) {
-        assert.ok(err instanceof SpecError, String(err));
-        return err.problems;
-    }
-}
 
 describe("monitoring spec", () => {
     it("is on by default with the runbooks' thresholds and no receiver", () => {
@@ -36,16 +27,16 @@ describe("monitoring spec", () => {
     });
 
     it("refuses an unknown monitoring key, heartbeats without Redis, and a service named like a monitoring endpoint", () => {
-        assert.deepEqual(problemsOf({ monitoring: { treshold: {} }, services: { api: {} } }), [
+        assert.deepEqual(specProblems({ monitoring: { treshold: {} }, services: { api: {} } }), [
             "`opsbook:monitoring`: unknown key(s) `treshold`; remove them or check the spelling against the README's spec keys",
         ]);
-        assert.deepEqual(problemsOf({ redis: { enabled: false }, services: { w: { kind: "worker", heartbeats: ["worker:w:last-ping"] } } }), [
+        assert.deepEqual(specProblems({ redis: { enabled: false }, services: { w: { kind: "worker", heartbeats: ["worker:w:last-ping"] } } }), [
             "`opsbook:services.w.heartbeats` are Redis keys, but the service does not use Redis; add `redis` to its `uses` (with `redis.enabled: true`) or remove `heartbeats`",
         ]);
-        assert.deepEqual(problemsOf({ services: { prometheus: {} } }), [
+        assert.deepEqual(specProblems({ services: { prometheus: {} } }), [
             "`opsbook:services.prometheus` is the name the gateway publishes the stack's prometheus under while `monitoring.enabled` is true; rename the service",
         ]);
-        assert.deepEqual(problemsOf({ monitoring: { enabled: false }, services: { prometheus: {} } }), []);
+        assert.deepEqual(specProblems({ monitoring: { enabled: false }, services: { prometheus: {} } }), []);
     });
 
     it("accepts the receivers' secrets as config keys only while a receiver names them", () => {

@@ -1,0 +1,42 @@
+// The test servers of test/hosts/server.sh, from TypeScript: made, described and removed. Used by
+// the e2e tests and the benchmarks that deploy to a server over SSH.
+import * as path from "node:path";
+import { ROOT, run } from "../e2e/harness";
+
+const SERVER_SCRIPT = path.join(ROOT, "test", "hosts", "server.sh");
+
+/** What `server.sh up` prints: the server's address, its host key as a known_hosts line, the client key. */
+export interface TestServer {
+    readonly name: string;
+    readonly address: string;
+    readonly knownHosts: string;
+    readonly identityFile: string;
+}
+
+/** `server.sh up`'s KEY=value lines (values single-quoted or bare). Pure. */
+export function parseAssignments(text: string): Record<string, string> {
+    return Object.fromEntries(
+        text
+            .split("\n")
+            .map((l) => /^([A-Z_]+)=(?:'(.*)'|(.*))$/.exec(l))
+            .filter((m): m is RegExpExecArray => m !== null)
+            .map((m) => [m[1], m[2] ?? m[3]]),
+    );
+}
+
+/** Makes the server (removing one an interrupted run left); throws with the script's output when it fails. */
+export async function startTestServer(name: string, address: string): Promise<TestServer> {
+    const up = await run("bash", [SERVER_SCRIPT, "up", name, address]);
+    if (up.code !== 0) {
+        throw new Error(`making the test server ${name} failed:\n${up.stderr}`);
+    }
+    const vars = parseAssignments(up.stdout);
+    if (!vars.SERVER_KNOWN_HOSTS || !vars.SERVER_IDENTITY_FILE) {
+        throw new Error(`the test server printed no known_hosts line or key:\n${up.stdout}`);
+    }
+    return { name, address, knownHosts: vars.SERVER_KNOWN_HOSTS, identityFile: vars.SERVER_IDENTITY_FILE };
+}
+
+export async function stopTestServer(name: string): Promise<void> {
+    await run("bash", [SERVER_SCRIPT, "down", name]);
+}
