@@ -18,6 +18,9 @@ export function runCommand(cmd: string, args: string[], opts: { input?: string; 
             const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
             resolve({ code, stdout: String(stdout), stderr: String(stderr) });
         });
+        // A command that exits before reading its stdin (most docker calls ignore it) raises EPIPE
+        // here; its exit code and stderr already tell the story, so the write error is not one.
+        child.stdin?.on("error", () => undefined);
         child.stdin?.end(opts.input ?? "");
     });
 }

@@ -73,6 +73,8 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
             },
         );
         if (opts.input !== undefined) {
+            // EPIPE from a child that exits before reading its input: its exit code says why.
+            child.stdin?.on("error", () => undefined);
             child.stdin?.end(opts.input);
         }
     });
