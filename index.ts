@@ -260,7 +260,7 @@ export = async () => {
                   "monitoring",
                   {
                       identity,
-                      plan: monitoringPlan(spec, identity, listenPorts(gatewayNames)),
+                      plan: monitoringPlan(spec, identity, listenPorts(gatewayNames), engine.dataRoot),
                       image: image("opsbook:images.monitoring"),
                       networks,
                       probe: probe.config,

@@ -22,6 +22,8 @@ export interface StackEngine {
     readonly publishAddress: string;
     /** The host name in the stack's endpoint URLs. */
     readonly endpointHost: string;
+    /** The manager's data root (`DockerRootDir`): where its named volumes live. */
+    readonly dataRoot: string;
 }
 
 /** What a failed `docker info` over the connection means, in the user's terms. Pure. */
@@ -66,14 +68,15 @@ export async function connectEngine(spec: Spec["engine"]): Promise<StackEngine> 
     }
     const connection = engineConnection(spec);
     const tried = parsed.kind === "ssh" ? `ssh to ${parsed.user}@${parsed.hostname}:${parsed.port}, then \`docker info\` there` : `\`docker info\` on ${parsed.socketPath}`;
-    const info = await dockerCli(["info", "--format", "{{json .Swarm}}"], { engine: connection, timeoutMs: 30_000 });
+    const info = await dockerCli(["info", "--format", "{{json .Swarm}}\n{{.DockerRootDir}}"], { engine: connection, timeoutMs: 30_000 });
     if (info.code !== 0) {
         const detail = info.stderr.trim().split("\n").filter(Boolean).slice(-2).join(" / ");
         throw new pulumi.RunError(`\`opsbook:engine.host\` (${spec.host}) does not answer: ${engineFailureHint(info.stderr, spec.host)}. Tried: ${tried}; it said: ${detail || `exit ${info.code}`}`);
     }
+    const [swarmJson, dataRoot] = info.stdout.trim().split("\n");
     let swarm: { LocalNodeState?: string; ControlAvailable?: boolean } = {};
     try {
-        swarm = JSON.parse(info.stdout.trim() || "{}");
+        swarm = JSON.parse(swarmJson || "{}");
     } catch {
         // reported below as "not a swarm manager"
     }
@@ -90,5 +93,5 @@ export async function connectEngine(spec: Spec["engine"]): Promise<StackEngine> 
         ...(connection && connection.sshOptions.length > 0 ? { sshOpts: connection.sshOptions } : {}),
     });
     const endpointHost = spec.publishAddress === "0.0.0.0" && parsed.kind === "ssh" ? parsed.hostname : spec.publishAddress;
-    return { provider, connection, remote: parsed.kind === "ssh", publishAddress: spec.publishAddress, endpointHost };
+    return { provider, connection, remote: parsed.kind === "ssh", publishAddress: spec.publishAddress, endpointHost, dataRoot: dataRoot?.trim() || "/var/lib/docker" };
 }

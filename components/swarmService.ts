@@ -44,6 +44,8 @@ export interface SwarmServiceSpec {
     readonly networks: { id: pulumi.Input<string>; aliases: string[] }[];
     /** Named volumes by mount path. */
     readonly volumes?: { source: pulumi.Input<string>; target: string; readOnly?: boolean }[];
+    /** Host directories mounted read-only by mount path (e.g. a filesystem the node exporter watches). */
+    readonly hostDirectories?: { source: string; target: string }[];
     /** tmpfs mounts besides /tmp, by path, size in MiB. */
     readonly tmpfs?: Record<string, number>;
     /** The health check; `image` keeps the image's own HEALTHCHECK. */
@@ -52,7 +54,10 @@ export interface SwarmServiceSpec {
     readonly probe?: ProbeConfigRef;
     /** Swarm configs (files without a secret, e.g. Prometheus's config) mounted read-only at absolute paths. */
     readonly configFiles?: (ProbeConfigRef & { readonly fileName: string })[];
-    readonly replicas: number;
+    /** Tasks to run; `global`: one on every node (an exporter of each node's own state). */
+    readonly replicas: number | "global";
+    /** The tasks' hostname; Swarm templates such as `{{.Node.Hostname}}` are expanded per task. */
+    readonly hostname?: string;
     readonly updateOrder: UpdateOrder;
     readonly memoryMb: number;
     readonly cpus?: number;
@@ -95,13 +100,14 @@ export function swarmServiceArgs(spec: SwarmServiceSpec): docker.ServiceArgs {
             // Says the missing health check in the spec is deliberate (the policy pack reads it).
             ...(spec.healthcheck === "image" ? { [LABEL_HEALTHCHECK]: "image" } : {}),
         }),
-        mode: { replicated: { replicas: spec.replicas } },
+        mode: spec.replicas === "global" ? { global: true } : { replicated: { replicas: spec.replicas } },
         // No virtual IP: this kernel has no IPVS, and a gateway that resolves the tasks itself
         // is what keeps releases gapless. `<name>` and `tasks.<name>` resolve to healthy tasks.
         endpointSpec: { mode: "dnsrr" },
         updateConfig: updatePolicy(spec.updateOrder),
         rollbackConfig: { ...updatePolicy(spec.updateOrder), failureAction: "pause" },
-        convergeConfig: { delay: "1s", timeout: duration(spec.convergeTimeoutSeconds ?? 180) },
+        // The provider converges replicated services only; a global one is waited for by ServiceSettled.
+        ...(spec.replicas === "global" ? {} : { convergeConfig: { delay: "1s", timeout: duration(spec.convergeTimeoutSeconds ?? 180) } }),
         taskSpec: {
             containerSpec: {
                 ...HARDENED_CONTAINER,
@@ -118,11 +124,13 @@ export function swarmServiceArgs(spec: SwarmServiceSpec): docker.ServiceArgs {
                 labels: labelList(labels),
                 mounts: [
                     ...(spec.volumes ?? []).map((v) => ({ type: "volume", source: v.source, target: v.target, readOnly: v.readOnly ?? false })),
+                    ...(spec.hostDirectories ?? []).map((d) => ({ type: "bind", source: d.source, target: d.target, readOnly: true })),
                     ...Object.entries(tmpfs).map(([target, sizeMb]) => tmpfsMount(target, sizeMb)),
                 ],
                 ...(spec.healthcheck === "image" ? {} : { healthcheck: spec.healthcheck }),
                 readOnly: spec.readOnlyRootFilesystem ?? true,
                 ...(spec.user ? { user: spec.user } : {}),
+                ...(spec.hostname ? { hostname: spec.hostname } : {}),
                 stopGracePeriod: duration(spec.stopGraceSeconds ?? 10),
                 // Read back as an empty map; written the same way, a no-op deploy changes nothing.
                 sysctl: {},

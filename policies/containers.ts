@@ -367,10 +367,10 @@ export const longRunningCapDropAll: ResourceValidationPolicy = {
 
 const singleWriterSchema = componentsSchema(["database", "cache", "backup", "scheduler"], "that must never run two tasks at once, volume or not");
 
-/** The volumes a service mounts (by source; `?` when not known yet). */
+/** The volumes and host directories a service writes to (by source; `?` when not known yet); read-only mounts write nothing. */
 function volumesOf(mounts: unknown): string[] {
     return (Array.isArray(mounts) ? mounts : [])
-        .filter((m) => isRecord(m) && (m.type === "volume" || m.type === "bind"))
+        .filter((m) => isRecord(m) && (m.type === "volume" || m.type === "bind") && m.readOnly !== true)
         .map((m) => knownString((m as Record<string, unknown>).source) ?? "?");
 }
 

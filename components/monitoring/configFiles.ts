@@ -61,6 +61,15 @@ export function prometheusConfig(plan: MonitoringPlan): object {
                 ? [{ job_name: JOBS.redis, static_configs: [self("redis", MONITORING_HOSTS.redisExporter, MONITORING_PORTS.redisExporter)] }]
                 : []),
             {
+                job_name: JOBS.node,
+                // One node exporter per node (a global service): every task by the engine's DNS.
+                dns_sd_configs: [{ names: [plan.nodeExporterTasks], type: "A", port: MONITORING_PORTS.nodeExporter, refresh_interval: duration(Math.max(interval, 5)) }],
+                relabel_configs: [
+                    { target_label: "stack", replacement: stack },
+                    { target_label: "service", replacement: "node-exporter" },
+                ],
+            },
+            {
                 job_name: JOBS.monitoring,
                 static_configs: [
                     self("prometheus", "localhost", MONITORING_PORTS.prometheus),

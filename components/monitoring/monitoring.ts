@@ -9,7 +9,7 @@ import { REDIS_HOST, REDIS_PORT } from "../redis";
 import { NO_SECRETS, SecretMount, secretMount, secretRef, swarmSecret } from "../secretFiles";
 import { ProbeConfigRef, UpdateOrder, swarmServiceArgs } from "../swarmService";
 import { CONFIG_PATHS, ReceiverValues, alertmanagerConfig, blackboxConfig, prometheusConfig } from "./configFiles";
-import { MONITORING_HOSTS, MONITORING_PORTS, MonitoringPlan } from "./plan";
+import { DISK_MOUNT_ROOT, MONITORING_HOSTS, MONITORING_PORTS, MonitoringPlan } from "./plan";
 import { alertRules } from "./rules";
 import { ReceiverSecretState } from "./settings";
 
@@ -99,6 +99,9 @@ export class Monitoring extends pulumi.ComponentResource {
                 configFiles?: ReturnType<typeof mountConfig>[];
                 secrets?: SecretMount;
                 volume?: { source: pulumi.Input<string>; target: string };
+                hostDirectories?: { source: string; target: string }[];
+                global?: boolean;
+                hostname?: string;
                 extraLabels?: Record<string, string>;
             },
         ) => {
@@ -112,10 +115,12 @@ export class Monitoring extends pulumi.ComponentResource {
                 secrets: spec.secrets ?? NO_SECRETS,
                 networks: spec.networks.map((n) => ({ id: n.id, aliases: [host] })),
                 volumes: spec.volume ? [spec.volume] : [],
+                hostDirectories: spec.hostDirectories,
+                hostname: spec.hostname,
                 healthcheck: httpHealthcheck(port, healthPath, { startPeriodSeconds: 120 }),
                 probe: args.probe,
                 configFiles: spec.configFiles,
-                replicas: 1,
+                replicas: spec.global ? "global" : 1,
                 updateOrder: spec.updateOrder,
                 memoryMb: spec.memoryMb,
                 user: `${MONITORING_UID}:${MONITORING_UID}`,
@@ -170,6 +175,27 @@ export class Monitoring extends pulumi.ComponentResource {
             memoryMb: 48,
             updateOrder: "start-first",
             configFiles: [mountConfig(blackboxYml, CONFIG_PATHS.blackbox)],
+        });
+        // Free space where the data lives, on every node: the watched directories mounted read-only
+        // (statfs needs no read access to their content), nothing else of the host.
+        service("node-exporter", MONITORING_HOSTS.nodeExporter, MONITORING_PORTS.nodeExporter, "/metrics", {
+            command: [
+                "prometheus-node-exporter",
+                `--web.listen-address=:${MONITORING_PORTS.nodeExporter}`,
+                "--collector.disable-defaults",
+                "--collector.filesystem",
+                "--collector.uname",
+                // Only the watched directories: not the task's own root, /etc/hosts and the like (RE2 has no
+                // negative lookahead, so the task's mounts are named).
+                "--collector.filesystem.mount-points-exclude=^/($|dev|proc|sys|etc|run|tmp|opsbook[^/]*)($|/)",
+            ],
+            networks: [args.networks.data],
+            memoryMb: 32,
+            updateOrder: "start-first",
+            hostDirectories: plan.disks.map((d) => ({ source: d.hostPath, target: `${DISK_MOUNT_ROOT}/${d.name}` })),
+            global: true,
+            // node_uname_info's nodename: the alert names the node whose disk fills up.
+            hostname: "{{.Node.Hostname}}",
         });
         if (plan.redis && args.redisPassword !== undefined) {
             // The exporter reads the password from a JSON map of Redis URL to password (its -redis.password-file).

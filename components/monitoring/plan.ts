@@ -11,9 +11,13 @@ export const MONITORING_HOSTS = {
     alertmanager: "monitoring-alertmanager",
     blackbox: "monitoring-blackbox",
     redisExporter: "monitoring-redis-exporter",
+    nodeExporter: "monitoring-node-exporter",
 } as const;
 
-export const MONITORING_PORTS = { prometheus: 9090, alertmanager: 9093, blackbox: 9115, redisExporter: 9121 } as const;
+export const MONITORING_PORTS = { prometheus: 9090, alertmanager: 9093, blackbox: 9115, redisExporter: 9121, nodeExporter: 9100 } as const;
+
+/** Where the node exporter sees a watched host directory: `/host/<name>` (the rules select on it). */
+export const DISK_MOUNT_ROOT = "/host";
 
 /** Names the gateway publishes Prometheus and Alertmanager under (beside the spec's services). */
 export const MONITORING_ENDPOINTS = ["alertmanager", "prometheus"] as const;
@@ -37,6 +41,17 @@ export interface MetricsTarget {
     readonly port: number;
 }
 
+/**
+ * A directory on every node whose filesystem's free space is watched: where the engine keeps the
+ * stack's volumes, and the backup location when it is a host directory.
+ */
+export interface DiskTarget {
+    /** What lives there, in words the alert uses (`volumes`, `backups`); also its mount name. */
+    readonly name: string;
+    /** The directory on the node. */
+    readonly hostPath: string;
+}
+
 /** One heartbeat key in Redis and the service that writes it. */
 export interface HeartbeatTarget {
     readonly service: string;
@@ -51,6 +66,10 @@ export interface MonitoringPlan {
     readonly health: HealthTarget[];
     readonly heartbeats: HeartbeatTarget[];
     readonly metrics: MetricsTarget[];
+    /** Filesystems whose free space is watched, on every node (the node exporter runs on each). */
+    readonly disks: DiskTarget[];
+    /** `tasks.<engine name>` of the node exporter: one address per node. */
+    readonly nodeExporterTasks: string;
     /** `host:port` of Postgres, when the stack has it. */
     readonly postgres?: string;
     /** True when the stack has Redis (its exporter is scraped). */
@@ -64,9 +83,11 @@ export interface MonitoringPlan {
  * it; an http service that is not published is asked directly on the data network.
  */
 export function monitoringPlan(
-    spec: Pick<Spec, "services" | "postgres" | "redis" | "monitoring">,
+    spec: Pick<Spec, "services" | "postgres" | "redis" | "monitoring" | "backups">,
     identity: StackIdentity,
     gatewayListenPorts: Record<string, number>,
+    /** The engine's data root as it reports it; `monitoring.engineDataRoot` overrides it. */
+    engineDataRoot = "/var/lib/docker",
 ): MonitoringPlan {
     const health: HealthTarget[] = [];
     const heartbeats: HeartbeatTarget[] = [];
@@ -86,12 +107,19 @@ export function monitoringPlan(
     const engineNames = Object.fromEntries(
         [...Object.keys(spec.services), ...(spec.postgres.enabled ? ["postgres"] : []), ...(spec.redis.enabled ? ["redis"] : [])].map((n) => [n, engineName(identity, n)]),
     );
+    // The engine keeps named volumes (Postgres's, Redis's, the backups' by default) under its data root.
+    const disks: DiskTarget[] = [{ name: "volumes", hostPath: `${(spec.monitoring.engineDataRoot ?? engineDataRoot).replace(/\/+$/, "")}/volumes` }];
+    if (spec.backups.location.startsWith("/")) {
+        disks.push({ name: "backups", hostPath: spec.backups.location });
+    }
     return {
         stack: identity.stack,
         engineNames,
         health,
         heartbeats,
         metrics,
+        disks,
+        nodeExporterTasks: `tasks.${engineName(identity, "monitoring-node-exporter")}`,
         postgres: spec.postgres.enabled ? "postgres:5432" : undefined,
         redis: spec.redis.enabled,
         settings: spec.monitoring,

@@ -4,10 +4,10 @@
 // says what to do); none carries a secret: the plan holds names and URLs of the stack's own
 // network only.
 import { duration } from "../hardening";
-import type { MonitoringPlan } from "./plan";
+import { DISK_MOUNT_ROOT, MonitoringPlan } from "./plan";
 
 /** Prometheus job names, shared by the scrape config and the rules. */
-export const JOBS = { health: "health", app: "app", postgres: "postgres", redis: "redis", monitoring: "monitoring" } as const;
+export const JOBS = { health: "health", app: "app", postgres: "postgres", redis: "redis", node: "node", monitoring: "monitoring" } as const;
 
 /** One alerting rule as Prometheus reads it. */
 export interface AlertRule {
@@ -23,7 +23,7 @@ export interface RuleFile {
 }
 
 /** The alert names, each a section of the README's "Monitoring and alerts". */
-export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "MonitoringTargetDown"] as const;
+export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "DiskSpaceLow", "MonitoringTargetDown"] as const;
 export type AlertName = (typeof ALERTS)[number];
 
 /** A PromQL string literal (Go's double-quoted syntax, which JSON's escaping matches for these values). */
@@ -122,10 +122,25 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
         );
     }
 
+    // Per node and per watched directory; `disk` names what lives there (the mount is /host/<disk>).
+    const disk = plan.disks.map((d) => {
+        const sel = `{job=${q(JOBS.node)},mountpoint=${q(`${DISK_MOUNT_ROOT}/${d.name}`)}}`;
+        return rule(
+            "DiskSpaceLow",
+            undefined,
+            // Times node_uname_info (always 1) for the node's name: the exporter's tasks take their node's hostname.
+            `((1 - node_filesystem_avail_bytes${sel} / node_filesystem_size_bytes${sel}) * 100 > ${t.diskUsedPercent}) * on(instance) group_left(nodename) node_uname_info{job=${q(JOBS.node)}}`,
+            5 * 60,
+            `The disk holding the ${d.name} of stack ${stack} (${d.hostPath} on node {{ $labels.nodename }}) is {{ printf "%.0f" $value }}% full (alert above ${t.diskUsedPercent}%).`,
+            `Free space before Postgres or the backups stop: \`docker system df\` on that node, remove unused images (\`docker image prune\`), prune old backups or move \`backups.location\`; grow the disk if the data itself grew.`,
+            { service: "node-exporter", disk: d.name },
+        );
+    });
+
     const blind = rule(
         "MonitoringTargetDown",
         undefined,
-        `up{job=~${q(`${JOBS.monitoring}|${JOBS.redis}`)}} == 0`,
+        `up{job=~${q(`${JOBS.monitoring}|${JOBS.redis}|${JOBS.node}`)}} == 0`,
         Math.max(60, 4 * interval),
         `Monitoring of stack ${stack} is partly blind: Prometheus cannot scrape {{ $labels.service }} ({{ $labels.instance }}).`,
         `\`docker service ps\` and \`docker service logs\` of the stack's monitoring services (\`docker service ls --filter label=opsbook.stack=${stack} --filter label=opsbook.component=monitoring\`).`,
@@ -134,7 +149,7 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
     return {
         groups: [
             { name: `${stack}-services`, rules: [...health, ...heartbeats, ...errors] },
-            { name: `${stack}-data`, rules: databases },
+            { name: `${stack}-data`, rules: [...databases, ...disk] },
             { name: `${stack}-monitoring`, rules: [blind] },
         ].filter((g) => g.rules.length > 0),
     };

@@ -47,6 +47,11 @@ const ThresholdsSchema = z
         errorsPerMinute: z.number().min(0).default(10),
         /** Seconds Postgres or Redis must stay unreachable before the alert fires. Default 60. */
         databaseDownSeconds: z.number().int().min(0).max(3600).default(60),
+        /**
+         * Percent of a watched filesystem in use (where the volumes live, and a backup location on a
+         * host directory) above which it alerts. Default 85 (seed 003 reviews disk space weekly).
+         */
+        diskUsedPercent: z.number().min(1).max(99).default(85),
     })
     .strict();
 
@@ -72,6 +77,12 @@ export const MonitoringSchema = z
         retentionDays: z.number().int().min(1).max(3650).default(15),
         /** Memory limit of Prometheus in MiB. Default 256. */
         prometheusMemoryMb: z.number().int().min(64).default(256),
+        /**
+         * The Docker engine's data root on the nodes (`docker info --format '{{.DockerRootDir}}'`):
+         * its `volumes` directory is where the stack's data lives, and its free space is watched.
+         * Default: what the stack's engine reports at deploy.
+         */
+        engineDataRoot: z.string().regex(/^\/[^\0]*$/, { message: "must be an absolute directory on the engine's nodes, e.g. /var/lib/docker (see `docker info --format '{{.DockerRootDir}}'`)" }).optional(),
         /** The document the alerts' `runbook` annotations point into (`<runbookUrl>#<alert name>`): this README by default; a team may give the URL of its own copy. */
         runbookUrl: z.string().min(1).default("README.md"),
         receivers: ReceiversSchema.default(ReceiversSchema.parse({})),

@@ -6,6 +6,7 @@
 // workers must bring "heartbeat stale" the same way. The generic webhook receiver gets the same
 // notifications as Alertmanager's JSON. Wall time: about 5.5 minutes on 2 shared cores.
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
@@ -141,12 +142,22 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
         assert.equal((await httpGet(`${outputs.monitoring.alertmanager}/-/ready`)).status, 200);
         const rules = await waitFor("Prometheus's rules", 60, () => httpGet(`${outputs.monitoring.prometheus}/api/v1/rules`), (r) => r.status === 200);
         const names = rules.body.data.groups.flatMap((g: { rules: { name: string; labels: Record<string, string> }[] }) => g.rules.map((r) => `${r.name}/${r.labels.service ?? "*"}`));
-        assert.deepEqual(names.sort(), ["HeartbeatStale/workers", "MonitoringTargetDown/*", "RedisUnreachable/redis", "ServiceDown/api"]);
+        assert.deepEqual(names.sort(), ["DiskSpaceLow/node-exporter", "HeartbeatStale/workers", "MonitoringTargetDown/*", "RedisUnreachable/redis", "ServiceDown/api"]);
         // Every target answers: the api through the gateway, Redis through its exporter, the monitoring services themselves.
         await waitFor("every scrape target up", 90, () => httpGet(`${outputs.monitoring.prometheus}/api/v1/targets`), (r) => {
             const active: { health: string }[] = r.body?.data?.activeTargets ?? [];
-            return active.length >= 5 && active.every((t) => t.health === "up");
+            return active.length >= 6 && active.every((t) => t.health === "up");
         });
+        // The node exporter sees the filesystem that holds the engine's volumes as this machine does.
+        const volumesDir = `${(await docker("info", "--format", "{{.DockerRootDir}}")).stdout.trim()}/volumes`;
+        const query = (expr: string) => httpGet(`${outputs.monitoring.prometheus}/api/v1/query?query=${encodeURIComponent(expr)}`);
+        const sizeSeries = await waitFor("the volumes' filesystem size", 60, () => query('node_filesystem_size_bytes{job="node",mountpoint="/host/volumes"}'), (r) => (r.body?.data?.result ?? []).length === 1);
+        const seen = sizeSeries.body.data.result[0];
+        const here = fs.statfsSync(volumesDir);
+        assert.equal(Number(seen.value[1]), here.blocks * here.bsize, `the exporter's ${volumesDir} is not this machine's filesystem`);
+        const nodeName = (await docker("info", "--format", "{{.Name}}")).stdout.trim();
+        const uname = await query('node_uname_info{job="node"}');
+        assert.equal(uname.body.data.result[0]?.metric.nodename, nodeName, "the exporter does not name its node");
         const monitoringServices = await docker("service", "ls", "--filter", `label=opsbook.stack=${stack.name}`, "--filter", "label=opsbook.component=monitoring", "--format", "{{.Name}} {{.Replicas}}");
         stack.log(`monitoring services:\n${monitoringServices.stdout}`);
         const stats = await docker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}");

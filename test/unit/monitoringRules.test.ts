@@ -178,6 +178,34 @@ function casesFor(plan: MonitoringPlan): Case[] {
             ],
         });
     }
+    for (const d of plan.disks) {
+        // One node's exporter; the filesystem grows from 50 % to 90 % full of its 100 GB.
+        const fs = { job: "node", instance: "10.0.1.7:9100", service: "node-exporter", stack, mountpoint: `/host/${d.name}`, device: "/dev/sda1", fstype: "ext4" };
+        const rule = rules.find((r) => r.alert === "DiskSpaceLow" && r.labels.disk === d.name)!;
+        cases.push({
+            name: `disk of the ${d.name} filling up`,
+            input: [
+                { series: series("node_filesystem_size_bytes", fs), values: "100e9x40" },
+                { series: series("node_filesystem_avail_bytes", fs), values: "50e9x20 10e9x20" },
+                { series: series("node_uname_info", { job: "node", instance: "10.0.1.7:9100", service: "node-exporter", stack, nodename: "trading-1" }), values: "1x40" },
+            ],
+            checks: [
+                { eval_time: "4m", alertname: "DiskSpaceLow", exp_alerts: [] },
+                // 90 % from 5m on; the alert waits five minutes.
+                { eval_time: "9m", alertname: "DiskSpaceLow", exp_alerts: [] },
+                {
+                    eval_time: "10m30s",
+                    alertname: "DiskSpaceLow",
+                    exp_alerts: [
+                        {
+                            exp_labels: { ...fs, nodename: "trading-1", ...rule.labels },
+                            exp_annotations: annotations(rule, `The disk holding the ${d.name} of stack ${stack} (${d.hostPath} on node trading-1) is 90% full (alert above ${t.diskUsedPercent}%).`),
+                        },
+                    ],
+                },
+            ],
+        });
+    }
     const blackbox = { job: "monitoring", instance: "monitoring-blackbox:9115", service: "blackbox-exporter", stack };
     const blind = find("MonitoringTargetDown");
     cases.push({
@@ -313,6 +341,23 @@ describe("alert rules under promtool, for every preset", () => {
         const down = alertRules(plan).groups.flatMap((g) => g.rules).find((r) => r.alert === "ServiceDown")!;
         assert.equal(down.for, "30s");
         assert.match(promtool(plan, casesFor(plan)), /SUCCESS/);
+    });
+
+    it("watches the disk of the engine's volumes on every node, and a backup location on a host directory; disk over 85 % by default", () => {
+        const plan = planOf("market-watchdog");
+        assert.deepEqual(plan.disks, [{ name: "volumes", hostPath: "/var/lib/docker/volumes" }]);
+        assert.equal(plan.nodeExporterTasks, "tasks.opsbook-unit-monitoring-node-exporter");
+        assert.equal(plan.settings.thresholds.diskUsedPercent, 85);
+        const spec = parseSpec(applyPreset({ preset: "market-watchdog", backups: { location: "/srv/backups" }, monitoring: { engineDataRoot: "/data/docker/" } }));
+        // The spec's data root wins over the one the engine reports.
+        assert.deepEqual(monitoringPlan(spec, IDENTITY, {}, "/var/lib/docker").disks, [
+            { name: "volumes", hostPath: "/data/docker/volumes" },
+            { name: "backups", hostPath: "/srv/backups" },
+        ]);
+        const reported = monitoringPlan(parseSpec(applyPreset({ preset: "market-watchdog" })), IDENTITY, {}, "/srv/engine");
+        assert.deepEqual(reported.disks, [{ name: "volumes", hostPath: "/srv/engine/volumes" }]);
+        const cases = casesFor(monitoringPlan(spec, IDENTITY, {}));
+        assert.match(promtool(monitoringPlan(spec, IDENTITY, {}), cases), /SUCCESS/);
     });
 
     it("labels every alert with the stack and points its runbook at a README section of that name", () => {

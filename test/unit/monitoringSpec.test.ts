@@ -21,7 +21,7 @@ describe("monitoring spec", () => {
     it("is on by default with the runbooks' thresholds and no receiver", () => {
         const spec = parseSpec(applyPreset({ preset: "copy-trading" }));
         assert.equal(spec.monitoring.enabled, true);
-        assert.deepEqual(spec.monitoring.thresholds, { serviceDownSeconds: 60, probeTimeoutSeconds: 5, heartbeatStaleSeconds: 120, errorsPerMinute: 10, databaseDownSeconds: 60 });
+        assert.deepEqual(spec.monitoring.thresholds, { serviceDownSeconds: 60, probeTimeoutSeconds: 5, heartbeatStaleSeconds: 120, errorsPerMinute: 10, databaseDownSeconds: 60, diskUsedPercent: 85 });
         assert.deepEqual(spec.monitoring.receivers, {});
         assert.equal(spec.images.monitoring, "opsbook/monitoring:1");
     });
@@ -100,13 +100,15 @@ describe("config files from the plan", () => {
     it("Prometheus: health checks through the blackbox exporter to the gateway, heartbeats and Redis through its exporter, Postgres by TCP", () => {
         const config = prometheusConfig(plan) as any;
         const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
-        assert.deepEqual(Object.keys(jobs), ["health", "postgres", "redis", "monitoring"]);
+        assert.deepEqual(Object.keys(jobs), ["health", "postgres", "redis", "node", "monitoring"]);
         const listen = listenPorts(["api", "web", ...MONITORING_ENDPOINTS]);
         assert.deepEqual(jobs.health.static_configs, [
             { targets: [`http://gateway:${listen.api}/health`], labels: { stack: "staging", service: "api" } },
             { targets: [`http://gateway:${listen.web}/health`], labels: { stack: "staging", service: "web" } },
         ]);
         assert.deepEqual(jobs.postgres.static_configs[0].targets, ["postgres:5432"]);
+        // Every node's exporter, by the engine's DNS of the global service.
+        assert.deepEqual(jobs.node.dns_sd_configs[0].names, ["tasks.opsbook-staging-monitoring-node-exporter"]);
         assert.deepEqual(config.alerting.alertmanagers[0].static_configs[0].targets, ["monitoring-alertmanager:9093"]);
     });
 

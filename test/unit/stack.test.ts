@@ -131,6 +131,7 @@ describe("the staging stack under mocks", () => {
             "opsbook-staging-backup",
             "opsbook-staging-monitoring-alertmanager",
             "opsbook-staging-monitoring-blackbox-exporter",
+            "opsbook-staging-monitoring-node-exporter",
             "opsbook-staging-monitoring-prometheus",
             "opsbook-staging-monitoring-redis-exporter",
             "opsbook-staging-postgres",
@@ -312,6 +313,19 @@ describe("the staging stack under mocks", () => {
             assert.equal(v.options.retainOnDelete, true, `${v.inputs.name} would be deleted with the stack`);
         }
         assert.deepEqual(containerSpec(service("database")).mounts[0], { type: "volume", source: "opsbook-staging-postgres-data", target: "/var/lib/postgresql/data", readOnly: false });
+    });
+
+    it("runs the node exporter on every node with only the volumes' directory mounted, read-only", () => {
+        const exporter = ofType(TYPES.service).find((s) => s.inputs.name === "opsbook-staging-monitoring-node-exporter")!;
+        assert.deepEqual(exporter.inputs.mode, { global: true });
+        assert.equal(exporter.inputs.convergeConfig, undefined, "the provider converges replicated services only");
+        const spec = containerSpec(exporter);
+        assert.deepEqual(
+            spec.mounts.filter((m: { type: string }) => m.type !== "tmpfs"),
+            [{ type: "bind", source: "/var/lib/docker/volumes", target: "/host/volumes", readOnly: true }],
+        );
+        assert.equal(spec.hostname, "{{.Node.Hostname}}");
+        assert.equal(spec.readOnly, true);
     });
 
     it("protects the encryption key in use and delivers the previous one beside it", () => {
