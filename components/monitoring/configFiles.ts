@@ -70,6 +70,14 @@ export function prometheusConfig(plan: MonitoringPlan): object {
                 ],
             },
             {
+                job_name: JOBS.memory,
+                // One task memory exporter per node, like the node exporter.
+                dns_sd_configs: [{ names: [plan.taskMemoryTasks], type: "A", port: MONITORING_PORTS.taskMemory, refresh_interval: duration(Math.max(interval, 5)) }],
+                // The series' own `service` (the task's) is kept: the exporter's is not needed.
+                honor_labels: true,
+                relabel_configs: [{ target_label: "stack", replacement: stack }],
+            },
+            {
                 job_name: JOBS.monitoring,
                 static_configs: [
                     self("prometheus", "localhost", MONITORING_PORTS.prometheus),

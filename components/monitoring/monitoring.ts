@@ -102,6 +102,7 @@ export class Monitoring extends pulumi.ComponentResource {
                 hostDirectories?: { source: string; target: string }[];
                 global?: boolean;
                 hostname?: string;
+                user?: string;
                 extraLabels?: Record<string, string>;
             },
         ) => {
@@ -123,7 +124,7 @@ export class Monitoring extends pulumi.ComponentResource {
                 replicas: spec.global ? "global" : 1,
                 updateOrder: spec.updateOrder,
                 memoryMb: spec.memoryMb,
-                user: `${MONITORING_UID}:${MONITORING_UID}`,
+                user: spec.user ?? `${MONITORING_UID}:${MONITORING_UID}`,
                 // The part (and, on Alertmanager, its receivers) beside the stack's own labels.
                 extraLabels: { [LABEL_MONITORING_PART]: part, ...spec.extraLabels },
             });
@@ -196,6 +197,21 @@ export class Monitoring extends pulumi.ComponentResource {
             global: true,
             // node_uname_info's nodename: the alert names the node whose disk fills up.
             hostname: "{{.Node.Hostname}}",
+        });
+        // Each task's memory against its limit, on every node: the node's cgroups and the engine's
+        // container records (for the tasks' labels) read-only. Root, with every capability
+        // dropped: the records are root's own files, and nothing else is reachable.
+        service("task-memory", MONITORING_HOSTS.taskMemory, MONITORING_PORTS.taskMemory, "/metrics", {
+            command: ["opsbook-task-memory-exporter", `--listen=:${MONITORING_PORTS.taskMemory}`, `--stack=${identity.stack}`, "--cgroup-root=/host/cgroup", "--containers=/host/containers"],
+            networks: [args.networks.data],
+            memoryMb: 32,
+            updateOrder: "start-first",
+            hostDirectories: [
+                { source: "/sys/fs/cgroup", target: "/host/cgroup" },
+                { source: `${plan.engineDataRoot}/containers`, target: "/host/containers" },
+            ],
+            global: true,
+            user: "0:0",
         });
         if (plan.redis && args.redisPassword !== undefined) {
             // The exporter reads the password from a JSON map of Redis URL to password (its -redis.password-file).

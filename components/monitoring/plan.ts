@@ -12,9 +12,10 @@ export const MONITORING_HOSTS = {
     blackbox: "monitoring-blackbox",
     redisExporter: "monitoring-redis-exporter",
     nodeExporter: "monitoring-node-exporter",
+    taskMemory: "monitoring-task-memory",
 } as const;
 
-export const MONITORING_PORTS = { prometheus: 9090, alertmanager: 9093, blackbox: 9115, redisExporter: 9121, nodeExporter: 9100 } as const;
+export const MONITORING_PORTS = { prometheus: 9090, alertmanager: 9093, blackbox: 9115, redisExporter: 9121, nodeExporter: 9100, taskMemory: 9101 } as const;
 
 /** Where the node exporter sees a watched host directory: `/host/<name>` (the rules select on it). */
 export const DISK_MOUNT_ROOT = "/host";
@@ -70,6 +71,10 @@ export interface MonitoringPlan {
     readonly disks: DiskTarget[];
     /** `tasks.<engine name>` of the node exporter: one address per node. */
     readonly nodeExporterTasks: string;
+    /** The engine's data root on the nodes: its `containers` directory names each task's container. */
+    readonly engineDataRoot: string;
+    /** `tasks.<engine name>` of the task memory exporter: one address per node. */
+    readonly taskMemoryTasks: string;
     /** `host:port` of Postgres, when the stack has it. */
     readonly postgres?: string;
     /** True when the stack has Redis (its exporter is scraped). */
@@ -108,7 +113,8 @@ export function monitoringPlan(
         [...Object.keys(spec.services), ...(spec.postgres.enabled ? ["postgres"] : []), ...(spec.redis.enabled ? ["redis"] : [])].map((n) => [n, engineName(identity, n)]),
     );
     // The engine keeps named volumes (Postgres's, Redis's, the backups' by default) under its data root.
-    const disks: DiskTarget[] = [{ name: "volumes", hostPath: `${(spec.monitoring.engineDataRoot ?? engineDataRoot).replace(/\/+$/, "")}/volumes` }];
+    const dataRoot = (spec.monitoring.engineDataRoot ?? engineDataRoot).replace(/\/+$/, "");
+    const disks: DiskTarget[] = [{ name: "volumes", hostPath: `${dataRoot}/volumes` }];
     if (spec.backups.location.startsWith("/")) {
         disks.push({ name: "backups", hostPath: spec.backups.location });
     }
@@ -120,6 +126,8 @@ export function monitoringPlan(
         metrics,
         disks,
         nodeExporterTasks: `tasks.${engineName(identity, "monitoring-node-exporter")}`,
+        engineDataRoot: dataRoot,
+        taskMemoryTasks: `tasks.${engineName(identity, "monitoring-task-memory")}`,
         postgres: spec.postgres.enabled ? "postgres:5432" : undefined,
         redis: spec.redis.enabled,
         settings: spec.monitoring,

@@ -7,7 +7,7 @@ import { duration } from "../hardening";
 import { DISK_MOUNT_ROOT, MonitoringPlan } from "./plan";
 
 /** Prometheus job names, shared by the scrape config and the rules. */
-export const JOBS = { health: "health", app: "app", postgres: "postgres", redis: "redis", node: "node", monitoring: "monitoring" } as const;
+export const JOBS = { health: "health", app: "app", postgres: "postgres", redis: "redis", node: "node", memory: "memory", monitoring: "monitoring" } as const;
 
 /** One alerting rule as Prometheus reads it. */
 export interface AlertRule {
@@ -23,7 +23,7 @@ export interface RuleFile {
 }
 
 /** The alert names, each a section of the README's "Monitoring and alerts". */
-export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "DiskSpaceLow", "MonitoringTargetDown"] as const;
+export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "DiskSpaceLow", "MemoryNearLimit", "MonitoringTargetDown"] as const;
 export type AlertName = (typeof ALERTS)[number];
 
 /** A PromQL string literal (Go's double-quoted syntax, which JSON's escaping matches for these values). */
@@ -137,10 +137,20 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
         );
     });
 
+    const memory = rule(
+        "MemoryNearLimit",
+        undefined,
+        // Per task; tasks without a limit have no limit series and never match.
+        `opsbook_task_memory_working_set_bytes{job=${q(JOBS.memory)}} / opsbook_task_memory_limit_bytes{job=${q(JOBS.memory)}} * 100 > ${t.memoryPercent}`,
+        2 * 60,
+        `{{ $labels.task }} ({{ $labels.service }}) of stack ${stack} uses {{ printf "%.0f" $value }}% of its memory limit (alert above ${t.memoryPercent}%): near being killed for memory.`,
+        `\`docker service ps {{ $labels.swarm_service }}\` for restarts (OOM kills show as exit 137); if it grew with load, raise the service's \`memoryMb\` and deploy; if it keeps growing, look for a leak in \`docker service logs --since 1h {{ $labels.swarm_service }}\`.`,
+    );
+
     const blind = rule(
         "MonitoringTargetDown",
         undefined,
-        `up{job=~${q(`${JOBS.monitoring}|${JOBS.redis}|${JOBS.node}`)}} == 0`,
+        `up{job=~${q(`${JOBS.monitoring}|${JOBS.redis}|${JOBS.node}|${JOBS.memory}`)}} == 0`,
         Math.max(60, 4 * interval),
         `Monitoring of stack ${stack} is partly blind: Prometheus cannot scrape {{ $labels.service }} ({{ $labels.instance }}).`,
         `\`docker service ps\` and \`docker service logs\` of the stack's monitoring services (\`docker service ls --filter label=opsbook.stack=${stack} --filter label=opsbook.component=monitoring\`).`,
@@ -148,7 +158,7 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
 
     return {
         groups: [
-            { name: `${stack}-services`, rules: [...health, ...heartbeats, ...errors] },
+            { name: `${stack}-services`, rules: [...health, ...heartbeats, ...errors, memory] },
             { name: `${stack}-data`, rules: [...databases, ...disk] },
             { name: `${stack}-monitoring`, rules: [blind] },
         ].filter((g) => g.rules.length > 0),

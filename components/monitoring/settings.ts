@@ -52,6 +52,8 @@ const ThresholdsSchema = z
          * host directory) above which it alerts. Default 85 (seed 003 reviews disk space weekly).
          */
         diskUsedPercent: z.number().min(1).max(99).default(85),
+        /** Percent of its memory limit a task may use (working set) before it alerts. Default 80 (seed 002). */
+        memoryPercent: z.number().min(1).max(99).default(80),
     })
     .strict();
 

@@ -15,10 +15,11 @@
 #   opsbook/base:bookworm   debootstrap --variant=minbase bookworm, docker import. The rootfs
 #                           tarball is kept in ${OPSBOOK_CACHE}/base-bookworm.tar, so a lost
 #                           image is re-imported without debootstrapping again.
-#   opsbook/postgres|redis|gateway|monitoring
-#                           docker build --network host images/<name>/ (classic builder);
-#                           monitoring holds Debian's prometheus (with promtool), alertmanager,
-#                           blackbox and redis exporters
+#   opsbook/postgres|redis|gateway
+#                           docker build --network host images/<name>/ (classic builder)
+#   opsbook/monitoring      Debian's prometheus (with promtool), alertmanager, blackbox, redis and
+#                           node exporters, and opsbook's task memory exporter (Go, built here
+#                           with the host's go into a staging copy of images/monitoring)
 #   opsbook/backup          images/backup/ staged with the agent's npm dependencies (npm ci
 #                           --omit=dev on the host), then docker build of the staged copy.
 #   opsbook/app             app/ compiled on the host (npm ci + tsc in a staging dir, devDeps
@@ -219,8 +220,32 @@ build_simple redis 7
 IMAGE_REDIS="$PINNED"
 build_simple gateway 1
 IMAGE_GATEWAY="$PINNED"
-build_simple monitoring 1
-IMAGE_MONITORING="$PINNED"
+
+# ---- monitoring ----------------------------------------------------------------------------------
+# Debian's Prometheus family, plus opsbook's task memory exporter (images/monitoring/
+# task-memory-exporter, Go, standard library only): built static on the host with the toolchain's
+# Go into a staging copy of images/monitoring, then docker build of that copy (no Go image needed).
+MONITORING_HASH="$(hash_inputs "base=$BASE_SUM" images/monitoring)"
+IMAGE_MONITORING="opsbook/monitoring:1-$MONITORING_HASH"
+if image_id "$IMAGE_MONITORING" >/dev/null; then
+	progress "$IMAGE_MONITORING present"
+else
+	command -v go >/dev/null 2>&1 || fail "monitoring: go build" "go not found: the host needs Go to build the task memory exporter"
+	monitoring_stage="$CACHE/build-monitoring/$MONITORING_HASH"
+	rm -rf "$CACHE/build-monitoring"
+	mkdir -p "$monitoring_stage"
+	cp -R "$ROOT/images/monitoring/." "$monitoring_stage/"
+	progress "building the task memory exporter (go build; log: $LOGS/build-monitoring.log)"
+	run "monitoring: go build" "$LOGS/build-monitoring.log" \
+		env GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod \
+		go build -C "$ROOT/images/monitoring/task-memory-exporter" -trimpath -ldflags "-s -w" -o "$monitoring_stage/opsbook-task-memory-exporter" .
+	progress "building $IMAGE_MONITORING (log: $LOGS/build-monitoring.log)"
+	run "build monitoring" "$LOGS/build-monitoring.log" docker build --network host --force-rm \
+		--label "opsbook.inputs=$MONITORING_HASH" -t "$IMAGE_MONITORING" "$monitoring_stage"
+	rm -rf "$CACHE/build-monitoring"
+	progress "built $IMAGE_MONITORING"
+fi
+tag_stable "$IMAGE_MONITORING" opsbook/monitoring:1
 
 # ---- backup ------------------------------------------------------------------------------------
 # The agent's dependencies (croner) come from images/backup/agent/package-lock.json: `npm ci

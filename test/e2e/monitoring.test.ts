@@ -83,8 +83,8 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
                 "  opsbook:telegram:",
                 `    apiBaseUrl: ${api.baseUrl}`,
                 "  opsbook:monitoring:",
-                "    scrapeIntervalSeconds: 2",
-                "    thresholds: {serviceDownSeconds: 4, probeTimeoutSeconds: 1, heartbeatStaleSeconds: 20}",
+                "    scrapeIntervalSeconds: 3",
+                "    thresholds: {serviceDownSeconds: 6, probeTimeoutSeconds: 2, heartbeatStaleSeconds: 20}",
                 "    grouping: {waitSeconds: 1, intervalSeconds: 2, repeatHours: 1}",
                 "    receivers: {telegram: {}, webhook: {}}",
                 "  opsbook:services:",
@@ -142,11 +142,11 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
         assert.equal((await httpGet(`${outputs.monitoring.alertmanager}/-/ready`)).status, 200);
         const rules = await waitFor("Prometheus's rules", 60, () => httpGet(`${outputs.monitoring.prometheus}/api/v1/rules`), (r) => r.status === 200);
         const names = rules.body.data.groups.flatMap((g: { rules: { name: string; labels: Record<string, string> }[] }) => g.rules.map((r) => `${r.name}/${r.labels.service ?? "*"}`));
-        assert.deepEqual(names.sort(), ["DiskSpaceLow/node-exporter", "HeartbeatStale/workers", "MonitoringTargetDown/*", "RedisUnreachable/redis", "ServiceDown/api"]);
+        assert.deepEqual(names.sort(), ["DiskSpaceLow/node-exporter", "HeartbeatStale/workers", "MemoryNearLimit/*", "MonitoringTargetDown/*", "RedisUnreachable/redis", "ServiceDown/api"]);
         // Every target answers: the api through the gateway, Redis through its exporter, the monitoring services themselves.
         await waitFor("every scrape target up", 90, () => httpGet(`${outputs.monitoring.prometheus}/api/v1/targets`), (r) => {
             const active: { health: string }[] = r.body?.data?.activeTargets ?? [];
-            return active.length >= 6 && active.every((t) => t.health === "up");
+            return active.length >= 7 && active.every((t) => t.health === "up");
         });
         // The node exporter sees the filesystem that holds the engine's volumes as this machine does.
         const volumesDir = `${(await docker("info", "--format", "{{.DockerRootDir}}")).stdout.trim()}/volumes`;
@@ -158,6 +158,15 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
         const nodeName = (await docker("info", "--format", "{{.Name}}")).stdout.trim();
         const uname = await query('node_uname_info{job="node"}');
         assert.equal(uname.body.data.result[0]?.metric.nodename, nodeName, "the exporter does not name its node");
+        // Each task's memory against its limit: the api's limit as the engine has it, its working set as the kernel counts it.
+        const limit = await query(`opsbook_task_memory_limit_bytes{service="api"}`);
+        const engineLimit = (await docker("service", "inspect", "--format", "{{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}", services.api)).stdout.trim();
+        assert.equal(limit.body.data.result[0]?.value[1], engineLimit, "the api's memory limit is not the engine's");
+        const workingSet = await query(`opsbook_task_memory_working_set_bytes{service="api"}`);
+        const used = Number(workingSet.body.data.result[0]?.value[1]);
+        assert.ok(used > 1024 * 1024 && used < Number(engineLimit), `the api's working set is ${used} bytes`);
+        const tasks = await query(`count(opsbook_task_memory_working_set_bytes{stack="${stack.name}"})`);
+        stack.log(`task memory: ${tasks.body.data.result[0]?.value[1]} tasks reported; api ${Math.round(used / 1048576)} MiB of ${Math.round(Number(engineLimit) / 1048576)} MiB`);
         const monitoringServices = await docker("service", "ls", "--filter", `label=opsbook.stack=${stack.name}`, "--filter", "label=opsbook.component=monitoring", "--format", "{{.Name}} {{.Replicas}}");
         stack.log(`monitoring services:\n${monitoringServices.stdout}`);
         const stats = await docker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}");

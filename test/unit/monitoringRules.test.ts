@@ -206,6 +206,35 @@ function casesFor(plan: MonitoringPlan): Case[] {
             ],
         });
     }
+    {
+        // One api task whose working set grows from 50 % to 90 % of its 256 MiB limit.
+        const task = { job: "memory", instance: "10.0.1.7:9101", stack, service: "api", swarm_service: `opsbook-${stack}-api`, task: `opsbook-${stack}-api.1.abc` };
+        const rule = find("MemoryNearLimit");
+        cases.push({
+            name: "a task near its memory limit",
+            input: [
+                { series: series("opsbook_task_memory_limit_bytes", task), values: "268435456x40" },
+                { series: series("opsbook_task_memory_working_set_bytes", task), values: "134217728x20 241591910x20" },
+            ],
+            checks: [
+                { eval_time: "4m", alertname: "MemoryNearLimit", exp_alerts: [] },
+                { eval_time: "6m", alertname: "MemoryNearLimit", exp_alerts: [] },
+                {
+                    eval_time: "7m30s",
+                    alertname: "MemoryNearLimit",
+                    exp_alerts: [
+                        {
+                            exp_labels: { ...task, ...rule.labels },
+                            exp_annotations: {
+                                ...annotations(rule, `opsbook-${stack}-api.1.abc (api) of stack ${stack} uses 90% of its memory limit (alert above ${t.memoryPercent}%): near being killed for memory.`),
+                                action: rule.annotations.action.replace(/\{\{ \$labels\.swarm_service \}\}/g, `opsbook-${stack}-api`),
+                            },
+                        },
+                    ],
+                },
+            ],
+        });
+    }
     const blackbox = { job: "monitoring", instance: "monitoring-blackbox:9115", service: "blackbox-exporter", stack };
     const blind = find("MonitoringTargetDown");
     cases.push({
@@ -365,7 +394,8 @@ describe("alert rules under promtool, for every preset", () => {
         for (const preset of Object.keys(PRESETS)) {
             for (const rule of alertRules(planOf(preset)).groups.flatMap((g) => g.rules)) {
                 assert.equal(rule.labels.stack, "unit", `${preset} ${rule.alert}`);
-                assert.ok(rule.labels.service !== undefined || rule.alert === "MonitoringTargetDown", `${preset} ${rule.alert} has no service label`);
+                // The two about whatever series matched take `service` from the series (the task's, or the scraped part's).
+                assert.ok(rule.labels.service !== undefined || ["MonitoringTargetDown", "MemoryNearLimit"].includes(rule.alert), `${preset} ${rule.alert} has no service label`);
                 assert.deepEqual(Object.keys(rule.annotations).sort(), ["action", "runbook", "summary"]);
                 assert.equal(rule.annotations.runbook, `README.md#${rule.alert.toLowerCase()}`);
             }

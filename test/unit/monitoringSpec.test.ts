@@ -21,7 +21,7 @@ describe("monitoring spec", () => {
     it("is on by default with the runbooks' thresholds and no receiver", () => {
         const spec = parseSpec(applyPreset({ preset: "copy-trading" }));
         assert.equal(spec.monitoring.enabled, true);
-        assert.deepEqual(spec.monitoring.thresholds, { serviceDownSeconds: 60, probeTimeoutSeconds: 5, heartbeatStaleSeconds: 120, errorsPerMinute: 10, databaseDownSeconds: 60, diskUsedPercent: 85 });
+        assert.deepEqual(spec.monitoring.thresholds, { serviceDownSeconds: 60, probeTimeoutSeconds: 5, heartbeatStaleSeconds: 120, errorsPerMinute: 10, databaseDownSeconds: 60, diskUsedPercent: 85, memoryPercent: 80 });
         assert.deepEqual(spec.monitoring.receivers, {});
         assert.equal(spec.images.monitoring, "opsbook/monitoring:1");
     });
@@ -100,7 +100,7 @@ describe("config files from the plan", () => {
     it("Prometheus: health checks through the blackbox exporter to the gateway, heartbeats and Redis through its exporter, Postgres by TCP", () => {
         const config = prometheusConfig(plan) as any;
         const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
-        assert.deepEqual(Object.keys(jobs), ["health", "postgres", "redis", "node", "monitoring"]);
+        assert.deepEqual(Object.keys(jobs), ["health", "postgres", "redis", "node", "memory", "monitoring"]);
         const listen = listenPorts(["api", "web", ...MONITORING_ENDPOINTS]);
         assert.deepEqual(jobs.health.static_configs, [
             { targets: [`http://gateway:${listen.api}/health`], labels: { stack: "staging", service: "api" } },

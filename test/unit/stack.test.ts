@@ -134,6 +134,7 @@ describe("the staging stack under mocks", () => {
             "opsbook-staging-monitoring-node-exporter",
             "opsbook-staging-monitoring-prometheus",
             "opsbook-staging-monitoring-redis-exporter",
+            "opsbook-staging-monitoring-task-memory",
             "opsbook-staging-postgres",
             "opsbook-staging-redis",
             "opsbook-staging-scheduler",
@@ -326,6 +327,21 @@ describe("the staging stack under mocks", () => {
         );
         assert.equal(spec.hostname, "{{.Node.Hostname}}");
         assert.equal(spec.readOnly, true);
+    });
+
+    it("runs the task memory exporter on every node for this stack, with the cgroups and the engine's container records read-only", () => {
+        const exporter = ofType(TYPES.service).find((s) => s.inputs.name === "opsbook-staging-monitoring-task-memory")!;
+        assert.deepEqual(exporter.inputs.mode, { global: true });
+        const spec = containerSpec(exporter);
+        assert.deepEqual(
+            spec.mounts.filter((m: { type: string }) => m.type !== "tmpfs"),
+            [
+                { type: "bind", source: "/sys/fs/cgroup", target: "/host/cgroup", readOnly: true },
+                { type: "bind", source: "/var/lib/docker/containers", target: "/host/containers", readOnly: true },
+            ],
+        );
+        assert.ok(spec.commands.includes("--stack=staging"), spec.commands.join(" "));
+        assert.deepEqual(spec.capDrops, ["ALL"]);
     });
 
     it("protects the encryption key in use and delivers the previous one beside it", () => {

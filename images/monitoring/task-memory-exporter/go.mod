@@ -1,0 +1,3 @@
+module opsbook/task-memory-exporter
+
+go 1.22
