@@ -5,7 +5,8 @@
 #
 #   npm test                 # everything
 #   npm test -- unit         # only test/unit and test/policy (no stack deployed; the promtool
-#                            # tests run `docker run` of the monitoring image)
+#                            # tests run `docker run` of the monitoring image), with the Go tests
+#                            # of the monitoring image's task memory exporter
 #   npm test -- e2e          # only test/e2e
 #   npm test -- plugins      # only the provider plugins' Go tests (random, docker: real engine)
 set -euo pipefail
@@ -41,6 +42,8 @@ if [[ "$which" == "all" || "$which" == "plugins" ]]; then
 fi
 [[ ${#files[@]} -gt 0 ]] || { progress_total; exit 0; }
 if [[ "$which" != "e2e" ]]; then
+    # The monitoring image's task memory exporter (Go): cgroup v1 and v2 layouts on a fake node.
+    run_step "task memory exporter tests (go test)" env GOTOOLCHAIN=local CGO_ENABLED=0 go test -C images/monitoring/task-memory-exporter ./...
     # The reference app's own unit tests (cron matcher, preflight, SQLite driver, ...).
     run_step "reference app unit tests" bash -c "cd app && { [[ -d node_modules ]] || npm ci --no-audit --no-fund --loglevel=error; } && npm test --silent"
 fi
