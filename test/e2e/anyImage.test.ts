@@ -23,6 +23,8 @@ describe("any image: a Perl server with neither Node.js nor curl, no database", 
         assert.deepEqual(await toolsInImage(v1, ["perl"]), ["perl (/usr/bin/perl)"], "the tool check cannot see what is in the image");
         assert.deepEqual(await toolsInImage(v1), [], "the test image must have neither Node.js nor curl nor wget");
         await stack.init(`config:
+  opsbook:monitoring:
+    enabled: false
   opsbook:postgres:
     enabled: false
   opsbook:redis:

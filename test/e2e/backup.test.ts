@@ -16,6 +16,8 @@ const PRODUCTION_POLICY = ["--policy-pack", "policies", "--policy-pack-config", 
 // The first slice (an api on Postgres, here without Redis), with its migrations so the app's
 // /items table exists, and backups at 03:00 UTC.
 const POSTGRES_SLICE = `config:
+  opsbook:monitoring:
+    enabled: false
   opsbook:redis:
     enabled: false
   opsbook:migrations:
@@ -228,6 +230,8 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
         // and an alert receiver (`monitoring-with-receiver`): a webhook, its URL set as a secret on stdin.
         await stack.pinImages();
         // The value names the config key that holds the URL; the CLI takes `urlSecret` for a secret by its name.
+        const monitoringOn = await stack.pulumi(["config", "set", "--path", "opsbook:monitoring.enabled", "true"]);
+        assert.equal(monitoringOn.code, 0, monitoringOn.stderr);
         const receiver = await stack.pulumi(["config", "set", "--plaintext", "--path", "opsbook:monitoring.receivers.webhook.urlSecret", "ALERT_WEBHOOK_URL"]);
         assert.equal(receiver.code, 0, receiver.stderr);
         const url = await stack.pulumi(["config", "set", "--secret", "ALERT_WEBHOOK_URL"], "https://alerts.example.net/opsbook");
@@ -243,7 +247,8 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
         assert.notEqual(refused.code, 0);
         assert.match(refused.stdout + refused.stderr, /backups-scheduled/);
         await stack.pulumi(["config", "rm", "--path", "opsbook:backups.enabled"]);
-        await stack.pulumi(["config", "rm", "opsbook:monitoring"]);
+        await stack.pulumi(["config", "rm", "--path", "opsbook:monitoring.receivers"]);
+        await stack.pulumi(["config", "set", "--path", "opsbook:monitoring.enabled", "false"]);
         await stack.pulumi(["config", "rm", "ALERT_WEBHOOK_URL"]);
         await stack.unpinImages();
     });
@@ -277,7 +282,7 @@ describe("online backup of the market watchdog's SQLite file, into a host direct
         } else {
             fs.chmodSync(hostDir, 0o777);
         }
-        await stack.init(`config:\n  opsbook:preset: market-watchdog\n  opsbook:backups:\n    location: ${hostDir}\n`);
+        await stack.init(`config:\n  opsbook:preset: market-watchdog\n  opsbook:monitoring:\n    enabled: false\n  opsbook:backups:\n    location: ${hostDir}\n`);
     });
     after(async () => {
         await stack.dispose();

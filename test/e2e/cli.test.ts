@@ -38,7 +38,7 @@ describe("opsbook CLI on a copy-trading stack", { timeout: 20 * 60 * 1000 }, () 
     before(async () => {
         requireEngines();
         // Backups off: the agent's first verified backup would only lengthen every deploy here.
-        await stack.init("config:\n  opsbook:preset: copy-trading\n  opsbook:backups:\n    enabled: false\n");
+        await stack.init("config:\n  opsbook:preset: copy-trading\n  opsbook:backups:\n    enabled: false\n  opsbook:monitoring:\n    enabled: false\n");
         const res = await stack.up(STAGING_POLICY);
         assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
         const outputs = await stack.outputs();
@@ -241,7 +241,7 @@ describe("opsbook CLI on a signal-bot stack: replay and read-only", { timeout: 2
 
     before(async () => {
         requireEngines();
-        await stack.init("config:\n  opsbook:preset: signal-bot\n  opsbook:backups:\n    enabled: false\n");
+        await stack.init("config:\n  opsbook:preset: signal-bot\n  opsbook:backups:\n    enabled: false\n  opsbook:monitoring:\n    enabled: false\n");
         // The bot's token is the user's; a made-up one of the real shape (no webhook is registered without `telegram.webhook`).
         const set = await stack.pulumi(["config", "set", "--secret", "TELEGRAM_BOT_TOKEN", "7000000001:AAF4x9Qd2LkVb8Zp1Rt6Yw3Hn5Jm7Kc0Ue"]);
         assert.equal(set.code, 0, set.stderr);
@@ -309,7 +309,7 @@ describe("opsbook CLI on a prediction-market stack: revoke-admin", { timeout: 20
 
     before(async () => {
         requireEngines();
-        await stack.init("config:\n  opsbook:preset: prediction-market\n  opsbook:backups:\n    enabled: false\n");
+        await stack.init("config:\n  opsbook:preset: prediction-market\n  opsbook:backups:\n    enabled: false\n  opsbook:monitoring:\n    enabled: false\n");
         const res = await stack.up(STAGING_POLICY);
         assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
         const outputs = await stack.outputs();

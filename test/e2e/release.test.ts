@@ -8,6 +8,8 @@ import { underLoad } from "./loadProbe";
 
 // Two api replicas behind the gateway, Postgres and Redis; the release label is the only change.
 const SPEC = `config:
+  opsbook:monitoring:
+    enabled: false
   opsbook:release: "1"
   opsbook:services:
     api:

@@ -12,6 +12,8 @@ import { TestStack, assertSecretsOnlyAsFiles, docker, requireEngines, taskContai
 import { underLoad } from "./loadProbe";
 
 const SPEC = `config:
+  opsbook:monitoring:
+    enabled: false
   opsbook:services:
     api:
       replicas: 2

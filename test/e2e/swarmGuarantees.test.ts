@@ -151,6 +151,8 @@ describe("swarm guarantees: rollback, one Postgres per volume, stable endpoints,
     let previewAfterRollback: number | undefined;
 
     const spec = (image: string) => `config:
+  opsbook:monitoring:
+    enabled: false
   opsbook:services:
     api:
       image: ${image}

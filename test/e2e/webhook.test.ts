@@ -79,6 +79,7 @@ describe("Telegram webhook: signal-bot against a fake Bot API", { timeout: 40 * 
             [
                 "config:",
                 "  opsbook:preset: signal-bot",
+                "  opsbook:monitoring: {enabled: false}",
                 "  opsbook:telegram:",
                 `    apiBaseUrl: ${api.baseUrl}`,
                 "    webhook:",
