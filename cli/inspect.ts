@@ -2,9 +2,10 @@
 // and leave no audit entry.
 import * as http from "node:http";
 import { LABEL_IMAGE_REF } from "../components/naming";
+import { Engine } from "./engine";
 import { CliError, EXIT } from "./errors";
-
 import { StackContext } from "./stack";
+import { TaskResult } from "./toolTask";
 
 export interface ServiceStatus {
     /** The name a person uses (the spec's service name, or postgres, redis, scheduler, backups). */
@@ -225,18 +226,31 @@ export async function serviceLogs(ctx: StackContext, service: string, opts: { fo
  * `docker exec` in the service's newest running task on this engine: runs exactly what the person
  * typed, nothing assumed inside the image. Exits with the command's own exit code.
  */
-export async function execInService(ctx: StackContext, service: string, typed: string[]): Promise<number> {
-    // `exec api -- ls`: the `--` that ends opsbook's own options is not part of the command.
-    const command = typed[0] === "--" ? typed.slice(1) : typed;
-    if (command.length === 0) {
-        throw new CliError(EXIT.USAGE, "exec needs a command after --, e.g. `opsbook exec api -- ls /run/secrets`");
-    }
+/** The service's first running task on the stack's engine; UNAVAILABLE (with where to look) when none runs. */
+async function runningTask(ctx: StackContext, service: string): Promise<{ engine: Engine; task: string }> {
     const swarm = await ctx.swarmService(service);
     const engine = await ctx.engine();
     const [task] = await engine.runningTasks(swarm);
     if (!task) {
         throw new CliError(EXIT.UNAVAILABLE, `no running task of \`${service}\` (${swarm}) on this engine; 'docker service ps ${swarm}' shows why`);
     }
+    return { engine, task };
+}
+
+/** Runs `command` (argv, no shell) in a running task of `service` and captures what it prints. */
+export async function commandInService(ctx: StackContext, service: string, command: string[]): Promise<TaskResult> {
+    const { engine, task } = await runningTask(ctx, service);
+    const res = await engine.docker(["exec", task, ...command]);
+    return { ok: res.code === 0, kind: "command", exitCode: res.code, output: res.stdout, error: res.code === 0 ? undefined : res.stderr.trim() || undefined };
+}
+
+export async function execInService(ctx: StackContext, service: string, typed: string[]): Promise<number> {
+    // `exec api -- ls`: the `--` that ends opsbook's own options is not part of the command.
+    const command = typed[0] === "--" ? typed.slice(1) : typed;
+    if (command.length === 0) {
+        throw new CliError(EXIT.USAGE, "exec needs a command after --, e.g. `opsbook exec api -- ls /run/secrets`");
+    }
+    const { engine, task } = await runningTask(ctx, service);
     const tty = process.stdin.isTTY && process.stdout.isTTY ? ["-t"] : [];
     return engine.attached(["exec", "-i", ...tty, task, ...command]);
 }

@@ -57,7 +57,9 @@ function printTaskResult(result: TaskResult | undefined, json: boolean): void {
         return;
     }
     if (json) {
-        printJson(result.kind === "sql" ? { rows: result.rows } : { status: result.status, body: result.body });
+        printJson(result.kind === "sql" ? { rows: result.rows } : result.kind === "command" ? { exitCode: result.exitCode, output: result.output } : { status: result.status, body: result.body });
+    } else if (result.kind === "command") {
+        process.stdout.write(result.output);
     } else if (result.kind === "sql") {
         process.stdout.write(table(result.rows));
     } else {

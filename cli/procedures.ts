@@ -9,6 +9,7 @@ import { ConfigChange, changeConfigAndDeploy, configPreview, configValue, descri
 import { Progress } from "./progress";
 import { runChange } from "./safety";
 import { StackContext } from "./stack";
+import { commandInService } from "./inspect";
 import { TaskResult, runToolTask } from "./toolTask";
 
 export interface ChangeOptions {
@@ -269,8 +270,10 @@ export async function runProcedure(
         throw new CliError(EXIT.USAGE, `procedure ${name} acts on service \`${action.service}\`, which stack ${ctx.name} does not have (its services: ${Object.keys(spec.services).join(", ")})`);
     }
     const run = async (): Promise<TaskResult> => {
-        const result = await progress.run(`${name}: task on the ${ctx.name} data network`, () =>
-            action.kind === "sql"
+        const result = await progress.run(action.kind === "command" ? `${name}: in a running task of ${action.service}` : `${name}: task on the ${ctx.name} data network`, () =>
+            action.kind === "command"
+                ? commandInService(ctx, action.service, commandArgv(action.command, values))
+                : action.kind === "sql"
                 ? runToolTask(ctx, action.service, { kind: "sql", secretEnv: "DATABASE_URL", sql: action.sql, vars: values })
                 : runToolTask(ctx, action.service, {
                       kind: "http",
@@ -281,7 +284,12 @@ export async function runProcedure(
                   }),
         );
         if (!result.ok) {
-            const why = result.kind === "http" ? `HTTP ${result.status}${result.error ? ` (${result.error})` : ""}: ${JSON.stringify(result.body)}` : result.error;
+            const why =
+                result.kind === "http"
+                    ? `HTTP ${result.status}${result.error ? ` (${result.error})` : ""}: ${JSON.stringify(result.body)}`
+                    : result.kind === "command"
+                      ? `exit ${result.exitCode}${result.error ? `: ${result.error}` : ""}${result.output ? `\n${result.output.trimEnd()}` : ""}`
+                      : result.error;
             throw new CliError(EXIT.FAILED, `${name} failed: ${why}`);
         }
         return result;
@@ -290,10 +298,17 @@ export async function runProcedure(
         return run();
     }
     const what =
-        action.kind === "sql"
+        action.kind === "command"
+            ? `run in a running task of ${action.service} (its env and secret files, as the service has them): ${commandArgv(action.command, values).join(" ")}`
+            : action.kind === "sql"
             ? `run as ${action.service}'s database role (its DATABASE_URL secret, in a task of the stack's tool image on the data network):\n       ${action.sql}${Object.keys(values).length ? `\n       with ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(", ")}` : ""}`
             : `${action.method} http://${action.service}:${spec.services[action.service].port}${action.path} inside the stack network with ${action.service}'s ${action.bearerSecret} as bearer (mounted from its swarm secret, never shown)${Object.keys(values).length ? `, ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(", ")}` : ""}`;
     return runChange(ctx, { procedure: name, args: values, yes: opts.yes, plan: [what] }, progress, run);
+}
+
+/** A `command` procedure's argv: each `{name}` element is that argument's value, as one element. Pure. */
+export function commandArgv(command: readonly string[], values: Record<string, string>): string[] {
+    return command.map((part) => part.replace(/^\{(\w+)\}$/, (whole, arg: string) => values[arg] ?? whole));
 }
 
 /** YYYY-MM-DD that is a real calendar day (the app refuses anything else with a 400 after the fact). */

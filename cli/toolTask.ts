@@ -18,7 +18,9 @@ export type TaskAction =
 
 export type TaskResult =
     | { ok: boolean; kind: "sql"; rows: Record<string, string>[]; error?: string }
-    | { ok: boolean; kind: "http"; status: number; body: unknown; error?: string };
+    | { ok: boolean; kind: "http"; status: number; body: unknown; error?: string }
+    /** The app's own command run in a task of the service (a `command` procedure). */
+    | { ok: boolean; kind: "command"; exitCode: number; output: string; error?: string };
 
 const RESULT_MARK = "OPSBOOK-RESULT ";
 

@@ -1,7 +1,7 @@
 // Seed 004: an energy-trading API. API_KEY plus either CLIENT_CERT_SUBJECT_HEADER or the
 // OIDC_ISSUER/OIDC_AUDIENCE pair; DATABASE_URL or the DB_* trio; a preflight that fails fast
 // before migrations; Prometheus metrics on METRICS_PORT; read-only mode after a restore.
-import { MIGRATE, PREFLIGHT, PresetSpec } from "./types";
+import { MIGRATE, PREFLIGHT, PresetSpec, Procedures } from "./types";
 
 export const energyTrading: PresetSpec = {
     redis: { enabled: false },
@@ -25,5 +25,19 @@ export const energyTrading: PresetSpec = {
             },
             uses: ["postgres"],
         },
+    },
+};
+
+/**
+ * Seed 004's checks: "After restores, rerun the preflight validator to ensure connectivity" (and
+ * before rollout). The app's own preflight (the reference app's stands in for
+ * `python scripts/preflight_check.py`), run in a running api task, so it checks the env, the
+ * secret files and the database the api really has. It changes nothing.
+ */
+export const energyTradingProcedures: Procedures = {
+    preflight: {
+        description: "rerun the app's preflight in a running api task: env, secrets and database reachable (seed 004, after a restore)",
+        changes: false,
+        action: { kind: "command", service: "api", command: PREFLIGHT },
     },
 };

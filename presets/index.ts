@@ -1,7 +1,7 @@
 // The five runbook systems as named presets. A stack picks one with `opsbook:preset` and may
 // override any key; the merge is deep for maps and replaces lists and scalars.
 import { copyTrading, copyTradingProcedures } from "./copy-trading";
-import { energyTrading } from "./energy-trading";
+import { energyTrading, energyTradingProcedures } from "./energy-trading";
 import { marketWatchdog } from "./market-watchdog";
 import { predictionMarket, predictionMarketProcedures } from "./prediction-market";
 import { signalBot } from "./signal-bot";
@@ -19,6 +19,7 @@ export const PRESETS: Record<string, PresetSpec> = {
 export const PRESET_PROCEDURES: Readonly<Record<string, Procedures>> = {
     "copy-trading": copyTradingProcedures,
     "prediction-market": predictionMarketProcedures,
+    "energy-trading": energyTradingProcedures,
 };
 
 function isMap(v: unknown): v is Record<string, unknown> {

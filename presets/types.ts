@@ -8,8 +8,9 @@ export const PREFLIGHT = ["node", "/app/dist/main.js", "preflight"];
 
 /**
  * A runbook procedure a preset declares, as data: the `opsbook` CLI runs it on a stack of that
- * preset (`opsbook <name> [args]`) through a task of the stack's own tool image on the stack's
- * data network, so it needs nothing inside the team's images and no port published.
+ * preset (`opsbook <name> [args]`): SQL and HTTP through a task of the stack's own tool image on
+ * the stack's data network, so they need nothing inside the team's images and no port published;
+ * a `command` is the app's own (its runbook names it), run in the service's running task.
  */
 export interface ProcedureSpec {
     /** One line for `--help`: what the procedure does, in the runbook's words. */
@@ -52,6 +53,12 @@ export type ProcedureAction =
           readonly bearerSecret: string;
           /** JSON body; a value `{name}` is replaced by the argument of that name. */
           readonly body?: Readonly<Record<string, string>>;
-      };
+      }
+    /**
+     * The app's own command, run in one of the service's running tasks (`docker exec`, argv form:
+     * no shell), so it sees the service's env and secret files as the service does. An element
+     * `{name}` is replaced by the argument of that name, as one argv element.
+     */
+    | { readonly kind: "command"; readonly service: string; readonly command: readonly string[] };
 
 export type Procedures = Readonly<Record<string, ProcedureSpec>>;

@@ -289,6 +289,14 @@ describe("opsbook CLI on a signal-bot stack: replay and read-only", { timeout: 2
         assert.deepEqual([latest.procedure, latest.result, latest.args], ["replay eod", "failed", { job: "eod", date: "2026-11-21" }]);
         assert.match(latest.error, /the replay of eod failed/);
     });
+
+    it("read-only off: writes are accepted again, and what was written before is still there", async () => {
+        const off = await opsbook("read-only", "off", "--yes");
+        assert.equal(off.code, 0, off.stderr);
+        assert.match(off.stderr, /set opsbook:readOnly: true -> \(not set\)/);
+        assert.equal((await httpPost(`${app}/items`, { name: "after" })).status, 201);
+        assert.deepEqual((await httpGet(`${app}/items`)).body.items.map((i: any) => i.name).sort(), ["after", "before"]);
+    });
 });
 
 describe("opsbook CLI on a prediction-market stack: revoke-admin", { timeout: 20 * 60 * 1000 }, () => {
@@ -331,5 +339,77 @@ describe("opsbook CLI on a prediction-market stack: revoke-admin", { timeout: 20
         assert.equal(await reconcileWith(fresh), 200);
         assert.equal((await httpGet(`${backend}/health`)).status, 200);
         assert.ok(!res.stderr.includes(old) && !res.stderr.includes(fresh) && !res.stdout.includes(fresh), "a key value was printed");
+    });
+
+    it("invalidate-sessions: a new JWT_SECRET reaches the backend's running task; the backend serves; audited", async () => {
+        const jwtSecret = async (): Promise<string> => {
+            const service = await inspect(backendService, "service");
+            const mount = (service.Spec.TaskTemplate.ContainerSpec.Secrets ?? []).find((s: any) => s.File.Name.endsWith("/JWT_SECRET"));
+            assert.ok(mount, "the backend mounts no JWT_SECRET");
+            return (await stackSecretValues(stack)).bySecretId.get(mount.SecretID) ?? "";
+        };
+        const fileInTask = async (): Promise<string> => {
+            const res = await docker("exec", await taskContainer(backendService), "cat", "/run/secrets/JWT_SECRET");
+            assert.equal(res.code, 0, res.stderr);
+            return res.stdout;
+        };
+        const before = await jwtSecret();
+        assert.equal(await fileInTask(), before);
+        stack.log("opsbook invalidate-sessions --yes");
+        const res = await run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "--policy-config", "policies/config/staging.json", "invalidate-sessions", "--yes"], { env: stack.env });
+        assert.equal(res.code, 0, res.stderr);
+        assert.match(res.stderr, /set opsbook:rotation\.JWT_SECRET: \(not set\) -> 1/);
+        const after = await jwtSecret();
+        assert.notEqual(after, before, "JWT_SECRET did not change");
+        // Tokens signed with the old secret no longer verify: the running task holds only the new one.
+        assert.equal(await fileInTask(), after);
+        assert.equal((await httpGet(`${backend}/health`)).status, 200);
+        const audit = await run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "audit", "--json"], { env: stack.env });
+        const [latest] = JSON.parse(audit.stdout);
+        assert.deepEqual([latest.procedure, latest.result], ["invalidate-sessions", "ok"]);
+        assert.ok(!audit.stdout.includes(after) && !res.stderr.includes(after), "the new secret was printed");
+    });
+});
+
+describe("opsbook CLI on an energy-trading stack: preflight (seed 004, after a restore)", { timeout: 20 * 60 * 1000 }, () => {
+    const stack = new TestStack("e2e-clien");
+    let postgres = "";
+
+    const opsbook = (...args: string[]) => {
+        stack.log(`opsbook ${args.join(" ")}`);
+        return run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "--policy-config", "policies/config/staging.json", ...args], { env: stack.env });
+    };
+
+    before(async () => {
+        requireEngines();
+        await stack.init("config:\n  opsbook:preset: energy-trading\n  opsbook:backups:\n    enabled: false\n  opsbook:monitoring:\n    enabled: false\n");
+        // Seed 004's identity header: the team's own value, set as a secret.
+        const set = await stack.pulumi(["config", "set", "--secret", "CLIENT_CERT_SUBJECT_HEADER"], "X-SSL-Client-S-DN");
+        assert.equal(set.code, 0, set.stderr);
+        const res = await stack.up(STAGING_POLICY);
+        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        postgres = (await stack.outputs()).postgresService;
+    });
+    after(() => stack.dispose());
+
+    it("preflight runs the app's own check in a running api task: exit 0 with its checks; with Postgres down, exit 1 naming the database", async () => {
+        const ok = await opsbook("preflight");
+        assert.equal(ok.code, 0, ok.stderr);
+        assert.match(ok.stdout, /preflight ok: the database answers SELECT 1/);
+        assert.match(ok.stdout, /preflight passed/);
+        // It changes nothing: no confirmation asked (stdin is no terminal) and no audit entry.
+        assert.deepEqual(JSON.parse((await opsbook("audit", "--json")).stdout), []);
+
+        const down = await docker("service", "scale", "--detach", `${postgres}=0`);
+        assert.equal(down.code, 0, down.stderr);
+        try {
+            await waitFor("Postgres stopped", 60, () => docker("ps", "-q", "--filter", `label=com.docker.swarm.service.name=${postgres}`), (r) => r.stdout.trim() === "");
+            const failed = await opsbook("preflight");
+            assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+            assert.match(failed.stderr, /preflight failed: exit 1/);
+            assert.match(failed.stderr, /the database did not answer SELECT 1/);
+        } finally {
+            await docker("service", "scale", `${postgres}=1`);
+        }
     });
 });

@@ -61,6 +61,12 @@ describe("preset procedures", () => {
                         const arg = /^\{(\w+)\}$/.exec(v)?.[1];
                         assert.ok(!arg || p.arguments?.some((x) => x.name === arg), `${preset} ${name}: body names unknown argument ${arg}`);
                     }
+                } else if (a.kind === "command") {
+                    assert.ok(a.command.length > 0, `${preset} ${name}: an empty command`);
+                    for (const part of a.command) {
+                        const arg = /^\{(\w+)\}$/.exec(part)?.[1];
+                        assert.ok(!arg || [...(p.arguments ?? []), ...(p.options ?? [])].some((x) => x.name === arg), `${preset} ${name}: the command names unknown argument ${arg}`);
+                    }
                 } else {
                     assert.ok(svc.uses.includes("postgres"), `${preset} ${name}: ${a.service} has no database`);
                     for (const m of a.sql.matchAll(/:'?(\w+)'?/g)) {
