@@ -373,7 +373,7 @@ describe("opsbook CLI on a prediction-market stack: revoke-admin", { timeout: 20
 
 describe("opsbook CLI on an energy-trading stack: preflight (seed 004, after a restore)", { timeout: 20 * 60 * 1000 }, () => {
     const stack = new TestStack("e2e-clien");
-    let postgres = "";
+    let api = "";
 
     const opsbook = (...args: string[]) => {
         stack.log(`opsbook ${args.join(" ")}`);
@@ -388,28 +388,31 @@ describe("opsbook CLI on an energy-trading stack: preflight (seed 004, after a r
         assert.equal(set.code, 0, set.stderr);
         const res = await stack.up(STAGING_POLICY);
         assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
-        postgres = (await stack.outputs()).postgresService;
+        api = (await stack.outputs()).services.api;
     });
     after(() => stack.dispose());
 
-    it("preflight runs the app's own check in a running api task: exit 0 with its checks; with Postgres down, exit 1 naming the database", async () => {
+    it("preflight runs the app's own check in a running api task, with the api's env and secret files; no task, exit 4", async () => {
         const ok = await opsbook("preflight");
         assert.equal(ok.code, 0, ok.stderr);
+        // The api's own secrets as the api sees them (files), and its database.
+        assert.match(ok.stdout, /preflight ok: CLIENT_CERT_SUBJECT_HEADER is set/);
         assert.match(ok.stdout, /preflight ok: the database answers SELECT 1/);
         assert.match(ok.stdout, /preflight passed/);
         // It changes nothing: no confirmation asked (stdin is no terminal) and no audit entry.
         assert.deepEqual(JSON.parse((await opsbook("audit", "--json")).stdout), []);
 
-        const down = await docker("service", "scale", "--detach", `${postgres}=0`);
+        // With the database down the api itself is replaced (its health check fails), so the
+        // failure a person meets is "no running task": said, with where to look, exit 4.
+        const down = await docker("service", "scale", "--detach", `${api}=0`);
         assert.equal(down.code, 0, down.stderr);
         try {
-            await waitFor("Postgres stopped", 60, () => docker("ps", "-q", "--filter", `label=com.docker.swarm.service.name=${postgres}`), (r) => r.stdout.trim() === "");
-            const failed = await opsbook("preflight");
-            assert.equal(failed.code, 1, failed.stdout + failed.stderr);
-            assert.match(failed.stderr, /preflight failed: exit 1/);
-            assert.match(failed.stderr, /the database did not answer SELECT 1/);
+            await waitFor("the api stopped", 60, () => docker("ps", "-q", "--filter", `label=com.docker.swarm.service.name=${api}`), (r) => r.stdout.trim() === "");
+            const none = await opsbook("preflight");
+            assert.equal(none.code, 4, none.stdout + none.stderr);
+            assert.match(none.stderr, new RegExp(`no running task of \`api\` \\(${api}\\) on this engine; 'docker service ps ${api}' shows why`));
         } finally {
-            await docker("service", "scale", `${postgres}=1`);
+            await docker("service", "scale", `${api}=1`);
         }
     });
 });
