@@ -4,6 +4,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { settledAfter } from "../providers/serviceSettled";
 import {
+    BACKUP_AGENT_HOST,
+    BACKUP_AGENT_METRICS_PORT,
     BACKUP_MOUNT,
     BACKUP_UID,
     BackupTarget,
@@ -167,9 +169,10 @@ export class Backups extends pulumi.ComponentResource {
                 BACKUP_KEEP_MONTHS: String(keep.months),
                 BACKUP_TARGETS: JSON.stringify(agentTargets),
                 BACKUP_LOCATION: where,
+                BACKUP_METRICS_PORT: String(BACKUP_AGENT_METRICS_PORT),
             },
             secrets,
-            networks: [{ id: args.network.id, aliases: ["backup"] }],
+            networks: [{ id: args.network.id, aliases: [BACKUP_AGENT_HOST] }],
             volumes: [
                 { source: locationVolume.name, target: BACKUP_MOUNT },
                 // Read-write: a WAL-mode reader writes the -shm index, and restore writes the file.

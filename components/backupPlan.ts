@@ -22,6 +22,9 @@ export {
 } from "../images/backup/agent/plan";
 
 /** Where the agent sees the backup location, and the volumes of the SQLite databases it copies. */
+/** The agent's alias on the data network, and the port of its /metrics (read by the stack's Prometheus). */
+export const BACKUP_AGENT_HOST = "backup";
+export const BACKUP_AGENT_METRICS_PORT = 9187;
 export const BACKUP_MOUNT = "/backups";
 export const SOURCES_MOUNT = "/sources";
 

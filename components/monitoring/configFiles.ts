@@ -77,6 +77,9 @@ export function prometheusConfig(plan: MonitoringPlan): object {
                 honor_labels: true,
                 relabel_configs: [{ target_label: "stack", replacement: stack }],
             },
+            ...(plan.backupAgent
+                ? [{ job_name: JOBS.backup, static_configs: [{ targets: [plan.backupAgent], labels: { stack, service: "backups" } }] }]
+                : []),
             {
                 job_name: JOBS.monitoring,
                 static_configs: [

@@ -2,6 +2,7 @@
 // gateway, the path users take), the heartbeats, the databases. The rules, Prometheus's config and
 // the component all read this plan, so a target and its alert cannot drift apart. Pure.
 import { StackIdentity, engineName } from "../naming";
+import { BACKUP_AGENT_HOST, BACKUP_AGENT_METRICS_PORT, backupsEnabled } from "../backupPlan";
 import type { Spec } from "../spec";
 import type { MonitoringSpec } from "./settings";
 
@@ -79,6 +80,8 @@ export interface MonitoringPlan {
     readonly postgres?: string;
     /** True when the stack has Redis (its exporter is scraped). */
     readonly redis: boolean;
+    /** `host:port` of the backup agent's /metrics, when the stack backs up. */
+    readonly backupAgent?: string;
     readonly settings: MonitoringSpec;
 }
 
@@ -130,6 +133,7 @@ export function monitoringPlan(
         taskMemoryTasks: `tasks.${engineName(identity, "monitoring-task-memory")}`,
         postgres: spec.postgres.enabled ? "postgres:5432" : undefined,
         redis: spec.redis.enabled,
+        backupAgent: backupsEnabled(spec) ? `${BACKUP_AGENT_HOST}:${BACKUP_AGENT_METRICS_PORT}` : undefined,
         settings: spec.monitoring,
     };
 }

@@ -7,7 +7,7 @@ import { duration } from "../hardening";
 import { DISK_MOUNT_ROOT, MonitoringPlan } from "./plan";
 
 /** Prometheus job names, shared by the scrape config and the rules. */
-export const JOBS = { health: "health", app: "app", postgres: "postgres", redis: "redis", node: "node", memory: "memory", monitoring: "monitoring" } as const;
+export const JOBS = { health: "health", app: "app", postgres: "postgres", redis: "redis", node: "node", memory: "memory", backup: "backup", monitoring: "monitoring" } as const;
 
 /** One alerting rule as Prometheus reads it. */
 export interface AlertRule {
@@ -23,7 +23,7 @@ export interface RuleFile {
 }
 
 /** The alert names, each a section of the README's "Monitoring and alerts". */
-export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "DiskSpaceLow", "MemoryNearLimit", "MonitoringTargetDown"] as const;
+export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "DiskSpaceLow", "MemoryNearLimit", "BackupStale", "MonitoringTargetDown"] as const;
 export type AlertName = (typeof ALERTS)[number];
 
 /** A PromQL string literal (Go's double-quoted syntax, which JSON's escaping matches for these values). */
@@ -137,6 +137,25 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
         );
     });
 
+    // The agent's own verdict per target (fresh: a verified backup within two schedule periods,
+    // images/backup/agent/plan.js), so the rule and `npm run backup -- health` cannot disagree.
+    // The value is the last verified backup's age, or 0 when there is none yet.
+    const stale = `opsbook_backup_target_fresh{job=${q(JOBS.backup)}} == 0`;
+    const age = `opsbook_backup_last_verified_age_seconds{job=${q(JOBS.backup)}}`;
+    const backups = plan.backupAgent
+        ? [
+              rule(
+                  "BackupStale",
+                  "backups",
+                  `(${age} and on(target) (${stale})) or on(target) ((${stale}) * 0 unless on(target) ${age})`,
+                  10 * 60,
+                  `No verified backup of {{ $labels.target }} in stack ${stack} within two schedule periods: ` +
+                      `{{ if gt $value 0.0 }}the last was verified {{ $value | humanizeDuration }} ago{{ else }}none has been verified yet{{ end }}.`,
+                  `\`npm run backup -- status\` says why (a failed dump, a failed verification, the agent not running); \`npm run backup -- now\` once fixed. Until then a restore can only go back to the last verified backup.`,
+              ),
+          ]
+        : [];
+
     const memory = rule(
         "MemoryNearLimit",
         undefined,
@@ -150,7 +169,7 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
     const blind = rule(
         "MonitoringTargetDown",
         undefined,
-        `up{job=~${q(`${JOBS.monitoring}|${JOBS.redis}|${JOBS.node}|${JOBS.memory}`)}} == 0`,
+        `up{job=~${q(`${JOBS.monitoring}|${JOBS.redis}|${JOBS.node}|${JOBS.memory}|${JOBS.backup}`)}} == 0`,
         Math.max(60, 4 * interval),
         `Monitoring of stack ${stack} is partly blind: Prometheus cannot scrape {{ $labels.service }} ({{ $labels.instance }}).`,
         `\`docker service ps\` and \`docker service logs\` of the stack's monitoring services (\`docker service ls --filter label=opsbook.stack=${stack} --filter label=opsbook.component=monitoring\`).`,
@@ -159,7 +178,7 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
     return {
         groups: [
             { name: `${stack}-services`, rules: [...health, ...heartbeats, ...errors, memory] },
-            { name: `${stack}-data`, rules: [...databases, ...disk] },
+            { name: `${stack}-data`, rules: [...databases, ...disk, ...backups] },
             { name: `${stack}-monitoring`, rules: [blind] },
         ].filter((g) => g.rules.length > 0),
     };

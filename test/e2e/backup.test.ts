@@ -146,6 +146,15 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
         assert.equal(status.targets[0].target, "postgres-app");
         assert.equal(status.targets[0].lastVerified.name, backedUp);
         assert.ok(status.targets[0].lastVerified.ageSeconds >= 0 && status.targets[0].lastVerified.ageSeconds < 600, JSON.stringify(status));
+
+        // The same verdict as the stack's Prometheus reads it from the agent's /metrics, asked from
+        // inside the agent's task (the port is published nowhere).
+        const metrics = await docker("exec", task, "node", "-e", "fetch('http://127.0.0.1:9187/metrics').then(async (r) => process.stdout.write(r.status + '\\n' + (await r.text())))");
+        assert.equal(metrics.code, 0, metrics.stderr);
+        assert.match(metrics.stdout, /^200\n/);
+        assert.match(metrics.stdout, /^opsbook_backup_target_fresh\{target="postgres-app"\} 1$/m);
+        assert.match(metrics.stdout, /^opsbook_backup_last_verified_age_seconds\{target="postgres-app"\} \d+$/m);
+        assert.match(metrics.stdout, /^opsbook_backup_stale_after_seconds 172800$/m);
     });
 
     it("restores deleted rows, after the stack name is typed and a safety backup is taken; the app keeps its grants", async () => {

@@ -77,3 +77,23 @@ describe("one cron grammar (croner)", () => {
         assert.equal(result.code, 0, result.out);
     });
 });
+
+describe("the backup agent's /metrics", () => {
+    it("gives the health verdict per target, the age of the newest verified backup (none when there is none) and the bound", () => {
+        const text = agent.metricsText({
+            ok: false,
+            staleAfterSeconds: 172800,
+            targets: [
+                { target: "postgres-app", ok: true, lastVerified: { ageSeconds: 3600 } },
+                { target: "sqlite-data", ok: false, lastVerified: null },
+            ],
+        });
+        assert.match(text, /^opsbook_backup_target_fresh\{target="postgres-app"\} 1$/m);
+        assert.match(text, /^opsbook_backup_target_fresh\{target="sqlite-data"\} 0$/m);
+        assert.match(text, /^opsbook_backup_last_verified_age_seconds\{target="postgres-app"\} 3600$/m);
+        assert.doesNotMatch(text, /last_verified_age_seconds\{target="sqlite-data"\}/);
+        assert.match(text, /^opsbook_backup_stale_after_seconds 172800$/m);
+        assert.match(text, /^opsbook_backup_manifest_readable 1$/m);
+        assert.match(agent.metricsText({ ok: false, staleAfterSeconds: 1, problem: "unreadable", targets: [] }), /^opsbook_backup_manifest_readable 0$/m);
+    });
+});

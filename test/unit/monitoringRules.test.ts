@@ -235,6 +235,41 @@ function casesFor(plan: MonitoringPlan): Case[] {
             ],
         });
     }
+    if (plan.backupAgent) {
+        const agent = { job: "backup", instance: plan.backupAgent, service: "backups", stack };
+        const rule = find("BackupStale");
+        const db = { ...agent, target: "postgres:app" };
+        const fresh = { ...agent, target: "sqlite:/data/app.db" };
+        const never = { ...agent, target: "sqlite:/data/new.db" };
+        cases.push({
+            name: "a backup gone stale, another never verified",
+            input: [
+                // Fresh for 5 minutes (age 20 h), then the agent's verdict turns (age past 48 h).
+                { series: series("opsbook_backup_target_fresh", db), values: "1x20 0x40" },
+                { series: series("opsbook_backup_last_verified_age_seconds", db), values: "72000x20 180000x40" },
+                { series: series("opsbook_backup_target_fresh", fresh), values: "1x60" },
+                { series: series("opsbook_backup_last_verified_age_seconds", fresh), values: "3600x60" },
+                { series: series("opsbook_backup_target_fresh", never), values: "0x60" },
+            ],
+            checks: [
+                { eval_time: "9m", alertname: "BackupStale", exp_alerts: [] },
+                {
+                    eval_time: "16m",
+                    alertname: "BackupStale",
+                    exp_alerts: [
+                        {
+                            exp_labels: { ...db, ...rule.labels },
+                            exp_annotations: annotations(rule, `No verified backup of postgres:app in stack ${stack} within two schedule periods: the last was verified 2d 2h 0m 0s ago.`),
+                        },
+                        {
+                            exp_labels: { ...never, ...rule.labels },
+                            exp_annotations: annotations(rule, `No verified backup of sqlite:/data/new.db in stack ${stack} within two schedule periods: none has been verified yet.`),
+                        },
+                    ],
+                },
+            ],
+        });
+    }
     const blackbox = { job: "monitoring", instance: "monitoring-blackbox:9115", service: "blackbox-exporter", stack };
     const blind = find("MonitoringTargetDown");
     cases.push({

@@ -100,7 +100,7 @@ describe("config files from the plan", () => {
     it("Prometheus: health checks through the blackbox exporter to the gateway, heartbeats and Redis through its exporter, Postgres by TCP", () => {
         const config = prometheusConfig(plan) as any;
         const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
-        assert.deepEqual(Object.keys(jobs), ["health", "postgres", "redis", "node", "memory", "monitoring"]);
+        assert.deepEqual(Object.keys(jobs), ["health", "postgres", "redis", "node", "memory", "backup", "monitoring"]);
         const listen = listenPorts(["api", "web", ...MONITORING_ENDPOINTS]);
         assert.deepEqual(jobs.health.static_configs, [
             { targets: [`http://gateway:${listen.api}/health`], labels: { stack: "staging", service: "api" } },

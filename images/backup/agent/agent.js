@@ -3,7 +3,8 @@
 // opsbook backup agent. One long-running container per stack runs `serve`; operators reach the
 // other commands with `docker exec <agent> backup-agent <command>` (npm run backup does that).
 //
-//   serve                          back up on BACKUP_SCHEDULE (UTC); catch up at start when due
+//   serve                          back up on BACKUP_SCHEDULE (UTC); catch up at start when due;
+//                                  GET /metrics on BACKUP_METRICS_PORT (the health verdict, ages)
 //   now [--json]                   back up every target now, verify, prune; exit 1 if one failed
 //   list [--json]                  backups with status, size, age; * marks the restore default
 //   verify [name] [--json]         restore a stored backup into a scratch database again
@@ -13,9 +14,11 @@
 //   health                         one-line status; exit 0 when every target is fresh
 //
 // Env: BACKUP_DIR (/backups), BACKUP_SCHEDULE, BACKUP_KEEP_DAYS|WEEKS|MONTHS, BACKUP_TARGETS (JSON),
-// BACKUP_POSTGRES_URL or BACKUP_POSTGRES_URL_FILE (secret), BACKUP_LOCATION (how it is shown to people).
+// BACKUP_POSTGRES_URL or BACKUP_POSTGRES_URL_FILE (secret), BACKUP_LOCATION (how it is shown to people),
+// BACKUP_METRICS_PORT (`serve` answers GET /metrics there for the stack's Prometheus; 0: off).
 "use strict";
 const fs = require("fs");
+const http = require("http");
 const path = require("path");
 const plan = require("./plan");
 const pg = require("./postgres");
@@ -75,6 +78,7 @@ function loadConfig(env = process.env) {
         cron,
         periodSeconds: plan.periodSeconds(cron),
         staleAfterSeconds: plan.staleAfterSeconds(cron),
+        metricsPort: count("BACKUP_METRICS_PORT", 0, 0),
         keep,
         targets,
         conn,
@@ -607,6 +611,23 @@ async function serve(cfg) {
         );
     }
     progress.step(`agent up: ${cfg.targets.map(describe).join(", ")} -> ${cfg.location}; schedule \`${cfg.cron.source}\` UTC, stale after ${plan.formatAge(cfg.staleAfterSeconds)}`);
+
+    // The stack's Prometheus reads the same verdict `health` prints, on the data network only.
+    if (cfg.metricsPort > 0) {
+        http.createServer((req, res) => {
+            if (req.method !== "GET" || req.url !== "/metrics") {
+                res.writeHead(404).end();
+                return;
+            }
+            try {
+                res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4" }).end(plan.metricsText(statusOf(cfg)));
+            } catch (err) {
+                res.writeHead(500).end(redact(/** @type {Error} */ (err).message));
+            }
+        })
+            .on("error", (err) => progress.step(`metrics on :${cfg.metricsPort} unavailable: ${err.message}`))
+            .listen(cfg.metricsPort);
+    }
 
     /** @param {string} trigger @param {Target[]} [only] */
     const run = async (trigger, only) => {

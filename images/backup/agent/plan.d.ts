@@ -93,3 +93,6 @@ export function formatAge(seconds: number): string;
 export function formatSize(bytes: number): string;
 /** Why a restore's tables and row counts differ from the backup's record; undefined when they match. */
 export function compareChecks(expected: BackupCheck | undefined, actual: BackupCheck): string | undefined;
+
+/** The agent's status as Prometheus text (its /metrics). */
+export function metricsText(status: { ok: boolean; staleAfterSeconds: number; problem?: string; targets: { target: string; ok: boolean; lastVerified: { ageSeconds: number } | null }[] }): string;

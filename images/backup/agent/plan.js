@@ -444,7 +444,34 @@ function formatSize(bytes) {
     return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
+/**
+ * The agent's status as Prometheus text: per target its verdict (`healthOf`'s, so the alert and
+ * `backup-agent health` cannot disagree) and the age of its newest verified backup (absent when
+ * there is none); the staleness bound; whether the manifest could be read. Names and ages only.
+ * @param {{ ok: boolean, staleAfterSeconds: number, problem?: string, targets: { target: string, ok: boolean, lastVerified: { ageSeconds: number } | null }[] }} status
+ * @returns {string}
+ */
+function metricsText(status) {
+    const label = (/** @type {string} */ v) => JSON.stringify(v).replace(/\\u[0-9a-f]{4}/gi, "");
+    const lines = [
+        "# HELP opsbook_backup_target_fresh 1 when the target has a verified backup younger than opsbook_backup_stale_after_seconds.",
+        "# TYPE opsbook_backup_target_fresh gauge",
+        ...status.targets.map((t) => `opsbook_backup_target_fresh{target=${label(t.target)}} ${t.ok ? 1 : 0}`),
+        "# HELP opsbook_backup_last_verified_age_seconds Age of the target's newest verified backup (from the moment its data is from).",
+        "# TYPE opsbook_backup_last_verified_age_seconds gauge",
+        ...status.targets.filter((t) => t.lastVerified).map((t) => `opsbook_backup_last_verified_age_seconds{target=${label(t.target)}} ${t.lastVerified?.ageSeconds}`),
+        "# HELP opsbook_backup_stale_after_seconds Two schedule periods: a verified backup older than this is stale.",
+        "# TYPE opsbook_backup_stale_after_seconds gauge",
+        `opsbook_backup_stale_after_seconds ${status.staleAfterSeconds}`,
+        "# HELP opsbook_backup_manifest_readable 0 when the agent cannot read its manifest (status says why).",
+        "# TYPE opsbook_backup_manifest_readable gauge",
+        `opsbook_backup_manifest_readable ${status.problem ? 0 : 1}`,
+    ];
+    return `${lines.join("\n")}\n`;
+}
+
 module.exports = {
+    metricsText,
     MAX_PERIOD_SECONDS,
     MANIFEST_VERSION,
     SCRATCH_DATABASE,
