@@ -136,8 +136,9 @@ describe("off-site copies over SFTP, encrypted, and a fresh stack restored from 
         await checkOffsiteTarget(good, host.knownHosts, pulumi.output(fs.readFileSync(host.identityFile, "utf8")));
         assert.deepEqual(fs.readdirSync(host.dataDir!), [], "a refused check wrote to the off-site host");
         fs.rmSync(otherKeyDir, { recursive: true, force: true });
-        // The good config for the rest of the test.
+        // The good config for the rest of the test (the secrets live in the same file: set them again).
         fs.writeFileSync(first.configFile, stackConfig(target, host.knownHosts));
+        await setOffsiteSecrets(first, host.identityFile, encryptionKey);
     });
 
     it("deploys with the off-site copy healthy: the first backup is copied, pruned and checked before `pulumi up` returns", async () => {

@@ -754,6 +754,9 @@ async function serve(cfg) {
         await withLock("off-site check", 60 * 60_000, progress, async () => {
             try {
                 await offsite.openRepository(oc, true, (s) => progress.step(s));
+                // A task stopped in the middle of a copy leaves its lock in the repository; restic
+                // removes only locks it can tell are stale.
+                await offsite.unlockStale(oc);
                 progress.step(`off-site: ${oc.target.display} reachable, host key as configured, repository open`);
             } catch (err) {
                 const message = redact(/** @type {Error} */ (err).message);

@@ -107,6 +107,11 @@ async function openRepository(oc, create, step) {
     }
 }
 
+/** `restic unlock`: removes the locks restic finds stale (their process gone, or older than 30 minutes). @param {OffsiteConfig} oc */
+async function unlockStale(oc) {
+    await restic(oc, ["unlock"], 120_000);
+}
+
 /** @param {string} dir @returns {import("./offsitePlan").OffsiteStatus | undefined} */
 function readStatus(dir) {
     try {
@@ -301,4 +306,4 @@ async function listOffsite(oc, cfg) {
     return { target: oc.target.display, snapshots: snapshots.map((s) => ({ id: s.id, time: s.time, backups: s.entries.length })), backups: rows };
 }
 
-module.exports = { STATUS_FILE, FETCH_DIR, loadOffsiteConfig, copyOffsite, fetchOffsite, listOffsite, readStatus, openRepository };
+module.exports = { STATUS_FILE, FETCH_DIR, loadOffsiteConfig, copyOffsite, fetchOffsite, listOffsite, readStatus, openRepository, unlockStale };
