@@ -3,6 +3,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, SPEC_KEYS, Spec, SpecError, configKeyProblems, parseSpec } from "./components/spec";
 import { ReceiverSecretState, TELEGRAM_CHAT_ID, receiverProblems, receiverSecrets } from "./components/monitoring/settings";
+import { backupsEnabled } from "./components/backupPlan";
+import { OFFSITE_KEYS, encryptionKeyProblem, sshKeyProblem } from "./components/offsitePlan";
 import { applyPreset } from "./presets";
 
 export interface StackSettings {
@@ -15,6 +17,16 @@ export interface StackSettings {
     readonly probePath: string;
     /** The alert receivers' secrets by config key (secret Outputs), and which are set (names only). */
     readonly alertReceivers: { readonly values: Record<string, pulumi.Output<string>>; readonly state: ReceiverSecretState };
+    /** The off-site copy's private key and encryption key (secret Outputs), when `backups.offsite` is set. */
+    readonly offsite?: OffsiteSecrets;
+}
+
+/** The stack secrets of `opsbook:backups.offsite`. */
+export interface OffsiteSecrets {
+    /** `OFFSITE_SSH_KEY`: the private key the agent logs in to the off-site host with (ends with a newline, as ssh wants). */
+    readonly sshKey: pulumi.Output<string>;
+    /** `OFFSITE_ENCRYPTION_KEY`: restic's repository password; the copy is unreadable without it. */
+    readonly encryptionKey: pulumi.Output<string>;
 }
 
 // The SDK knows which config keys were set with --secret; it exposes that only internally.
@@ -115,7 +127,28 @@ export function readStackSettings(): StackSettings {
         }
     }
     const receiverIssues = [...receiverProblems(receiverState, false), ...receiverFormat];
-    if (plain.length > 0 || receiverIssues.length > 0) {
+    // The off-site copy's secrets: both required as secrets, in a form the agent can use. The
+    // values are read here only to check their form; messages never quote them.
+    let offsite: OffsiteSecrets | undefined;
+    const offsiteIssues: string[] = [];
+    if (spec.backups.offsite && backupsEnabled(spec)) {
+        for (const name of [OFFSITE_KEYS.sshKey, OFFSITE_KEYS.encryptionKey]) {
+            if (config.get(name) !== undefined && !runtimeConfig.isConfigSecret(`opsbook:${name}`)) {
+                plain.push(name);
+            }
+        }
+        const sshKeyIssue = sshKeyProblem(config.get(OFFSITE_KEYS.sshKey));
+        const encryptionKeyIssue = encryptionKeyProblem(config.get(OFFSITE_KEYS.encryptionKey));
+        offsiteIssues.push(...[sshKeyIssue, encryptionKeyIssue].filter((p): p is string => p !== undefined));
+        if (offsiteIssues.length === 0) {
+            offsite = {
+                // `pulumi config set --secret NAME < file` keeps the file's text; ssh needs the final newline.
+                sshKey: config.requireSecret(OFFSITE_KEYS.sshKey).apply((k) => `${k.trim()}\n`),
+                encryptionKey: config.requireSecret(OFFSITE_KEYS.encryptionKey).apply((k) => k.trim()),
+            };
+        }
+    }
+    if (plain.length > 0 || receiverIssues.length > 0 || offsiteIssues.length > 0) {
         throw new SpecError([
             ...plain.map(
                 (name) =>
@@ -123,6 +156,7 @@ export function readStackSettings(): StackSettings {
                     `'pulumi config set --secret ${name} <value>' (it replaces the plain value)`,
             ),
             ...receiverIssues,
+            ...offsiteIssues,
         ]);
     }
     const probePath = process.env.OPSBOOK_PROBE;
@@ -131,5 +165,13 @@ export function readStackSettings(): StackSettings {
             "OPSBOOK_PROBE is not set: it names the HTTP probe that checks the services' health; run 'eval \"$(npm run -s toolchain)\"' in this shell first",
         );
     }
-    return { project: pulumi.getProject(), stack: pulumi.getStack(), spec, userSecrets, probePath, alertReceivers: { values: receiverValues, state: receiverState } };
+    return {
+        project: pulumi.getProject(),
+        stack: pulumi.getStack(),
+        spec,
+        userSecrets,
+        probePath,
+        alertReceivers: { values: receiverValues, state: receiverState },
+        ...(offsite ? { offsite } : {}),
+    };
 }

@@ -23,6 +23,8 @@ import { Monitoring } from "./components/monitoring/monitoring";
 import { MONITORING_ENDPOINTS, MONITORING_PORTS, monitoringPlan } from "./components/monitoring/plan";
 import { Backups } from "./components/backup";
 import { backupImageKeys, backupTargets, backupsEnabled } from "./components/backupPlan";
+import { parseOffsiteTarget } from "./components/offsitePlan";
+import { checkOffsiteTarget } from "./components/offsitePreflight";
 import { TelegramWebhookRegistration, telegramWebhookPlan } from "./components/webhook";
 import {
     generatedSecretSpecs,
@@ -39,9 +41,14 @@ import {
 const MIGRATOR_URL_KEY = "MIGRATOR_DATABASE_URL";
 
 export = async () => {
-    const { project, stack, spec, userSecrets, probePath, alertReceivers } = readStackSettings();
+    const { project, stack, spec, userSecrets, probePath, alertReceivers, offsite } = readStackSettings();
     // The engine answers and is a swarm manager, or nothing is registered.
     const engine = await connectEngine(spec.engine);
+    // The off-site host answers, shows the configured host key and takes the key, or nothing is registered.
+    const offsiteTarget = spec.backups.offsite && offsite ? parseOffsiteTarget(spec.backups.offsite.target) : undefined;
+    if (offsiteTarget && !("error" in offsiteTarget) && offsite) {
+        await checkOffsiteTarget(offsiteTarget, spec.backups.offsite?.knownHosts ?? "", offsite.sshKey);
+    }
     const identity = { project, stack, ...(engine.connection ? { engine: engine.connection } : {}) };
     // Every docker resource of the stack, in every component, on the stack's engine.
     const onEngine = { providers: [engine.provider] };
@@ -336,6 +343,9 @@ export = async () => {
                   keep: { days: spec.backups.keepDays, weeks: spec.backups.keepWeeks, months: spec.backups.keepMonths },
                   location: spec.backups.location,
                   memoryMb: spec.backups.memoryMb,
+                  ...(spec.backups.offsite && offsite
+                      ? { offsite: { target: spec.backups.offsite.target, knownHosts: spec.backups.offsite.knownHosts ?? "", sshKey: offsite.sshKey, encryptionKey: offsite.encryptionKey } }
+                      : {}),
               },
               { ...onEngine, dependsOn: [...(postgres ? [postgres] : []), ...(migration ? [migration] : []), ...services.values()] },
           )

@@ -25,7 +25,8 @@ import { healthcheck } from "./hardening";
 import { LocalImage } from "./images";
 import { StackNetwork } from "./networks";
 import { StackIdentity, engineName, labelList, stackLabels } from "./naming";
-import { NO_SECRETS, secretMount, secretRef, swarmSecret } from "./secretFiles";
+import { OFFSITE_KEYS, offsiteKnownHostsProblems, parseOffsiteTarget } from "./offsitePlan";
+import { secretMount, secretRef, swarmSecret } from "./secretFiles";
 import { swarmServiceArgs } from "./swarmService";
 
 export interface BackupsArgs {
@@ -51,6 +52,20 @@ export interface BackupsArgs {
     readonly memoryMb?: number;
     /** Seconds a deploy waits for the agent's first verified backup. Default 300. */
     readonly firstBackupTimeoutSeconds?: number;
+    /** A copy of the location on another host over SFTP, encrypted by restic. Default: none. */
+    readonly offsite?: OffsiteArgs;
+}
+
+/** Where the off-site copy goes and the secrets it needs. */
+export interface OffsiteArgs {
+    /** `sftp://user@host[:port]/absolute/path`. */
+    readonly target: string;
+    /** The off-site host's key as one known_hosts line: the only one accepted. */
+    readonly knownHosts: string;
+    /** The private key the agent logs in with (secret; mounted as a file, never in env or argv). */
+    readonly sshKey: pulumi.Input<string>;
+    /** restic's repository password (secret; mounted as a file and read through RESTIC_PASSWORD_FILE). */
+    readonly encryptionKey: pulumi.Input<string>;
 }
 
 /** The `backups` stack output. */
@@ -61,8 +76,10 @@ export interface BackupsSummary {
     readonly agentService: string;
     readonly schedule: string;
     readonly retention: string;
-    /** The agent reports unhealthy when a target's newest verified backup is older than this. */
+    /** The agent reports unhealthy when a target's newest verified backup (or the off-site copy) is older than this. */
     readonly staleAfter: string;
+    /** Where the off-site copy is and how it is protected (nothing secret); null when there is none. */
+    readonly offsite: { readonly target: string; readonly encryption: string; readonly hostKey: string } | null;
     readonly targets: string[];
     /** URN of the BackupSchedule record (`pulumi refresh` updates what it reports). */
     readonly scheduleRecord: string;
@@ -110,6 +127,14 @@ export class Backups extends pulumi.ComponentResource {
         if (missing.length > 0) {
             throw new pulumi.ResourceError(`\`backups\` needs the volume(s) ${missing.map((t) => `\`${t.volume}\``).join(", ")} of its SQLite targets; pass them in \`volumes\`.`, this);
         }
+        const offsiteTarget = args.offsite ? parseOffsiteTarget(args.offsite.target) : undefined;
+        if (offsiteTarget && "error" in offsiteTarget) {
+            throw new pulumi.ResourceError(`\`backups.offsite.target\` ${offsiteTarget.error}.`, this);
+        }
+        const hostKeyIssues = offsiteTarget && args.offsite ? offsiteKnownHostsProblems(offsiteTarget, args.offsite.knownHosts) : [];
+        if (hostKeyIssues.length > 0) {
+            throw new pulumi.ResourceError(`\`backups.offsite.knownHosts\` ${hostKeyIssues.join("; ")}.`, this);
+        }
         const cron = parseCron(schedule);
         const period = periodSeconds(cron);
         const staleAfter = staleAfterSeconds(cron);
@@ -149,12 +174,30 @@ export class Backups extends pulumi.ComponentResource {
         const agentTargets = args.targets.map((t) => (t.kind === "postgres" ? { id: t.id, kind: t.kind, database: t.database } : { id: t.id, kind: t.kind, path: t.path }));
         // pg_dump, pg_restore and psql get the password from this URL (read from its file) as
         // PGPASSWORD of their own process, never on a command line.
-        const secrets = hasPostgres
-            ? secretMount(
-                  { BACKUP_POSTGRES_URL: secretRef("BACKUP_POSTGRES_URL", swarmSecret(args.identity, "BACKUP_POSTGRES_URL", args.postgresAdminUrl as pulumi.Input<string>, { parent: this })) },
-                  { uid: String(BACKUP_UID), gid: String(BACKUP_UID) },
-              )
-            : NO_SECRETS;
+        // The off-site copy's key and encryption key are files too: ssh reads the key with `-i`
+        // (0400, owned by the agent's uid, as ssh insists) and restic its password through
+        // RESTIC_PASSWORD_FILE.
+        const secretRefs = {
+            ...(hasPostgres
+                ? { BACKUP_POSTGRES_URL: secretRef("BACKUP_POSTGRES_URL", swarmSecret(args.identity, "BACKUP_POSTGRES_URL", args.postgresAdminUrl as pulumi.Input<string>, { parent: this })) }
+                : {}),
+            ...(args.offsite
+                ? {
+                      BACKUP_OFFSITE_SSH_KEY: secretRef(OFFSITE_KEYS.sshKey, swarmSecret(args.identity, OFFSITE_KEYS.sshKey, args.offsite.sshKey, { parent: this })),
+                      BACKUP_OFFSITE_PASSWORD: secretRef(OFFSITE_KEYS.encryptionKey, swarmSecret(args.identity, OFFSITE_KEYS.encryptionKey, args.offsite.encryptionKey, { parent: this })),
+                  }
+                : {}),
+        };
+        const secrets = secretMount(secretRefs, { uid: String(BACKUP_UID), gid: String(BACKUP_UID) });
+        const offsiteEnv: Record<string, pulumi.Input<string>> =
+            args.offsite && offsiteTarget && !("error" in offsiteTarget)
+                ? {
+                      BACKUP_OFFSITE_TARGET: offsiteTarget.display,
+                      BACKUP_OFFSITE_KNOWN_HOSTS: args.offsite.knownHosts.trim(),
+                      // restic records it per snapshot; the agent's own hostname changes with every task.
+                      BACKUP_OFFSITE_HOSTNAME: engineName(args.identity, "backup"),
+                  }
+                : {};
         const serviceArgs = swarmServiceArgs({
             identity: args.identity,
             engineName: engineName(args.identity, "backup"),
@@ -170,6 +213,7 @@ export class Backups extends pulumi.ComponentResource {
                 BACKUP_TARGETS: JSON.stringify(agentTargets),
                 BACKUP_LOCATION: where,
                 BACKUP_METRICS_PORT: String(BACKUP_AGENT_METRICS_PORT),
+                ...offsiteEnv,
             },
             secrets,
             networks: [{ id: args.network.id, aliases: [BACKUP_AGENT_HOST] }],
@@ -221,9 +265,15 @@ export class Backups extends pulumi.ComponentResource {
             schedule: `${schedule} (UTC)`,
             retention: describeRetention(keep),
             staleAfter: formatAge(staleAfter),
+            offsite:
+                offsiteTarget && !("error" in offsiteTarget)
+                    ? { target: offsiteTarget.display, encryption: `restic repository, key \`${OFFSITE_KEYS.encryptionKey}\` (keep a copy offline)`, hostKey: `only the line in \`${OFFSITE_KEYS.knownHosts}\`` }
+                    : null,
             targets: args.targets.map((t) => t.id),
             scheduleRecord: record.urn,
-            next: `npm run backup -- list --stack ${args.identity.stack}   (also: now | verify [name] | restore [name] | status)`,
+            next:
+                `npm run backup -- list --stack ${args.identity.stack}   (also: now | verify [name] | restore [name] | status` +
+                (offsiteTarget ? ` | list --offsite | restore --from-offsite [name])` : ")"),
         });
         this.registerOutputs({ agentServiceName: this.agentServiceName, location: this.location, summary: this.summary });
     }

@@ -39,7 +39,7 @@ export function parseEngineHost(value: string): EngineHost | { error: string } {
 }
 
 /** How `ssh-keyscan` and known_hosts name a host: `host`, or `[host]:port` off port 22. */
-export function knownHostsName(host: Extract<EngineHost, { kind: "ssh" }>): string {
+export function knownHostsName(host: Pick<Extract<EngineHost, { kind: "ssh" }>, "hostname" | "port">): string {
     return host.port === 22 ? host.hostname : `[${host.hostname}]:${host.port}`;
 }
 
@@ -57,12 +57,16 @@ function knownHostsLines(knownHosts: string): string[] {
  * checked, and opsbook never turns host key checking off. One line, because ssh is then told to
  * ask the server for exactly that key type.
  */
-export function knownHostsProblems(host: Extract<EngineHost, { kind: "ssh" }>, knownHosts: string | undefined): string[] {
+export function knownHostsProblems(
+    host: Pick<Extract<EngineHost, { kind: "ssh" }>, "hostname" | "port">,
+    knownHosts: string | undefined,
+    keys: { readonly knownHosts: string; readonly host: string; readonly what: string } = { knownHosts: "opsbook:engine.knownHosts", host: "opsbook:engine.host", what: "an ssh:// engine" },
+): string[] {
     const name = knownHostsName(host);
     const scan = `ssh-keyscan -t ed25519 ${host.port === 22 ? "" : `-p ${host.port} `}${host.hostname}`;
-    const how = `run \`${scan}\` from a network you trust, compare the fingerprint (\`ssh-keygen -lf <file>\`) with the one the server shows (\`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on it), then \`pulumi config set --path opsbook:engine.knownHosts '<line>'\``;
+    const how = `run \`${scan}\` from a network you trust, compare the fingerprint (\`ssh-keygen -lf <file>\`) with the one the server shows (\`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on it), then \`pulumi config set --path ${keys.knownHosts} '<line>'\``;
     if (knownHosts === undefined || knownHosts.trim() === "") {
-        return [`is required for an ssh:// engine: the server's host key as a known_hosts line, so the connection is to that server and no other; ${how}`];
+        return [`is required for ${keys.what}: the server's host key as a known_hosts line, so the connection is to that server and no other; ${how}`];
     }
     const lines = knownHostsLines(knownHosts);
     if (lines.length !== 1) {
@@ -73,7 +77,7 @@ export function knownHostsProblems(host: Extract<EngineHost, { kind: "ssh" }>, k
         return [`is not \`<host> <key type> <base64 key>\` (as \`${scan}\` prints it, without a comment); ${how}`];
     }
     if (!m[1].split(",").some((n) => n === name || n.startsWith("|1|"))) {
-        return [`names \`${m[1]}\`, not \`${name}\` (the host of \`opsbook:engine.host\`); ${how}`];
+        return [`names \`${m[1]}\`, not \`${name}\` (the host of \`${keys.host}\`); ${how}`];
     }
     return [];
 }

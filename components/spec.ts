@@ -8,6 +8,7 @@ import { z } from "zod";
 import { TELEGRAM_API_BASE_URL, TELEGRAM_UPDATE_TYPES, webhookUrlProblem } from "../providers/telegramWebhook";
 import { backupIssues, locationProblem, scheduleProblem } from "./backupPlan";
 import { LOCAL_ENGINE_HOST, knownHostsProblems, parseEngineHost } from "./engineHost";
+import { OFFSITE_SECRETS, offsiteKnownHostsProblems, parseOffsiteTarget } from "./offsitePlan";
 import { MonitoringSchema, receiverSecrets } from "./monitoring/settings";
 
 const imageRef = z
@@ -338,6 +339,30 @@ const MigrationsSchema = z
     })
     .strict();
 
+/**
+ * `opsbook:backups.offsite`: every backup also kept on another host, over SSH/SFTP, encrypted at
+ * rest (restic). The private key and the encryption key are stack secrets (`OFFSITE_SSH_KEY`,
+ * `OFFSITE_ENCRYPTION_KEY`), never spec keys: config.ts reads them.
+ */
+const OffsiteSchema = z
+    .object({
+        /** `sftp://user@host[:port]/absolute/path`: the directory that holds the encrypted repository. */
+        target: z.string(),
+        /** The off-site host's key as one known_hosts line: the only key accepted for it. */
+        knownHosts: z.string().optional(),
+    })
+    .strict()
+    .superRefine((offsite, ctx) => {
+        const parsed = parseOffsiteTarget(offsite.target);
+        if ("error" in parsed) {
+            ctx.addIssue({ code: "custom", path: ["target"], message: parsed.error });
+            return;
+        }
+        for (const message of offsiteKnownHostsProblems(parsed, offsite.knownHosts)) {
+            ctx.addIssue({ code: "custom", path: ["knownHosts"], message });
+        }
+    });
+
 const BackupsSchema = z
     .object({
         /** Back up at all. Default: true when the stack has Postgres or a SQLite DATABASE_URL on a volume. */
@@ -361,6 +386,8 @@ const BackupsSchema = z
             .default(true),
         /** Memory limit of the backup agent in MiB. Default 256. */
         memoryMb: z.number().int().min(64).default(256),
+        /** A copy of the backup location on another host (see OffsiteSchema). Default: none. */
+        offsite: OffsiteSchema.optional(),
     })
     .strict();
 
@@ -598,7 +625,7 @@ function nearest(word: string, candidates: readonly string[]): string | undefine
  * Secrets are checked only once the spec is known (`spec`); other
  * namespaces belong to providers and the policy pack, not to us.
  */
-export function configKeyProblems(keys: readonly string[], spec?: Pick<Spec, "services" | "monitoring">): string[] {
+export function configKeyProblems(keys: readonly string[], spec?: Pick<Spec, "services" | "monitoring"> & Partial<Pick<Spec, "backups">>): string[] {
     const problems: string[] = [];
     const prefix = `${CONFIG_NAMESPACE}:`;
     const userSecrets = new Set<string>();
@@ -609,6 +636,10 @@ export function configKeyProblems(keys: readonly string[], spec?: Pick<Spec, "se
         for (const secrets of Object.values(receiverSecrets(spec.monitoring))) {
             secrets.forEach((s) => userSecrets.add(s.name));
         }
+    }
+    // The off-site copy's key and encryption key (see config.ts).
+    if (spec?.backups?.offsite) {
+        OFFSITE_SECRETS.forEach((name) => userSecrets.add(name));
     }
     for (const [service, svc] of Object.entries(spec?.services ?? {})) {
         for (const [name, source] of Object.entries(svc.secretEnv)) {

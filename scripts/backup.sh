@@ -4,12 +4,18 @@
 #
 #   npm run backup -- now     [--stack S]              back up now, verify by restoring, print the result
 #   npm run backup -- list    [--stack S]              backups with status, size and age (* = restore default)
+#   npm run backup -- list --offsite [--stack S]       the backups the off-site copy holds (opsbook:backups.offsite)
 #   npm run backup -- status  [--stack S]              the agent's status JSON (age of the last verified backup)
 #   npm run backup -- verify  [NAME] [--stack S]       restore a stored backup into a scratch database again
 #   npm run backup -- restore [NAME] [--force] [--stack S]
 #        restore NAME (default: the newest verified backup) after a safety backup of the live data;
 #        asks you to type the stack name first. --force skips the question and allows a backup
 #        that is not verified.
+#   npm run backup -- restore --from-offsite [NAME] [--force] [--stack S]
+#        after the loss of the backup location (or the whole host): bring NAME (default: every
+#        verified backup missing here; the newest of them is restored) back from the off-site copy
+#        alone into the stack's backup location, then restore it as above
+#   npm run backup -- fetch-offsite [NAME] [--stack S]  only bring backups back from the off-site copy
 # --stack defaults to the selected Pulumi stack; --json prints machine-readable results.
 # Progress goes to stderr as `[backup] <step> (<elapsed>)`; results go to stdout.
 set -euo pipefail
@@ -26,6 +32,8 @@ name=""
 stack=""
 force=0
 json=0
+from_offsite=0
+offsite_list=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -h | --help) usage; exit 0 ;;
@@ -33,6 +41,8 @@ while [[ $# -gt 0 ]]; do
         --stack=*) stack="${1#--stack=}" ;;
         --force) force=1 ;;
         --json) json=1 ;;
+        --from-offsite) from_offsite=1 ;;
+        --offsite) offsite_list=1 ;;
         -*) echo "backup: unknown option $1; see 'npm run backup -- --help'" >&2; exit 2 ;;
         *)
             if [[ -z "$cmd" ]]; then cmd="$1"
@@ -43,11 +53,19 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 case "$cmd" in
-    now | list | status | verify | restore) ;;
+    now | list | status | verify | restore | fetch-offsite) ;;
     "") usage >&2; exit 2 ;;
-    *) echo "backup: unknown command '$cmd'; use now, list, status, verify or restore (see --help)" >&2; exit 2 ;;
+    *) echo "backup: unknown command '$cmd'; use now, list, status, verify, restore or fetch-offsite (see --help)" >&2; exit 2 ;;
 esac
-if [[ -n "$name" && "$cmd" != verify && "$cmd" != restore ]]; then
+if [[ $from_offsite == 1 && "$cmd" != restore ]]; then
+    echo "backup: --from-offsite is an option of 'restore'" >&2
+    exit 2
+fi
+if [[ $offsite_list == 1 && "$cmd" != list ]]; then
+    echo "backup: --offsite is an option of 'list' (to restore from the off-site copy: restore --from-offsite)" >&2
+    exit 2
+fi
+if [[ -n "$name" && "$cmd" != verify && "$cmd" != restore && "$cmd" != fetch-offsite ]]; then
     echo "backup: '$cmd' takes no backup name" >&2
     exit 2
 fi
@@ -104,7 +122,15 @@ case "$cmd" in
         exit "$rc"
         ;;
     list)
-        agent_cmd list "${flags[@]}"
+        if [[ $offsite_list == 1 ]]; then
+            agent_cmd list --offsite "${flags[@]}"
+        else
+            agent_cmd list "${flags[@]}"
+        fi
+        ;;
+    fetch-offsite)
+        agent_cmd fetch-offsite ${name:+"$name"} "${flags[@]}"
+        step_done "fetched from the off-site copy"
         ;;
     status)
         agent_cmd status
@@ -116,6 +142,24 @@ case "$cmd" in
         exit "$rc"
         ;;
     restore)
+        if [[ $from_offsite == 1 ]]; then
+            # The off-site copy alone: the backup (and its manifest entry, with the checksum it was
+            # verified with) comes back into the location first; the restore below then checks it
+            # and takes a safety backup as always.
+            fetched="$(agent_cmd fetch-offsite ${name:+"$name"} --json)" || exit 1
+            step_done "fetched from the off-site copy: $(json_get "$fetched" 'j.fetched.map((e) => e.name).join(", ") || "nothing new"') ($(json_get "$fetched" 'j.bytes') bytes in $(json_get "$fetched" '(j.durationMs / 1000).toFixed(1)') s)"
+            if [[ -z "$name" ]]; then
+                name="$(json_get "$fetched" 'j.restoreCandidates.join(" ")')"
+                if [[ -z "$name" ]]; then
+                    echo "backup: the off-site copy holds no verified backup that is not already here; name one (see 'npm run backup -- list --offsite --stack $stack')" >&2
+                    exit 1
+                fi
+                if [[ "$name" == *" "* ]]; then
+                    echo "backup: the stack has several databases; name the backup to restore (newest fetched: $name)" >&2
+                    exit 2
+                fi
+            fi
+        fi
         listing="$(agent_cmd list --json)"
         if [[ -z "$name" ]]; then
             name="$(json_get "$listing" 'j.backups.filter((b) => b.restoreDefault).map((b) => b.name).join(" ")')"

@@ -23,7 +23,7 @@ export interface RuleFile {
 }
 
 /** The alert names, each a section of the README's "Monitoring and alerts". */
-export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "DiskSpaceLow", "MemoryNearLimit", "BackupStale", "MonitoringTargetDown"] as const;
+export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "DiskSpaceLow", "MemoryNearLimit", "BackupStale", "OffsiteCopyStale", "MonitoringTargetDown"] as const;
 export type AlertName = (typeof ALERTS)[number];
 
 /** A PromQL string literal (Go's double-quoted syntax, which JSON's escaping matches for these values). */
@@ -152,6 +152,16 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
                   `No verified backup of {{ $labels.target }} in stack ${stack} within two schedule periods: ` +
                       `{{ if gt $value 0.0 }}the last was verified {{ $value | humanizeDuration }} ago{{ else }}none has been verified yet{{ end }}.`,
                   `\`npm run backup -- status\` says why (a failed dump, a failed verification, the agent not running); \`npm run backup -- now\` once fixed. Until then a restore can only go back to the last verified backup.`,
+              ),
+              // Only a stack with an off-site target has the series; the rule matches nothing elsewhere.
+              rule(
+                  "OffsiteCopyStale",
+                  "backups",
+                  `(opsbook_backup_offsite_age_seconds{job=${q(JOBS.backup)}} and on(offsite) (opsbook_backup_offsite_fresh{job=${q(JOBS.backup)}} == 0)) or on(offsite) ((opsbook_backup_offsite_fresh{job=${q(JOBS.backup)}} == 0) * 0 unless on(offsite) opsbook_backup_offsite_age_seconds{job=${q(JOBS.backup)}})`,
+                  10 * 60,
+                  `The off-site copy of stack ${stack}'s backups ({{ $labels.offsite }}) has not succeeded within two schedule periods: ` +
+                      `{{ if gt $value 0.0 }}the last copy is {{ $value | humanizeDuration }} old{{ else }}no copy has succeeded yet{{ end }}. A loss of this host would lose the backups made since.`,
+                  `\`npm run backup -- status\` shows the copy's last error (host unreachable, key refused, host key changed); fix it, then \`npm run backup -- now\`.`,
               ),
           ]
         : [];

@@ -3,7 +3,7 @@
 # their own address on a host bridge, as a remote server would be reached (only over SSH, only at
 # that address). The e2e tests make and remove them; nothing here is used by a deploy.
 #
-#   bash test/hosts/server.sh up NAME ADDRESS     # e.g. up opsbook-n1 10.213.0.11
+#   bash test/hosts/server.sh up NAME ADDRESS [--sshd-only]   # e.g. up opsbook-n1 10.213.0.11
 #   bash test/hosts/server.sh down NAME
 #   bash test/hosts/server.sh --help
 #
@@ -11,7 +11,11 @@
 #   SERVER_ADDRESS=10.213.0.11
 #   SERVER_KNOWN_HOSTS='10.213.0.11 ssh-ed25519 AAAA...'   (the server's host key, as known_hosts)
 #   SERVER_IDENTITY_FILE=/root/.cache/opsbook/test-hosts/NAME/client_key
-#   SERVER_DOCKER_SOCKET=/run/opsbook-test-hosts/NAME/docker.sock
+#   SERVER_DOCKER_SOCKET=/run/opsbook-test-hosts/NAME/docker.sock   (not with --sshd-only)
+#   SERVER_DATA_DIR=/root/.cache/opsbook/test-hosts/NAME/data       (--sshd-only: an empty directory)
+# --sshd-only makes a host with sshd (and its SFTP subsystem) and no engine: an off-site backup
+# host. The namespace has its own network only, so files sent over SFTP land in SERVER_DATA_DIR
+# on this machine's filesystem, where a test can look at what the host stores.
 # The engine is a one-node swarm manager (advertise ADDRESS). sshd allows root with that key only,
 # and sets DOCKER_HOST for the session, so `docker system dial-stdio` (what the docker CLI and the
 # docker provider run over ssh://) reaches the namespace's engine.
@@ -27,16 +31,18 @@ BRIDGE_CIDR=10.213.0.1/24
 CACHE="${OPSBOOK_CACHE:-$HOME/.cache/opsbook}"
 T0=$(date +%s)
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 
 cmd="${1:-}"
 case "$cmd" in
 	-h | --help | help) usage; exit 0 ;;
-	up) [[ $# -eq 3 ]] || { usage >&2; exit 2; } ;;
+	up) [[ $# -eq 3 || ( $# -eq 4 && "${4:-}" == --sshd-only ) ]] || { usage >&2; exit 2; } ;;
 	down) [[ $# -eq 2 ]] || { usage >&2; exit 2; } ;;
 	*) usage >&2; exit 2 ;;
 esac
 NAME="$2"
+SSHD_ONLY=0
+[[ "${4:-}" == --sshd-only ]] && SSHD_ONLY=1
 [[ "$NAME" =~ ^[a-z0-9-]{1,11}$ ]] || { echo "[test-host] NAME must be 1-11 of a-z 0-9 - (it names a veth): $NAME" >&2; exit 2; }
 STATE="$CACHE/test-hosts/$NAME"
 RUN="/run/opsbook-test-hosts/$NAME"
@@ -106,6 +112,49 @@ up() {
 	in_ns ip link set lo up
 	in_ns ip route add default via "${BRIDGE_CIDR%/*}"
 
+	if [[ $SSHD_ONLY == 0 ]]; then
+		start_engine "$address"
+	fi
+
+	progress "starting sshd on $address:22"
+	ssh-keygen -q -t ed25519 -N "" -f "$STATE/ssh_host_ed25519_key" -C "$NAME host key"
+	ssh-keygen -q -t ed25519 -N "" -f "$STATE/client_key" -C "opsbook e2e client"
+	cp "$STATE/client_key.pub" "$STATE/authorized_keys"
+	# sshd reads no default config here: the SFTP subsystem (what an off-site backup host serves,
+	# and what restic's sftp backend asks for) is named explicitly.
+	cat >"$STATE/sshd_config" <<-EOF
+		ListenAddress $address
+		Port 22
+		HostKey $STATE/ssh_host_ed25519_key
+		PidFile $RUN/sshd.pid
+		AuthorizedKeysFile $STATE/authorized_keys
+		PermitRootLogin prohibit-password
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		UsePAM no
+		StrictModes no
+		Subsystem sftp internal-sftp
+	EOF
+	[[ $SSHD_ONLY == 1 ]] || echo "SetEnv DOCKER_HOST=unix://$SOCKET" >>"$STATE/sshd_config"
+	in_ns /usr/sbin/sshd -f "$STATE/sshd_config" -E "$STATE/sshd.log" || fail "sshd did not start" "$STATE/sshd.log"
+	for _ in $(seq 50); do
+		[[ -s "$RUN/sshd.pid" ]] && break
+		sleep 0.1
+	done
+	progress "ready"
+	printf 'SERVER_ADDRESS=%s\n' "$address"
+	printf "SERVER_KNOWN_HOSTS='%s %s'\n" "$address" "$(cut -d' ' -f1,2 "$STATE/ssh_host_ed25519_key.pub")"
+	printf 'SERVER_IDENTITY_FILE=%s\n' "$STATE/client_key"
+	if [[ $SSHD_ONLY == 1 ]]; then
+		mkdir -p "$STATE/data"
+		printf 'SERVER_DATA_DIR=%s\n' "$STATE/data"
+	else
+		printf 'SERVER_DOCKER_SOCKET=%s\n' "$SOCKET"
+	fi
+}
+
+start_engine() {
+	local address="$1"
 	progress "starting dockerd in the namespace"
 	# nsenter --net only (not `ip netns exec`, which remounts /sys and loses the cgroup mounts).
 	# Its own bridge range, so its containers never shadow the host's or another server's.
@@ -122,34 +171,6 @@ up() {
 	progress "swarm init --advertise-addr $address"
 	DOCKER_HOST="unix://$SOCKET" docker swarm init --advertise-addr "$address" >/dev/null 2>>"$STATE/dockerd.log" ||
 		fail "docker swarm init" "$STATE/dockerd.log"
-
-	progress "starting sshd on $address:22"
-	ssh-keygen -q -t ed25519 -N "" -f "$STATE/ssh_host_ed25519_key" -C "$NAME host key"
-	ssh-keygen -q -t ed25519 -N "" -f "$STATE/client_key" -C "opsbook e2e client"
-	cp "$STATE/client_key.pub" "$STATE/authorized_keys"
-	cat >"$STATE/sshd_config" <<-EOF
-		ListenAddress $address
-		Port 22
-		HostKey $STATE/ssh_host_ed25519_key
-		PidFile $RUN/sshd.pid
-		AuthorizedKeysFile $STATE/authorized_keys
-		PermitRootLogin prohibit-password
-		PasswordAuthentication no
-		KbdInteractiveAuthentication no
-		UsePAM no
-		StrictModes no
-		SetEnv DOCKER_HOST=unix://$SOCKET
-	EOF
-	in_ns /usr/sbin/sshd -f "$STATE/sshd_config" -E "$STATE/sshd.log" || fail "sshd did not start" "$STATE/sshd.log"
-	for _ in $(seq 50); do
-		[[ -s "$RUN/sshd.pid" ]] && break
-		sleep 0.1
-	done
-	progress "ready"
-	printf 'SERVER_ADDRESS=%s\n' "$address"
-	printf "SERVER_KNOWN_HOSTS='%s %s'\n" "$address" "$(cut -d' ' -f1,2 "$STATE/ssh_host_ed25519_key.pub")"
-	printf 'SERVER_IDENTITY_FILE=%s\n' "$STATE/client_key"
-	printf 'SERVER_DOCKER_SOCKET=%s\n' "$SOCKET"
 }
 
 [[ "$(id -u)" == 0 ]] || fail "test hosts need root (network namespaces, dockerd, sshd)"

@@ -11,6 +11,8 @@ export interface TestServer {
     readonly address: string;
     readonly knownHosts: string;
     readonly identityFile: string;
+    /** `--sshd-only` hosts: the empty directory on this machine's filesystem that the host serves over SFTP. */
+    readonly dataDir?: string;
 }
 
 /** `server.sh up`'s KEY=value lines (values single-quoted or bare). Pure. */
@@ -24,9 +26,12 @@ export function parseAssignments(text: string): Record<string, string> {
     );
 }
 
-/** Makes the server (removing one an interrupted run left); throws with the script's output when it fails. */
-export async function startTestServer(name: string, address: string): Promise<TestServer> {
-    const up = await run("bash", [SERVER_SCRIPT, "up", name, address]);
+/**
+ * Makes the server (removing one an interrupted run left); throws with the script's output when it
+ * fails. `sshdOnly`: sshd with SFTP and no engine (an off-site backup host).
+ */
+export async function startTestServer(name: string, address: string, opts: { sshdOnly?: boolean } = {}): Promise<TestServer> {
+    const up = await run("bash", [SERVER_SCRIPT, "up", name, address, ...(opts.sshdOnly ? ["--sshd-only"] : [])]);
     if (up.code !== 0) {
         throw new Error(`making the test server ${name} failed:\n${up.stderr}`);
     }
@@ -34,7 +39,7 @@ export async function startTestServer(name: string, address: string): Promise<Te
     if (!vars.SERVER_KNOWN_HOSTS || !vars.SERVER_IDENTITY_FILE) {
         throw new Error(`the test server printed no known_hosts line or key:\n${up.stdout}`);
     }
-    return { name, address, knownHosts: vars.SERVER_KNOWN_HOSTS, identityFile: vars.SERVER_IDENTITY_FILE };
+    return { name, address, knownHosts: vars.SERVER_KNOWN_HOSTS, identityFile: vars.SERVER_IDENTITY_FILE, ...(vars.SERVER_DATA_DIR ? { dataDir: vars.SERVER_DATA_DIR } : {}) };
 }
 
 export async function stopTestServer(name: string): Promise<void> {

@@ -9,6 +9,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { Registered, TYPES, reveal, setRecordingMocks, unwrap } from "./mocks";
 
 const PASSWORD = "Sup3rSecretAdminPassw0rd";
+const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQOffsiteKeyBody\n-----END OPENSSH PRIVATE KEY-----\n";
+const ENCRYPTION_KEY = "Offsite-Encryption-Key-0123456789abcdef";
+const HOST_LINE = "10.213.0.41 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEsuReh3C1ajYG0+Xip1Vu82VZoVQ96ubnDhwSZrpqs5";
 const registered: Registered[] = setRecordingMocks();
 
 // Imported after the mocks are set: components register resources as soon as they are built.
@@ -33,6 +36,7 @@ const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), "opsbook-backups-"));
 describe("Backups under mocks", () => {
     let mod: typeof BackupModule;
     let postgresSummary: BackupModule.BackupsSummary;
+    let offsiteSummary: BackupModule.BackupsSummary;
 
     before(async () => {
         mod = await import("../../components/backup");
@@ -53,7 +57,16 @@ describe("Backups under mocks", () => {
             location: hostDir,
             keep: { days: 7, weeks: 0, months: 0 },
         });
+        const off = new mod.Backups("off", {
+            identity: { project: "opsbook", stack: "offsite" },
+            network: network("net-3"),
+            image,
+            targets: [{ id: "postgres-app", kind: "postgres", database: "app" }],
+            postgresAdminUrl: pulumi.secret(`postgres://opsbook_admin:${PASSWORD}@postgres:5432/app`),
+            offsite: { target: "sftp://backup@10.213.0.41/srv/opsbook", knownHosts: HOST_LINE, sshKey: pulumi.secret(SSH_KEY), encryptionKey: pulumi.secret(ENCRYPTION_KEY) },
+        });
         postgresSummary = await unwrap(pg.summary);
+        offsiteSummary = await unwrap(off.summary);
         await unwrap(lite.summary);
     });
 
@@ -147,11 +160,42 @@ describe("Backups under mocks", () => {
             schedule: "30 2 * * * (UTC)",
             retention: "7 days, 4 weeks, 6 months",
             staleAfter: "2d00h",
+            offsite: null,
             targets: ["postgres-app"],
             scheduleRecord: undefined,
             next: "npm run backup -- list --stack staging   (also: now | verify [name] | restore [name] | status)",
         });
         assert.match(postgresSummary.scheduleRecord, /BackupSchedule::pg-schedule$/);
+    });
+
+    it("gives the agent the off-site key and encryption key as secret files only, and the target and host key line in its env", () => {
+        const agent = byName("off-agent");
+        const spec = agent.inputs.taskSpec.containerSpec;
+        assert.equal(spec.env.BACKUP_OFFSITE_TARGET, "sftp://backup@10.213.0.41/srv/opsbook");
+        assert.equal(spec.env.BACKUP_OFFSITE_KNOWN_HOSTS, HOST_LINE);
+        assert.equal(spec.env.BACKUP_OFFSITE_SSH_KEY_FILE, "/run/secrets/BACKUP_OFFSITE_SSH_KEY");
+        assert.equal(spec.env.BACKUP_OFFSITE_PASSWORD_FILE, "/run/secrets/BACKUP_OFFSITE_PASSWORD");
+        for (const [file, key, value] of [
+            ["/run/secrets/BACKUP_OFFSITE_SSH_KEY", "OFFSITE_SSH_KEY", SSH_KEY],
+            ["/run/secrets/BACKUP_OFFSITE_PASSWORD", "OFFSITE_ENCRYPTION_KEY", ENCRYPTION_KEY],
+        ]) {
+            const mounted = spec.secrets.find((m: { fileName: string }) => m.fileName === file);
+            // ssh refuses a private key that others may read.
+            assert.deepEqual({ uid: mounted?.fileUid, mode: mounted?.fileMode }, { uid: "10001", mode: 0o400 }, file);
+            const secret = byName(`opsbook-offsite-${key.toLowerCase().replace(/_/g, "-")}`);
+            assert.equal(labelOf(secret, "opsbook.secret-env"), key);
+            const data = reveal(secret.inputs.data);
+            assert.equal(data.secret, true, `${key} reached the provider in plain text`);
+            assert.equal(Buffer.from(data.value, "base64").toString("utf8"), value);
+        }
+        const plain = JSON.stringify({ service: agent.inputs, summary: offsiteSummary });
+        assert.doesNotMatch(plain, /OffsiteKeyBody|Offsite-Encryption-Key/);
+        assert.deepEqual(offsiteSummary.offsite, {
+            target: "sftp://backup@10.213.0.41/srv/opsbook",
+            encryption: "restic repository, key `OFFSITE_ENCRYPTION_KEY` (keep a copy offline)",
+            hostKey: "only the line in `opsbook:backups.offsite.knownHosts`",
+        });
+        assert.match(offsiteSummary.next, /list --offsite \| restore --from-offsite \[name\]\)$/);
     });
 
     it("mounts the SQLite volume read-write beside a host-directory location, with no database secret", () => {
@@ -190,6 +234,14 @@ describe("Backups under mocks", () => {
         assert.throws(
             () => new mod.Backups("bad-4", { ...base, targets: [{ id: "sqlite-x-y", kind: "sqlite", volume: "x", file: "y.db", path: "/sources/x/y.db" }] }),
             /needs the volume\(s\) `x`/,
+        );
+        assert.throws(
+            () => new mod.Backups("bad-6", { ...base, offsite: { target: "sftp://10.213.0.41/x", knownHosts: HOST_LINE, sshKey: SSH_KEY, encryptionKey: ENCRYPTION_KEY } }),
+            /`backups\.offsite\.target` is not of the form sftp:\/\/user@host/,
+        );
+        assert.throws(
+            () => new mod.Backups("bad-7", { ...base, offsite: { target: "sftp://u@10.213.0.42/x", knownHosts: HOST_LINE, sshKey: SSH_KEY, encryptionKey: ENCRYPTION_KEY } }),
+            /`backups\.offsite\.knownHosts` names `10\.213\.0\.41`, not `10\.213\.0\.42`/,
         );
         const missingDir = path.join(hostDir, "does-not-exist");
         assert.throws(() => new mod.Backups("bad-5", { ...base, location: missingDir }), (err: Error) => {

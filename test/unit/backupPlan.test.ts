@@ -243,7 +243,7 @@ describe("verification and health", () => {
         const root = path.resolve(__dirname, "..", "..");
         const agent = path.join(root, "images", "backup", "agent");
         const args = ["--noEmit", "--allowJs", "--checkJs", "--strict", "--target", "ES2022", "--module", "commonjs", "--moduleResolution", "node", "--skipLibCheck", "--types", "node"];
-        const files = ["plan.js", "common.js", "postgres.js", "sqlite.js", "agent.js"].map((f) => path.join(agent, f));
+        const files = ["plan.js", "offsitePlan.js", "offsite.js", "common.js", "postgres.js", "sqlite.js", "agent.js"].map((f) => path.join(agent, f));
         const result = await new Promise<{ code: number; out: string }>((resolve) =>
             execFile(path.join(root, "node_modules", ".bin", "tsc"), [...args, ...files], { cwd: root }, (err, stdout, stderr) =>
                 resolve({ code: err ? 1 : 0, out: `${stdout}${stderr}` }),

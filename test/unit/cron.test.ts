@@ -95,5 +95,9 @@ describe("the backup agent's /metrics", () => {
         assert.match(text, /^opsbook_backup_stale_after_seconds 172800$/m);
         assert.match(text, /^opsbook_backup_manifest_readable 1$/m);
         assert.match(agent.metricsText({ ok: false, staleAfterSeconds: 1, problem: "unreadable", targets: [] }), /^opsbook_backup_manifest_readable 0$/m);
+        assert.doesNotMatch(text, /offsite/, "no off-site series without an off-site target");
+        const withCopy = agent.metricsText({ ok: true, staleAfterSeconds: 10, targets: [], offsite: { ok: false, target: "sftp://b@h/p", ageSeconds: null } });
+        assert.match(withCopy, /^opsbook_backup_offsite_fresh\{offsite="sftp:\/\/b@h\/p"\} 0$/m);
+        assert.doesNotMatch(withCopy, /offsite_age_seconds\{/, "no age before the first copy");
     });
 });

@@ -241,6 +241,31 @@ function casesFor(plan: MonitoringPlan): Case[] {
         const db = { ...agent, target: "postgres:app" };
         const fresh = { ...agent, target: "sqlite:/data/app.db" };
         const never = { ...agent, target: "sqlite:/data/new.db" };
+        const offsiteRule = find("OffsiteCopyStale");
+        const copy = { ...agent, offsite: "sftp://backup@10.0.0.9/srv/opsbook" };
+        cases.push({
+            name: "the off-site copy failing",
+            input: [
+                { series: series("opsbook_backup_offsite_fresh", copy), values: "1x20 0x40" },
+                { series: series("opsbook_backup_offsite_age_seconds", copy), values: "3600x20 180000x40" },
+            ],
+            checks: [
+                { eval_time: "9m", alertname: "OffsiteCopyStale", exp_alerts: [] },
+                {
+                    eval_time: "16m",
+                    alertname: "OffsiteCopyStale",
+                    exp_alerts: [
+                        {
+                            exp_labels: { ...copy, ...offsiteRule.labels },
+                            exp_annotations: annotations(
+                                offsiteRule,
+                                `The off-site copy of stack ${stack}'s backups (sftp://backup@10.0.0.9/srv/opsbook) has not succeeded within two schedule periods: the last copy is 2d 2h 0m 0s old. A loss of this host would lose the backups made since.`,
+                            ),
+                        },
+                    ],
+                },
+            ],
+        });
         cases.push({
             name: "a backup gone stale, another never verified",
             input: [

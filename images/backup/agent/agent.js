@@ -10,12 +10,17 @@
 //   verify [name] [--json]         restore a stored backup into a scratch database again
 //   restore [name] --confirmed [--force] [--json]
 //                                  safety backup, then restore `name` (default: newest verified)
-//   status                         status JSON (health, last verified backup per target)
-//   health                         one-line status; exit 0 when every target is fresh
+//   status                         status JSON (health, last verified backup per target, off-site copy)
+//   health                         one-line status; exit 0 when every target (and the off-site copy) is fresh
+//   list --offsite [--json]        the backups the off-site copy holds, by snapshot
+//   fetch-offsite [name] [--json]  bring `name` (default: every verified backup missing here) back
+//                                  from the off-site copy into this location; then `restore` it
 //
 // Env: BACKUP_DIR (/backups), BACKUP_SCHEDULE, BACKUP_KEEP_DAYS|WEEKS|MONTHS, BACKUP_TARGETS (JSON),
 // BACKUP_POSTGRES_URL or BACKUP_POSTGRES_URL_FILE (secret), BACKUP_LOCATION (how it is shown to people),
-// BACKUP_METRICS_PORT (`serve` answers GET /metrics there for the stack's Prometheus; 0: off).
+// BACKUP_METRICS_PORT (`serve` answers GET /metrics there for the stack's Prometheus; 0: off);
+// off-site (optional): BACKUP_OFFSITE_TARGET (sftp://user@host[:port]/path), BACKUP_OFFSITE_KNOWN_HOSTS
+// (one line), BACKUP_OFFSITE_SSH_KEY_FILE and BACKUP_OFFSITE_PASSWORD_FILE (secret files), BACKUP_OFFSITE_HOSTNAME.
 "use strict";
 const fs = require("fs");
 const http = require("http");
@@ -25,6 +30,8 @@ const pg = require("./postgres");
 const lite = require("./sqlite");
 const { Progress, killChildren, lockHolder, readIfExists, redact, sha256File, sleep, withLock, writeFileAtomic } = require("./common");
 const { readSecretEnv } = require("./secretEnv");
+const offsite = require("./offsite");
+const offsitePlan = require("./offsitePlan");
 
 /**
  * @typedef {import("./plan").ManifestEntry} Entry
@@ -83,6 +90,7 @@ function loadConfig(env = process.env) {
         targets,
         conn,
         location: env.BACKUP_LOCATION || dir,
+        offsite: offsite.loadOffsiteConfig(env),
     };
 }
 
@@ -91,7 +99,7 @@ function loadConfig(env = process.env) {
 // ---------------------------------------------------------------------------------------------
 // The backup location: backup files, manifest.json (the record) and status.json (the last status)
 
-const RESERVED = new Set(["manifest.json", "status.json", "lost+found"]);
+const RESERVED = new Set(["manifest.json", "status.json", "lost+found", offsite.STATUS_FILE]);
 
 /** How soon a target without a recent verified backup is tried again. */
 const RETRY_MS = 10 * 60_000;
@@ -236,8 +244,9 @@ function statusOf(cfg) {
     }
     const holder = lockHolder();
     const health = plan.healthOf({ entries, targets: cfg.targets.map((t) => t.id), now, staleAfterSeconds: cfg.staleAfterSeconds });
+    const copy = cfg.offsite ? offsiteStatusOf(cfg, now) : undefined;
     return {
-        ok: health.ok && !manifestProblem,
+        ok: health.ok && !manifestProblem && (copy === undefined || copy.ok),
         checkedAt: now.toISOString(),
         location: cfg.location,
         schedule: cfg.cron.source,
@@ -248,7 +257,39 @@ function statusOf(cfg) {
         running: holder ? { what: holder.what, since: holder.since } : null,
         ...(manifestProblem ? { problem: manifestProblem } : {}),
         targets: health.targets,
+        offsite: copy ?? null,
     };
+}
+
+/** The off-site copy's status as `status` and `health` show it. @param {Config} cfg @param {Date} now */
+function offsiteStatusOf(cfg, now) {
+    const oc = /** @type {NonNullable<Config["offsite"]>} */ (cfg.offsite);
+    const recorded = offsite.readStatus(cfg.dir);
+    const current = recorded && recorded.target === oc.target.display ? recorded : undefined;
+    const verdict = offsitePlan.offsiteHealth(current, now, cfg.staleAfterSeconds);
+    return {
+        ok: verdict.ok,
+        target: oc.target.display,
+        lastCopyAt: current?.lastCopyAt ?? null,
+        ageSeconds: verdict.ageSeconds,
+        lastSnapshot: current?.lastSnapshot ?? null,
+        lastAttemptAt: current?.lastAttemptAt ?? null,
+        lastError: current?.lastError ?? null,
+        durationMs: current?.durationMs ?? null,
+        bytesProcessed: current?.bytesProcessed ?? null,
+        bytesAdded: current?.bytesAdded ?? null,
+        ...(verdict.problem ? { problem: verdict.problem } : {}),
+    };
+}
+
+/** Copies the location off-site when the stack has an off-site target. Call with the lock held. @param {Config} cfg @param {Progress} progress */
+async function copyOffsite(cfg, progress) {
+    if (!cfg.offsite) {
+        return undefined;
+    }
+    const result = await offsite.copyOffsite(cfg.offsite, cfg, (s) => progress.step(s));
+    writeStatus(cfg);
+    return result;
 }
 
 /** @param {Config} cfg */
@@ -264,7 +305,10 @@ async function runAll(cfg, trigger, progress, only) {
     }
     const pruned = prune(cfg, progress);
     writeStatus(cfg);
-    return { results, pruned };
+    // Every run ends with the off-site copy of what is now in the location (verified backups,
+    // failed ones for diagnosis, the manifest), pruned by the same retention.
+    const offsiteResult = await copyOffsite(cfg, progress);
+    return { results, pruned, offsite: offsiteResult };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,9 +342,9 @@ async function cmdNow(cfg, args) {
     if (only && only.length === 0) {
         throw new Error(`no target named ${f.rest.join(", ")}; targets: ${cfg.targets.map((t) => t.id).join(", ")}`);
     }
-    const { results, pruned } = await withLock("backup (now)", 60 * 60_000, progress, () => runAll(cfg, "manual", progress, only));
+    const { results, pruned, offsite: copied } = await withLock("backup (now)", 60 * 60_000, progress, () => runAll(cfg, "manual", progress, only));
     if (f.json) {
-        printJson({ backups: results, pruned });
+        printJson({ backups: results, pruned, offsite: copied ?? null });
     } else {
         for (const e of results) {
             const size = e.sizeBytes !== undefined ? plan.formatSize(e.sizeBytes) : "-";
@@ -309,8 +353,68 @@ async function cmdNow(cfg, args) {
         for (const name of pruned) {
             process.stdout.write(`pruned    ${name}\n`);
         }
+        if (copied) {
+            process.stdout.write(
+                copied.lastError
+                    ? `off-site  FAILED: ${copied.lastError}\n`
+                    : `off-site  ${copied.target} snapshot ${copied.lastSnapshot}: ${plan.formatSize(copied.bytesProcessed ?? 0)}, ${plan.formatSize(copied.bytesAdded ?? 0)} sent, in ${((copied.durationMs ?? 0) / 1000).toFixed(1)}s (checked)\n`,
+            );
+        }
     }
-    return results.every((e) => e.status === "verified") ? 0 : 1;
+    return results.every((e) => e.status === "verified") && !copied?.lastError ? 0 : 1;
+}
+
+/** The off-site copy's backups. @param {Config} cfg @param {{ json: boolean }} f */
+async function cmdListOffsite(cfg, f) {
+    if (!cfg.offsite) {
+        throw new Error(`the stack has no off-site copy; set \`${offsitePlan.KEYS.target}\` (README, "Off-site copies")`);
+    }
+    const listed = await offsite.listOffsite(cfg.offsite, cfg);
+    if (f.json) {
+        printJson(listed);
+        return 0;
+    }
+    const out = [`Off-site copy at ${listed.target}: ${listed.snapshots.length} snapshot(s), newest ${listed.snapshots[0]?.time ?? "-"}`];
+    for (const b of listed.backups) {
+        out.push(`  ${b.name}  ${b.status}  ${b.sizeBytes === undefined ? "-" : plan.formatSize(b.sizeBytes)}  snapshot ${b.snapshot}  ${b.status === "verified" ? checkSummary(b) : b.reason ?? ""}`);
+    }
+    process.stdout.write(`${out.join("\n")}\n`);
+    return 0;
+}
+
+/** @param {Config} cfg @param {string[]} args */
+async function cmdFetchOffsite(cfg, args) {
+    const f = flags(args);
+    if (!cfg.offsite) {
+        throw new Error(`the stack has no off-site copy to fetch from; set \`${offsitePlan.KEYS.target}\`, \`${offsitePlan.KEYS.knownHosts}\`, ${offsitePlan.KEYS.sshKey} and ${offsitePlan.KEYS.encryptionKey} as they were, and deploy`);
+    }
+    const oc = cfg.offsite;
+    const progress = new Progress();
+    const result = await withLock("fetch from off-site", 60 * 60_000, progress, async () => {
+        const r = await offsite.fetchOffsite(oc, cfg, f.rest[0], (s) => progress.step(s));
+        writeStatus(cfg);
+        return r;
+    });
+    // The newest fetched backup of each target: what `restore --from-offsite` restores by default.
+    const newestByTarget = new Map();
+    for (const e of result.fetched) {
+        if (e.status === "verified" && !newestByTarget.has(e.target)) {
+            newestByTarget.set(e.target, e.name);
+        }
+    }
+    const out = { ...result, restoreCandidates: [...newestByTarget.values()] };
+    if (f.json) {
+        printJson(out);
+    } else {
+        process.stdout.write(
+            [
+                `fetched   ${result.fetched.length} backup(s) from ${result.target} (${plan.formatSize(result.bytes)} in ${(result.durationMs / 1000).toFixed(1)}s)`,
+                ...result.fetched.map((e) => `          ${e.name}  ${e.status}  snapshot ${e.snapshot}`),
+                ...result.directories.map((d) => `          ${d}/ (directory)`),
+            ].join("\n") + "\n",
+        );
+    }
+    return 0;
 }
 
 /** @param {Config} cfg @param {string[]} args */
@@ -569,6 +673,7 @@ function cmdHealth(cfg) {
         staleAfterSeconds: s.staleAfterSeconds,
         ...(s.problem ? { problem: s.problem } : {}),
         ...(s.running ? { running: s.running.what } : {}),
+        ...(s.offsite ? { offsite: { ok: s.offsite.ok, ageSeconds: s.offsite.ageSeconds, ...(s.offsite.problem ? { problem: s.offsite.problem.slice(0, 300) } : {}) } } : {}),
         targets: s.targets.map((t) => ({
             target: t.target,
             ok: t.ok,
@@ -663,6 +768,28 @@ async function serve(cfg) {
         writeStatus(cfg);
     });
 
+    // Fail fast and loudly: a wrong host key, a refused key or a wrong encryption key is named
+    // now, in the log and in `status`/`health`, not after the first backup.
+    if (cfg.offsite) {
+        const oc = cfg.offsite;
+        await withLock("off-site check", 60 * 60_000, progress, async () => {
+            try {
+                await offsite.openRepository(oc, true, (s) => progress.step(s));
+                // A task stopped in the middle of a copy leaves its lock in the repository; restic
+                // removes only locks it can tell are stale.
+                await offsite.unlockStale(oc);
+                progress.step(`off-site: ${oc.target.display} reachable, host key as configured, repository open`);
+            } catch (err) {
+                const message = redact(/** @type {Error} */ (err).message);
+                progress.step(`OFF-SITE COPY IMPOSSIBLE: ${message}`);
+                const previous = offsite.readStatus(cfg.dir);
+                const status = { ...(previous && previous.target === oc.target.display ? previous : {}), target: oc.target.display, lastAttemptAt: new Date().toISOString(), lastError: message, lastErrorAt: new Date().toISOString() };
+                writeFileAtomic(path.join(cfg.dir, offsite.STATUS_FILE), `${JSON.stringify(status, null, 2)}\n`);
+            }
+            writeStatus(cfg);
+        });
+    }
+
     // A target is due when it has no verified backup younger than one period: at the first start,
     // after the host was off at the scheduled time, or after a failed run. Due targets are backed
     // up at start and then retried every RETRY_MS, so the health signal recovers within minutes
@@ -680,19 +807,35 @@ async function serve(cfg) {
     }
     while (!stopping) {
         due = dueTargets();
+        const offsiteDue = cfg.offsite !== undefined && !offsiteStatusOf(cfg, new Date()).ok;
         const next = plan.nextRun(cfg.cron, new Date());
         if (!next) {
             throw new Error(`the schedule \`${cfg.cron.source}\` never fires again`);
         }
-        const retryAt = due.length > 0 ? Math.min(Date.now() + RETRY_MS, next.getTime()) : next.getTime();
+        const retryAt = due.length > 0 || offsiteDue ? Math.min(Date.now() + RETRY_MS, next.getTime()) : next.getTime();
         const retrying = retryAt < next.getTime();
-        progress.step(retrying ? `retrying ${due.map(describe).join(", ")} at ${new Date(retryAt).toISOString()} (no recent verified backup)` : `next backup at ${next.toISOString()}`);
+        progress.step(
+            retrying
+                ? `retrying ${[...due.map(describe), ...(offsiteDue && due.length === 0 ? ["the off-site copy"] : [])].join(", ")} at ${new Date(retryAt).toISOString()} (${due.length > 0 ? "no recent verified backup" : "the off-site copy is failing or stale"})`
+                : `next backup at ${next.toISOString()}`,
+        );
         // Wake at least once a minute, so a clock jump or a stop request is noticed.
         while (!stopping && Date.now() < retryAt) {
             await sleep(Math.min(retryAt - Date.now(), 60_000));
         }
         if (!stopping) {
-            await (retrying ? run("retry", due) : run("schedule"));
+            if (retrying && due.length === 0) {
+                busy = true;
+                try {
+                    await withLock("off-site copy (retry)", 60 * 60_000, progress, () => copyOffsite(cfg, progress));
+                } catch (err) {
+                    progress.step(`off-site retry failed: ${redact(/** @type {Error} */ (err).message)}`);
+                } finally {
+                    busy = false;
+                }
+            } else {
+                await (retrying ? run("retry", due) : run("schedule"));
+            }
         }
     }
 }
@@ -702,7 +845,7 @@ async function serve(cfg) {
 async function main() {
     const [cmd = "help", ...args] = process.argv.slice(2);
     if (cmd === "help" || cmd === "--help" || cmd === "-h") {
-        const text = fs.readFileSync(__filename, "utf8").split("\n").slice(2, 17);
+        const text = fs.readFileSync(__filename, "utf8").split("\n").slice(2, 21);
         process.stdout.write(`${text.map((l) => l.replace(/^\/\/ ?/, "")).join("\n")}\n`);
         return 0;
     }
@@ -714,7 +857,9 @@ async function main() {
         case "now":
             return cmdNow(cfg, args);
         case "list":
-            return cmdList(cfg, args);
+            return args.includes("--offsite") ? cmdListOffsite(cfg, flags(args)) : cmdList(cfg, args);
+        case "fetch-offsite":
+            return cmdFetchOffsite(cfg, args);
         case "verify":
             return cmdVerify(cfg, args);
         case "restore":
@@ -725,7 +870,7 @@ async function main() {
         case "health":
             return cmdHealth(cfg);
         default:
-            throw new Error(`unknown command \`${cmd}\`; commands: serve, now, list, verify, restore, status, health`);
+            throw new Error(`unknown command \`${cmd}\`; commands: serve, now, list, verify, restore, fetch-offsite, status, health`);
     }
 }
 

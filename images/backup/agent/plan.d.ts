@@ -95,4 +95,10 @@ export function formatSize(bytes: number): string;
 export function compareChecks(expected: BackupCheck | undefined, actual: BackupCheck): string | undefined;
 
 /** The agent's status as Prometheus text (its /metrics). */
-export function metricsText(status: { ok: boolean; staleAfterSeconds: number; problem?: string; targets: { target: string; ok: boolean; lastVerified: { ageSeconds: number } | null }[] }): string;
+export function metricsText(status: {
+    ok: boolean;
+    staleAfterSeconds: number;
+    problem?: string;
+    targets: { target: string; ok: boolean; lastVerified: { ageSeconds: number } | null }[];
+    offsite?: { ok: boolean; target: string; ageSeconds?: number | null } | null;
+}): string;

@@ -448,7 +448,8 @@ function formatSize(bytes) {
  * The agent's status as Prometheus text: per target its verdict (`healthOf`'s, so the alert and
  * `backup-agent health` cannot disagree) and the age of its newest verified backup (absent when
  * there is none); the staleness bound; whether the manifest could be read. Names and ages only.
- * @param {{ ok: boolean, staleAfterSeconds: number, problem?: string, targets: { target: string, ok: boolean, lastVerified: { ageSeconds: number } | null }[] }} status
+ * With an off-site target, its verdict and the age of the last copy likewise.
+ * @param {{ ok: boolean, staleAfterSeconds: number, problem?: string, targets: { target: string, ok: boolean, lastVerified: { ageSeconds: number } | null }[], offsite?: { ok: boolean, target: string, ageSeconds?: number | null } | null }} status
  * @returns {string}
  */
 function metricsText(status) {
@@ -467,6 +468,21 @@ function metricsText(status) {
         "# TYPE opsbook_backup_manifest_readable gauge",
         `opsbook_backup_manifest_readable ${status.problem ? 0 : 1}`,
     ];
+    if (status.offsite) {
+        const where = `{offsite=${label(status.offsite.target)}}`;
+        lines.push(
+            "# HELP opsbook_backup_offsite_fresh 1 when the off-site copy succeeded within opsbook_backup_stale_after_seconds.",
+            "# TYPE opsbook_backup_offsite_fresh gauge",
+            `opsbook_backup_offsite_fresh${where} ${status.offsite.ok ? 1 : 0}`,
+        );
+        if (typeof status.offsite.ageSeconds === "number") {
+            lines.push(
+                "# HELP opsbook_backup_offsite_age_seconds Age of the last successful off-site copy.",
+                "# TYPE opsbook_backup_offsite_age_seconds gauge",
+                `opsbook_backup_offsite_age_seconds${where} ${status.offsite.ageSeconds}`,
+            );
+        }
+    }
     return `${lines.join("\n")}\n`;
 }
 

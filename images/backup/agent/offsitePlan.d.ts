@@ -1,0 +1,41 @@
+// Types of offsitePlan.js for the TypeScript side (components/offsitePlan.ts, unit tests).
+import type { ManifestEntry } from "./plan";
+
+export interface OffsiteTarget {
+    user: string;
+    hostname: string;
+    port: number;
+    /** Absolute directory on the off-site host that holds the restic repository. */
+    path: string;
+    /** restic's name for it: `sftp:user@host:/path`. */
+    repository: string;
+    /** The target as people write it (`sftp://user@host[:port]/path`). */
+    display: string;
+}
+
+export interface OffsiteStatus {
+    target: string;
+    lastAttemptAt?: string;
+    lastCopyAt?: string;
+    lastSnapshot?: string;
+    lastError?: string | null;
+    lastErrorAt?: string;
+    durationMs?: number;
+    bytesAdded?: number;
+    bytesProcessed?: number;
+    filesProcessed?: number;
+    checkedAt?: string;
+}
+
+export const KEYS: { readonly target: string; readonly knownHosts: string; readonly sshKey: string; readonly encryptionKey: string };
+export const MIN_ENCRYPTION_KEY_LENGTH: number;
+export function parseOffsiteTarget(value: string): OffsiteTarget | { error: string };
+export function sshKeyProblem(text: string | undefined): string | undefined;
+export function encryptionKeyProblem(text: string | undefined): string | undefined;
+export function sshOptions(opts: { port: number; keyFile: string; knownHostsFile: string; keyType?: string }): string[];
+export function sftpCommand(target: OffsiteTarget, files: { keyFile: string; knownHostsFile: string; keyType?: string }): string;
+export function knownHostsKeyType(line: string): string | undefined;
+export function offsiteFailure(stderr: string, target: OffsiteTarget): string;
+export function forgetArgs(keep: { days: number; weeks: number; months: number }): string[];
+export function offsiteHealth(status: OffsiteStatus | undefined, now: Date, staleAfterSeconds: number): { ok: boolean; ageSeconds: number | null; problem?: string };
+export function planFetch(snapshots: { id: string; time: string; entries: ManifestEntry[] }[], localNames: Set<string>, name?: string): { entry: ManifestEntry; snapshot: string }[];
