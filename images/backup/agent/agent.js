@@ -13,7 +13,8 @@
 //   health                         one-line status; exit 0 when every target is fresh
 //
 // Env: BACKUP_DIR (/backups), BACKUP_SCHEDULE, BACKUP_KEEP_DAYS|WEEKS|MONTHS, BACKUP_TARGETS (JSON),
-// BACKUP_POSTGRES_URL or BACKUP_POSTGRES_URL_FILE (secret), BACKUP_LOCATION (how it is shown to people).
+// BACKUP_POSTGRES_URL or BACKUP_POSTGRES_URL_FILE (secret), BACKUP_LOCATION (how it is shown to people),
+// BACKUP_PITR_REPO (the pgBackRest repository directory to make for Postgres, when PITR is on).
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -79,6 +80,8 @@ function loadConfig(env = process.env) {
         targets,
         conn,
         location: env.BACKUP_LOCATION || dir,
+        /** The pgBackRest repository directory to make for Postgres, when point-in-time recovery is on. */
+        pitrRepo: env.BACKUP_PITR_REPO || undefined,
     };
 }
 
@@ -606,6 +609,15 @@ async function serve(cfg) {
                 `for a host directory run: sudo install -d -o ${process.getuid?.()} -g ${process.getgid?.()} -m 0750 <dir>`,
         );
     }
+    if (cfg.pitrRepo) {
+        // Postgres's pgBackRest writes its repository here as a member of this uid's group: the
+        // directory is group-writable and set-group-id, so what it writes stays readable by this
+        // agent and by whatever copies the location off-site. Postgres cannot make it itself:
+        // it does not own the location.
+        fs.mkdirSync(cfg.pitrRepo, { recursive: true });
+        fs.chmodSync(cfg.pitrRepo, 0o2770);
+        progress.step(`pgBackRest repository directory ${cfg.pitrRepo} ready for Postgres`);
+    }
     progress.step(`agent up: ${cfg.targets.map(describe).join(", ")} -> ${cfg.location}; schedule \`${cfg.cron.source}\` UTC, stale after ${plan.formatAge(cfg.staleAfterSeconds)}`);
 
     /** @param {string} trigger @param {Target[]} [only] */
@@ -681,7 +693,7 @@ async function serve(cfg) {
 async function main() {
     const [cmd = "help", ...args] = process.argv.slice(2);
     if (cmd === "help" || cmd === "--help" || cmd === "-h") {
-        const text = fs.readFileSync(__filename, "utf8").split("\n").slice(2, 17);
+        const text = fs.readFileSync(__filename, "utf8").split("\n").slice(2, 18);
         process.stdout.write(`${text.map((l) => l.replace(/^\/\/ ?/, "")).join("\n")}\n`);
         return 0;
     }
