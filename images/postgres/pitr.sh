@@ -346,20 +346,22 @@ reset_password_after_restore() {
 serve() {
 	local every=$(( ${OPSBOOK_PITR_FULL_EVERY_HOURS:-24} * 3600 )) stanza_ok=0 pw_done=0 last newest
 	log "serving: a full backup every ${OPSBOOK_PITR_FULL_EVERY_HOURS:-24} h, keep ${OPSBOOK_PITR_KEEP_FULL:-7}, repository $REPO"
+	# Checks every 5 s until the stanza is ready (the first deploy waits on it), then every minute.
+	local pause=5
 	while true; do
-		sleep 10
+		sleep "$pause"
 		pg_isready -q -h "$SOCKET" -p 5432 -U "$DBUSER" -d postgres || continue
 		[ "$(psql_live -d postgres -c 'select pg_is_in_recovery()' 2>/dev/null || echo t)" = f ] || continue
 		if [ "$pw_done" = 0 ] && [ -f "$RESTORED" ]; then reset_password_after_restore && pw_done=1 || log "could not set the superuser password after the restore"; fi
-		if ! repo_ready; then log "waiting for the backup agent to create $REPO"; sleep 50; continue; fi
+		if ! repo_ready; then [ "$pause" = 5 ] && log "waiting for the backup agent to create $REPO"; pause=6; continue; fi
 		if [ "$stanza_ok" = 0 ]; then
-			if pgbr stanza-create >&2 && pgbr check >&2; then stanza_ok=1; log "stanza $STANZA ready; WAL is archived to $REPO"; else log "stanza-create/check failed; retrying in a minute"; sleep 50; continue; fi
+			if pgbr stanza-create >&2 && pgbr check >&2; then stanza_ok=1; log "stanza $STANZA ready; WAL is archived to $REPO"; else log "stanza-create/check failed; retrying in 30 s"; pause=30; continue; fi
 		fi
+		pause=60
 		# A full backup when there is none or the newest full one is older than the period.
 		last="$(pgbr info --output=json 2>/dev/null | jq -r '[.[0].backup[]? | select(.type == "full") | .timestamp.start] | max // 0')" || last=0
 		if [ $(( $(now_epoch) - last )) -ge "$every" ]; then
 			(with_lock backup --type full --trigger schedule >/dev/null) || log "scheduled backup failed"
-			continue
 		fi
 		# A backup that has no proof yet (the proof failed or was interrupted) is proven again hourly.
 		newest="$(newest_label)"
@@ -368,7 +370,6 @@ serve() {
 				(with_lock prove "$newest") || log "proof of $newest failed"
 			fi
 		fi
-		sleep 50
 	done
 }
 
