@@ -119,7 +119,11 @@ export class Backups extends pulumi.ComponentResource {
         // A stack with point-in-time recovery passes the location it already made (Postgres mounts
         // it too); otherwise the volume is this component's own, as it always was.
         const given = typeof args.location === "object" ? args.location : undefined;
-        const locationVolumeName = given ? given.volumeName : backupLocationVolume(`${name}-location`, args.identity, locationSpec, this).name;
+        // The alias covers a stack that turns point-in-time recovery off again: the volume comes
+        // back under this component without being replaced.
+        const locationVolumeName = given
+            ? given.volumeName
+            : backupLocationVolume(`${name}-location`, args.identity, locationSpec, this, pulumi.createUrn(name, "opsbook:index:BackupLocation")).name;
         const location = parseLocation(locationSpec);
         const where = given ? given.where : location.kind === "volume" ? pulumi.interpolate`volume ${locationVolumeName}` : pulumi.output(location.path);
         // The targets as the agent reads them: ids, kinds and paths inside its container.
