@@ -251,9 +251,11 @@ case "$cmd" in
     status)
         if [[ $pitr_on == 1 ]]; then
             agent_status="$(agent_cmd status)"
-            pitr_info="$(pitr_cmd info || echo null)"
-            json_get "$agent_status" '({ ...j, pointInTime: JSON.parse(a[0]) })' "$pitr_info" | node -e 'process.stdout.write(JSON.stringify(JSON.parse(require("fs").readFileSync(0, "utf8")), null, 2) + "\n")'
-            [[ $json == 1 ]] || { [[ "$pitr_info" == null ]] || pitr_target show <<<"$pitr_info" >&2; }
+            # The agent's status stands even when Postgres does not answer: pgBackRest's part then says why.
+            pitr_info="$(pitr_cmd info 2>&1)" || true
+            combined="$(json_get "$agent_status" '({ ...j, pointInTime: (() => { try { return JSON.parse(a[0]); } catch { return { problem: "pitr info failed: " + a[0].trim().slice(0, 300) }; } })() })' "$pitr_info")"
+            node -e 'process.stdout.write(JSON.stringify(JSON.parse(process.argv[1]), null, 2) + "\n")' "$combined"
+            if [[ $json == 0 && -z "$(json_get "$combined" 'j.pointInTime.problem')" ]]; then pitr_target show <<<"$pitr_info" >&2; fi
         else
             agent_cmd status
         fi
