@@ -397,6 +397,6 @@ case "$cmd" in
 	restored) cat "$RESTORED" 2>/dev/null || echo null ;;
 	confirm) confirm ;;
 	sabotage-wal) sabotage_wal ;;
-	help | -h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//' ;;
+	help | -h | --help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//' ;;
 	*) die "unknown command $cmd; see pitr help" ;;
 esac
