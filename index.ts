@@ -22,7 +22,8 @@ import { Gateway, derivedHostPort, listenPorts } from "./components/gateway";
 import { Monitoring } from "./components/monitoring/monitoring";
 import { MONITORING_ENDPOINTS, MONITORING_PORTS, monitoringPlan } from "./components/monitoring/plan";
 import { Backups } from "./components/backup";
-import { backupImageKeys, backupTargets, backupsEnabled } from "./components/backupPlan";
+import { BackupLocation } from "./components/backupLocation";
+import { backupImageKeys, backupTargets, backupsEnabled, pointInTimeEnabled } from "./components/backupPlan";
 import { parseOffsiteTarget } from "./components/offsitePlan";
 import { checkOffsiteTarget } from "./components/offsitePreflight";
 import { TelegramWebhookRegistration, telegramWebhookPlan } from "./components/webhook";
@@ -85,6 +86,20 @@ export = async () => {
     const networks = new StackNetworks("network", { identity }, onEngine);
     const probe = new HealthProbe("health-probe", { identity, binaryPath: probePath }, onEngine);
 
+    // The backup location is made before Postgres when Postgres archives into it (pgBackRest's
+    // repository is a directory of it). The volume was once a child of the Backups component;
+    // `formerParent` keeps its identity, so stacks deployed before do not replace it.
+    const pitrSettings = pointInTimeEnabled(spec)
+        ? {
+              keepFull: spec.backups.pointInTime.keepFull,
+              fullEveryHours: spec.backups.pointInTime.fullEveryHours,
+              archiveTimeoutSeconds: spec.backups.pointInTime.archiveTimeoutSeconds,
+          }
+        : undefined;
+    const backupLocation = pitrSettings
+        ? new BackupLocation("backups", { identity, location: spec.backups.location, formerParent: pulumi.createUrn("backups", "opsbook:index:Backups") }, onEngine)
+        : undefined;
+
     const postgres = spec.postgres.enabled
         ? new Postgres("postgres", {
               identity,
@@ -94,6 +109,7 @@ export = async () => {
               database: spec.postgres.database,
               adminPasswordRotation: spec.rotation.POSTGRES_PASSWORD,
               keepDataOnDestroy: spec.postgres.keepDataOnDestroy,
+              ...(pitrSettings && backupLocation ? { pointInTime: { ...pitrSettings, backupVolumeName: backupLocation.volumeName } } : {}),
           }, onEngine)
         : undefined;
 
@@ -341,11 +357,12 @@ export = async () => {
                   volumes: Object.fromEntries([...volumes.entries()].map(([name, volume]) => [name, volume.name])),
                   schedule: spec.backups.schedule,
                   keep: { days: spec.backups.keepDays, weeks: spec.backups.keepWeeks, months: spec.backups.keepMonths },
-                  location: spec.backups.location,
+                  location: backupLocation ?? spec.backups.location,
                   memoryMb: spec.backups.memoryMb,
                   ...(spec.backups.offsite && offsite
                       ? { offsite: { target: spec.backups.offsite.target, knownHosts: spec.backups.offsite.knownHosts ?? "", sshKey: offsite.sshKey, encryptionKey: offsite.encryptionKey } }
                       : {}),
+                  ...(pitrSettings ? { pointInTime: pitrSettings } : {}),
               },
               { ...onEngine, dependsOn: [...(postgres ? [postgres] : []), ...(migration ? [migration] : []), ...services.values()] },
           )
@@ -367,6 +384,11 @@ export = async () => {
         services: pulumi.all(Object.fromEntries([...services.entries()].map(([name, s]) => [name, s.serviceName]))),
         postgresService: postgres?.serviceName,
         postgresVolume: postgres?.volumeName,
+        /**
+         * The pgBackRest repository key (secret; `pulumi stack output pitrRepositoryKey --show-secrets`):
+         * the backups in `<location>/pgbackrest`, and every copy of them, are useless without it. Keep it offline (README).
+         */
+        pitrRepositoryKey: postgres?.pitrRepositoryKey,
         databaseRoles: access ? { migrator: `${spec.postgres.database}_migrator`, app: `${spec.postgres.database}_app`, appLogin: access.appLogin } : undefined,
         redisService: redis?.serviceName,
         schedulerService: scheduler?.serviceName,

@@ -1,5 +1,3 @@
-import * as crypto from "crypto";
-import * as fs from "fs";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { settledAfter } from "../providers/serviceSettled";
@@ -24,8 +22,10 @@ import { EMPTY_ENV_CONTRACT } from "./envContract";
 import { healthcheck } from "./hardening";
 import { LocalImage } from "./images";
 import { StackNetwork } from "./networks";
-import { StackIdentity, engineName, labelList, stackLabels } from "./naming";
+import { backupLocationVolume } from "./backupLocation";
+import { StackIdentity, engineName } from "./naming";
 import { OFFSITE_KEYS, offsiteKnownHostsProblems, parseOffsiteTarget } from "./offsitePlan";
+import { PITR_REPO_DIR, PointInTimeSettings, PointInTimeSummary } from "./pitrPlan";
 import { secretMount, secretRef, swarmSecret } from "./secretFiles";
 import { swarmServiceArgs } from "./swarmService";
 
@@ -46,8 +46,10 @@ export interface BackupsArgs {
     readonly schedule?: string;
     /** Retention. Default 7 days, 4 weeks, 6 months. */
     readonly keep?: Keep;
-    /** A stack volume name or an absolute host directory. Default `backups`. */
-    readonly location?: string;
+    /** A stack volume name or an absolute host directory (default `backups`), or the BackupLocation made for it. */
+    readonly location?: string | { readonly spec: string; readonly volumeName: pulumi.Input<string>; readonly where: pulumi.Output<string> };
+    /** Point-in-time recovery of the Postgres target: the agent makes the pgBackRest repository directory and reports on it. */
+    readonly pointInTime?: PointInTimeSettings;
     /** Memory limit of the agent in MiB. Default 256. */
     readonly memoryMb?: number;
     /** Seconds a deploy waits for the agent's first verified backup. Default 300. */
@@ -85,6 +87,8 @@ export interface BackupsSummary {
     readonly scheduleRecord: string;
     /** What to run next. */
     readonly next: string;
+    /** Point-in-time recovery with pgBackRest, when on. */
+    readonly pointInTime?: PointInTimeSummary;
 }
 
 /**
@@ -105,7 +109,7 @@ export class Backups extends pulumi.ComponentResource {
         super("opsbook:index:Backups", name, {}, opts);
         const schedule = args.schedule ?? "0 3 * * *";
         const keep = args.keep ?? { days: 7, weeks: 4, months: 6 };
-        const locationSpec = args.location ?? "backups";
+        const locationSpec = typeof args.location === "object" ? args.location.spec : (args.location ?? "backups");
         const memoryMb = args.memoryMb ?? 256;
         const scheduleIssue = scheduleProblem(schedule);
         if (scheduleIssue) {
@@ -139,37 +143,16 @@ export class Backups extends pulumi.ComponentResource {
         const period = periodSeconds(cron);
         const staleAfter = staleAfterSeconds(cron);
 
+        // A stack with point-in-time recovery passes the location it already made (Postgres mounts
+        // it too); otherwise the volume is this component's own, as it always was.
+        const given = typeof args.location === "object" ? args.location : undefined;
+        // The alias covers a stack that turns point-in-time recovery off again: the volume comes
+        // back under this component without being replaced.
+        const locationVolumeName = given
+            ? given.volumeName
+            : backupLocationVolume(`${name}-location`, args.identity, locationSpec, this, pulumi.createUrn(name, "opsbook:index:BackupLocation")).name;
         const location = parseLocation(locationSpec);
-        const labels = stackLabels(args.identity, "backups");
-        // Backups outlive the stack: a named volume is kept on destroy; a host directory is the
-        // user's, and only the engine's handle on it (a bind volume) is removed.
-        if (location.kind === "host") {
-            const fix = `create it for the backup agent (uid ${BACKUP_UID}): sudo install -d -o ${BACKUP_UID} -g ${BACKUP_UID} -m 0750 ${location.path}`;
-            let isDir = false;
-            try {
-                isDir = fs.statSync(location.path).isDirectory();
-            } catch {
-                isDir = false;
-            }
-            if (!isDir) {
-                throw new pulumi.ResourceError(`\`backups.location\` ${location.path} is not a directory on this host; ${fix}`, this);
-            }
-        }
-        const locationVolume =
-            location.kind === "volume"
-                ? new docker.Volume(`${name}-location`, { name: engineName(args.identity, location.name), labels: labelList(labels) }, { parent: this, retainOnDelete: true })
-                : new docker.Volume(
-                      `${name}-location`,
-                      {
-                          // The path is part of the name: a new directory is a new volume.
-                          name: engineName(args.identity, "backups-host", crypto.createHash("sha256").update(location.path).digest("hex").slice(0, 8)),
-                          driver: "local",
-                          driverOpts: { type: "none", o: "bind", device: location.path },
-                          labels: labelList(labels),
-                      },
-                      { parent: this },
-                  );
-        const where = location.kind === "volume" ? pulumi.interpolate`volume ${locationVolume.name}` : pulumi.output(location.path);
+        const where = given ? given.where : location.kind === "volume" ? pulumi.interpolate`volume ${locationVolumeName}` : pulumi.output(location.path);
         // The targets as the agent reads them: ids, kinds and paths inside its container.
         const agentTargets = args.targets.map((t) => (t.kind === "postgres" ? { id: t.id, kind: t.kind, database: t.database } : { id: t.id, kind: t.kind, path: t.path }));
         // pg_dump, pg_restore and psql get the password from this URL (read from its file) as
@@ -214,11 +197,14 @@ export class Backups extends pulumi.ComponentResource {
                 BACKUP_LOCATION: where,
                 BACKUP_METRICS_PORT: String(BACKUP_AGENT_METRICS_PORT),
                 ...offsiteEnv,
+                // The agent makes the pgBackRest repository directory (it owns the location) so
+                // that Postgres, a member of its group, can write it; see components/pitrPlan.ts.
+                ...(args.pointInTime ? { BACKUP_PITR_REPO: `${BACKUP_MOUNT}/${PITR_REPO_DIR}` } : {}),
             },
             secrets,
             networks: [{ id: args.network.id, aliases: [BACKUP_AGENT_HOST] }],
             volumes: [
-                { source: locationVolume.name, target: BACKUP_MOUNT },
+                { source: locationVolumeName, target: BACKUP_MOUNT },
                 // Read-write: a WAL-mode reader writes the -shm index, and restore writes the file.
                 ...[...new Set(sqliteTargets.map((t) => t.volume))].map((v) => ({ source: args.volumes![v], target: `/sources/${v}` })),
             ],
@@ -274,6 +260,15 @@ export class Backups extends pulumi.ComponentResource {
             next:
                 `npm run backup -- list --stack ${args.identity.stack}   (also: now | verify [name] | restore [name] | status` +
                 (offsiteTarget ? ` | list --offsite | restore --from-offsite [name])` : ")"),
+            ...(args.pointInTime
+                ? {
+                      pointInTime: {
+                          ...args.pointInTime,
+                          repository: pulumi.interpolate`${where}/${PITR_REPO_DIR}`,
+                          restore: `npm run backup -- restore --to "YYYY-MM-DD HH:MM:SS" --stack ${args.identity.stack}   (UTC; or --to latest, or a backup label; --scratch to inspect first)`,
+                      },
+                  }
+                : {}),
         });
         this.registerOutputs({ agentServiceName: this.agentServiceName, location: this.location, summary: this.summary });
     }

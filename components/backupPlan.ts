@@ -134,6 +134,11 @@ export function backupsEnabled(spec: Pick<Spec, "postgres" | "services" | "backu
     return spec.backups.enabled ?? backupTargets(spec).length > 0;
 }
 
+/** pgBackRest point-in-time recovery is on unless turned off: by default whenever backups cover Postgres. */
+export function pointInTimeEnabled(spec: Pick<Spec, "postgres" | "services" | "backups">): boolean {
+    return spec.postgres.enabled && backupsEnabled(spec) && (spec.backups.pointInTime.enabled ?? true);
+}
+
 /** Problems that need more than one key to see, by key path under `opsbook:`. */
 export function backupIssues(spec: Pick<Spec, "postgres" | "services" | "backups">): { path: string[]; message: string }[] {
     const issues: { path: string[]; message: string }[] = [];
@@ -143,7 +148,13 @@ export function backupIssues(spec: Pick<Spec, "postgres" | "services" | "backups
             message: "is true, but the stack has nothing to back up (no Postgres, no SQLite DATABASE_URL on a volume); remove `backups` or add the database",
         });
     }
+    if (spec.backups.pointInTime.enabled === true && !spec.postgres.enabled) {
+        issues.push({ path: ["backups", "pointInTime", "enabled"], message: "is true, but the stack has no Postgres; point-in-time recovery is for Postgres only (SQLite files keep their verified online copies)" });
+    }
     if (!backupsEnabled(spec)) {
+        if (spec.backups.pointInTime.enabled === true && spec.postgres.enabled) {
+            issues.push({ path: ["backups", "pointInTime", "enabled"], message: "is true, but `backups.enabled` is false; the pgBackRest repository lives in the backup location, so turn backups on or point-in-time recovery off" });
+        }
         return issues;
     }
     const location = parseLocation(spec.backups.location);

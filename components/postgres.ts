@@ -7,6 +7,7 @@ import { StackNetwork } from "./networks";
 import { StackIdentity, engineName, labelList, stackLabels } from "./naming";
 import { secretMount, secretRef, swarmSecret } from "./secretFiles";
 import { generatedPassword } from "./secrets";
+import { PITR_REPO_DIR, PITR_REPO_GROUP, PointInTimeSettings } from "./pitrPlan";
 import { swarmServiceArgs } from "./swarmService";
 
 export interface PostgresArgs {
@@ -26,7 +27,20 @@ export interface PostgresArgs {
     readonly adminPasswordRotation?: string;
     /** Keep the data volume on `pulumi destroy`. Default true: data is never lost by accident. */
     readonly keepDataOnDestroy?: boolean;
+    /**
+     * Point-in-time recovery with pgBackRest: the server archives WAL and takes proven base backups
+     * into `<backup location>/pgbackrest`. Default off (the stack turns it on with its backups).
+     */
+    readonly pointInTime?: PointInTimeSettings & {
+        /** The engine name of the backup location volume, mounted at /backups. */
+        readonly backupVolumeName: pulumi.Input<string>;
+    };
 }
+
+/** Where the backup location is mounted in the Postgres container (the agent's mount point too). */
+const BACKUP_MOUNT = "/backups";
+/** pgBackRest's scratch space: proof restores, restores for inspection, restore requests. */
+const PITR_SCRATCH = "/var/lib/postgresql/scratch";
 
 /** The name Postgres answers to on the stack's data network. */
 export const POSTGRES_HOST = "postgres";
@@ -51,6 +65,11 @@ export class Postgres extends pulumi.ComponentResource {
     /** The engine's name of the swarm service. */
     public readonly serviceName: pulumi.Output<string>;
     public readonly volumeName: pulumi.Output<string>;
+    /**
+     * The pgBackRest repository passphrase (secret), when point-in-time recovery is on. Without it
+     * the repository (and any off-site copy of it) cannot be read: keep a copy offline (README).
+     */
+    public readonly pitrRepositoryKey?: pulumi.Output<string>;
 
     constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
         super("opsbook:index:Postgres", name, {}, opts);
@@ -68,15 +87,53 @@ export class Postgres extends pulumi.ComponentResource {
             { name: engineName(args.identity, "postgres-data"), labels: labelList(stackLabels(args.identity, "postgres")) },
             { parent: this, retainOnDelete: args.keepDataOnDestroy ?? true },
         );
+        const pitr = args.pointInTime;
+        // The repository key: 64 characters from @pulumi/random, delivered as a secret file that
+        // `pitr write-config` turns into a 0600 pgBackRest config on the container's tmpfs. It has
+        // no rotation stamp on purpose: a new key cannot read the backups the old one encrypted.
+        const pitrKey = pitr ? generatedPassword(`${name}-pitr-key`, 64, "initial", { parent: this, protect: false }) : undefined;
+        const pitrSecret = pitrKey ? swarmSecret(args.identity, "PITR_CIPHER_PASS", pitrKey, { parent: this }) : undefined;
+        // Scratch space for restores that must not touch PGDATA; it outlives tasks so a restore
+        // request written before a restart is there after it.
+        const scratch = pitr
+            ? new docker.Volume(`${name}-pitr-scratch`, { name: engineName(args.identity, "postgres-pitr-scratch"), labels: labelList(stackLabels(args.identity, "postgres")) }, { parent: this })
+            : undefined;
+        const pitrEnv: Record<string, string> = pitr
+            ? {
+                  OPSBOOK_PITR: "on",
+                  OPSBOOK_PITR_REPO: `${BACKUP_MOUNT}/${PITR_REPO_DIR}`,
+                  OPSBOOK_PITR_SCRATCH: PITR_SCRATCH,
+                  OPSBOOK_PITR_KEEP_FULL: String(pitr.keepFull),
+                  OPSBOOK_PITR_FULL_EVERY_HOURS: String(pitr.fullEveryHours),
+                  OPSBOOK_PITR_ARCHIVE_TIMEOUT: String(pitr.archiveTimeoutSeconds),
+              }
+            : {};
         const serviceArgs = swarmServiceArgs({
             identity: args.identity,
             engineName: engineName(args.identity, "postgres"),
             component: "database",
             image: args.image,
-            env: { POSTGRES_USER: adminUser, POSTGRES_DB: database },
-            secrets: secretMount({ POSTGRES_PASSWORD: secretRef("POSTGRES_PASSWORD", passwordSecret) }, { uid: POSTGRES_UID, gid: POSTGRES_UID }),
+            env: { POSTGRES_USER: adminUser, POSTGRES_DB: database, ...pitrEnv },
+            secrets: secretMount(
+                {
+                    POSTGRES_PASSWORD: secretRef("POSTGRES_PASSWORD", passwordSecret),
+                    ...(pitrSecret ? { PITR_CIPHER_PASS: secretRef("PITR_CIPHER_PASS", pitrSecret) } : {}),
+                },
+                { uid: POSTGRES_UID, gid: POSTGRES_UID },
+            ),
             networks: [{ id: args.network.id, aliases: [POSTGRES_HOST] }],
-            volumes: [{ source: volume.name, target: "/var/lib/postgresql/data" }],
+            volumes: [
+                { source: volume.name, target: "/var/lib/postgresql/data" },
+                ...(pitr && scratch
+                    ? [
+                          { source: pitr.backupVolumeName, target: BACKUP_MOUNT },
+                          { source: scratch.name, target: PITR_SCRATCH },
+                      ]
+                    : []),
+            ],
+            // The agent owns the backup location; Postgres writes the repository directory as a
+            // member of its group (the directory is group-writable and set-group-id).
+            ...(pitr ? { groups: [PITR_REPO_GROUP] } : {}),
             // The server writes its socket and lock files outside the data volume.
             tmpfs: { "/var/run/postgresql": 8 },
             healthcheck: healthcheck(["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT)], { startPeriodSeconds: 120 }),
@@ -103,6 +160,7 @@ export class Postgres extends pulumi.ComponentResource {
         settledAfter(`${name}-settled`, service.name, serviceArgs, 300, args.identity.engine, { parent: this });
         this.serviceName = service.name;
         this.volumeName = volume.name;
+        this.pitrRepositoryKey = pitrKey ? pulumi.secret(pitrKey) : undefined;
         this.registerOutputs({ serviceName: this.serviceName, volumeName: this.volumeName });
     }
 }

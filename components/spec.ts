@@ -7,6 +7,7 @@ import { closest, distance } from "fastest-levenshtein";
 import { z } from "zod";
 import { TELEGRAM_API_BASE_URL, TELEGRAM_UPDATE_TYPES, webhookUrlProblem } from "../providers/telegramWebhook";
 import { backupIssues, locationProblem, scheduleProblem } from "./backupPlan";
+import { PITR_LIMITS } from "./pitrPlan";
 import { LOCAL_ENGINE_HOST, knownHostsProblems, parseEngineHost } from "./engineHost";
 import { OFFSITE_SECRETS, offsiteKnownHostsProblems, parseOffsiteTarget } from "./offsitePlan";
 import { MonitoringSchema, receiverSecrets } from "./monitoring/settings";
@@ -362,6 +363,30 @@ const OffsiteSchema = z
             ctx.addIssue({ code: "custom", path: ["knownHosts"], message });
         }
     });
+/** An integer key with its range in the message, so a refusal names what is possible. */
+const rangedInt = (limits: { min: number; max: number; default: number }, why: string) =>
+    z
+        .number({ message: `must be a whole number from ${limits.min} to ${limits.max}` })
+        .int({ message: `must be a whole number from ${limits.min} to ${limits.max}` })
+        .min(limits.min, { message: `must be from ${limits.min} to ${limits.max}${why}` })
+        .max(limits.max, { message: `must be from ${limits.min} to ${limits.max}` })
+        .default(limits.default);
+
+const PointInTimeSchema = z
+    .object({
+        /** WAL archiving and base backups with pgBackRest. Default: on when the stack has Postgres. */
+        enabled: z.boolean().optional(),
+        /** Full backups kept (pgBackRest's repo1-retention-full); the WAL they need is kept with them. Default 7. */
+        keepFull: rangedInt(
+            PITR_LIMITS.keepFull,
+            ": with fewer than 2, the only proven backup is expired as soon as a new one ends, before a restore has proven the new one",
+        ),
+        /** Hours between full backups. Default 24 (with keepFull 7: a week of points to restore to). */
+        fullEveryHours: rangedInt(PITR_LIMITS.fullEveryHours, ""),
+        /** archive_timeout: the most seconds of writes a host loss costs beyond the archive. Default 60. */
+        archiveTimeoutSeconds: rangedInt(PITR_LIMITS.archiveTimeoutSeconds, ": below 10 s each forced segment switch writes a mostly empty 16 MB file"),
+    })
+    .strict();
 
 const BackupsSchema = z
     .object({
@@ -388,6 +413,8 @@ const BackupsSchema = z
         memoryMb: z.number().int().min(64).default(256),
         /** A copy of the backup location on another host (see OffsiteSchema). Default: none. */
         offsite: OffsiteSchema.optional(),
+        /** Point-in-time recovery of Postgres with pgBackRest (see README, "Restore to a time"). */
+        pointInTime: PointInTimeSchema.default(PointInTimeSchema.parse({})),
     })
     .strict();
 

@@ -63,6 +63,8 @@ export interface SwarmServiceSpec {
     readonly cpus?: number;
     /** Numeric user[:group]; default the image's. */
     readonly user?: string;
+    /** Supplementary group ids. Default none. */
+    readonly groups?: string[];
     /** Read-only root filesystem. Default true. */
     readonly readOnlyRootFilesystem?: boolean;
     readonly stopGraceSeconds?: number;
@@ -131,6 +133,7 @@ export function swarmServiceArgs(spec: SwarmServiceSpec): docker.ServiceArgs {
                 readOnly: spec.readOnlyRootFilesystem ?? true,
                 ...(spec.user ? { user: spec.user } : {}),
                 ...(spec.hostname ? { hostname: spec.hostname } : {}),
+                ...(spec.groups && spec.groups.length > 0 ? { groups: spec.groups } : {}),
                 stopGracePeriod: duration(spec.stopGraceSeconds ?? 10),
                 // Read back as an empty map; written the same way, a no-op deploy changes nothing.
                 sysctl: {},

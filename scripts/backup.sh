@@ -16,6 +16,21 @@
 #        verified backup missing here; the newest of them is restored) back from the off-site copy
 #        alone into the stack's backup location, then restore it as above
 #   npm run backup -- fetch-offsite [NAME] [--stack S]  only bring backups back from the off-site copy
+#
+# Point-in-time recovery (Postgres with pgBackRest, `backups.pointInTime`, on by default):
+#   npm run backup -- restore --to "2026-12-01 14:04:00" [--scratch] [--force] [--stack S]
+#        restore Postgres as it was at that time (UTC unless it ends in Z or +hh:mm), from the
+#        newest proven base backup before it plus the archived WAL. Also --to latest (everything
+#        archived) or --to <label> (a pgBackRest backup as it ended, e.g. 20261201-030000F).
+#        A time before the oldest proven backup or in the future is refused, naming the range.
+#        Into the live database: after a pgBackRest safety backup and your confirmation, Postgres
+#        restarts, replays WAL to the time, and stays READ-ONLY until `confirm`.
+#        --scratch: into a new database <db>_pitr_<stamp> beside the live one, to inspect first.
+#   npm run backup -- confirm [--stack S]    the data is checked: allow writes again after a restore
+#   now --full                               with pgBackRest, a full base backup (default incremental)
+#   verify <label>                           prove a pgBackRest backup again (pgbackrest verify of
+#                                            every archived WAL file + restore into a scratch instance)
+# list and status include the pgBackRest backups, their proofs and the WAL archive lag.
 # --stack defaults to the selected Pulumi stack; --json prints machine-readable results.
 # Progress goes to stderr as `[backup] <step> (<elapsed>)`; results go to stdout.
 set -euo pipefail
@@ -34,12 +49,19 @@ force=0
 json=0
 from_offsite=0
 offsite_list=0
+to=""
+scratch=0
+full=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -h | --help) usage; exit 0 ;;
         --stack) [[ $# -ge 2 ]] || { echo "backup: --stack needs a stack name" >&2; exit 2; }; stack="$2"; shift ;;
         --stack=*) stack="${1#--stack=}" ;;
         --force) force=1 ;;
+        --to) [[ $# -ge 2 ]] || { echo "backup: --to needs a time (UTC, \"YYYY-MM-DD HH:MM:SS\"), latest, or a backup label" >&2; exit 2; }; to="$2"; shift ;;
+        --to=*) to="${1#--to=}" ;;
+        --scratch) scratch=1 ;;
+        --full) full=1 ;;
         --json) json=1 ;;
         --from-offsite) from_offsite=1 ;;
         --offsite) offsite_list=1 ;;
@@ -53,9 +75,9 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 case "$cmd" in
-    now | list | status | verify | restore | fetch-offsite) ;;
+    now | list | status | verify | restore | confirm | fetch-offsite) ;;
     "") usage >&2; exit 2 ;;
-    *) echo "backup: unknown command '$cmd'; use now, list, status, verify, restore or fetch-offsite (see --help)" >&2; exit 2 ;;
+    *) echo "backup: unknown command '$cmd'; use now, list, status, verify, restore, confirm or fetch-offsite (see --help)" >&2; exit 2 ;;
 esac
 if [[ $from_offsite == 1 && "$cmd" != restore ]]; then
     echo "backup: --from-offsite is an option of 'restore'" >&2
@@ -63,6 +85,18 @@ if [[ $from_offsite == 1 && "$cmd" != restore ]]; then
 fi
 if [[ $offsite_list == 1 && "$cmd" != list ]]; then
     echo "backup: --offsite is an option of 'list' (to restore from the off-site copy: restore --from-offsite)" >&2
+    exit 2
+fi
+if [[ ( -n "$to" || $scratch == 1 ) && "$cmd" != restore ]]; then
+    echo "backup: --to and --scratch belong to 'restore'" >&2
+    exit 2
+fi
+if [[ $scratch == 1 && -z "$to" ]]; then
+    echo "backup: --scratch restores to a point in time; add --to \"YYYY-MM-DD HH:MM:SS\" (or latest)" >&2
+    exit 2
+fi
+if [[ -n "$to" && $from_offsite == 1 ]]; then
+    echo "backup: --to restores from the pgBackRest repository here; --from-offsite brings back a dump or SQLite backup: use one" >&2
     exit 2
 fi
 if [[ -n "$name" && "$cmd" != verify && "$cmd" != restore && "$cmd" != fetch-offsite ]]; then
@@ -110,6 +144,106 @@ fi
 step_done "stack $stack, agent service $agent_service (task $agent), backups in $(json_get "$outputs" 'j.backups.location')"
 
 agent_cmd() { docker exec "$agent" backup-agent "$@"; }
+
+# Point-in-time recovery runs in the Postgres task (images/postgres/pitr.sh says why).
+pitr_on=0
+[[ -n "$(json_get "$outputs" 'j.backups.pointInTime && "on"')" ]] && pitr_on=1
+postgres_service="$(json_get "$outputs" 'j.postgresService')"
+pg_task() {
+    local t
+    t="$(task_container "$postgres_service")"
+    [[ -n "$t" ]] || { echo "backup: no task of $postgres_service is running ('docker service ps $postgres_service' shows why)" >&2; return 1; }
+    echo "$t"
+}
+pitr_cmd() { local t; t="$(pg_task)" || return 1; docker exec "$t" pitr "$@"; }
+pitr_target() { node --import tsx "$ROOT/scripts/lib/pitr-target.ts" "$@"; }
+need_pitr() {
+    if [[ $pitr_on == 0 ]]; then
+        echo "backup: stack $stack has no point-in-time recovery (\`backups.pointInTime\` is off or there is no Postgres); restore a dump by name instead (see 'list')" >&2
+        exit 2
+    fi
+}
+is_label() { [[ "$1" =~ ^[0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?$ ]]; }
+if [[ "$cmd" == restore && -n "$name" ]] && is_label "$name"; then
+    # A pgBackRest backup named like a dump: the same as --to <label>.
+    to="$name"
+    name=""
+fi
+
+# restore_pitr: the point-in-time restore (see the help above).
+restore_pitr() {
+    need_pitr
+    local info plan set type target describe flags_to=() t0 result
+    info="$(pitr_cmd info)" || exit 1
+    plan_flags=(plan --to "$to")
+    [[ $force == 1 ]] && plan_flags+=(--force)
+    plan="$(pitr_target "${plan_flags[@]}" <<<"$info")" || exit $?
+    set="$(json_get "$plan" 'j.set')"
+    type="$(json_get "$plan" 'j.type')"
+    target="$(json_get "$plan" 'j.target || ""')"
+    describe="$(json_get "$plan" 'j.describe')"
+    case "$type" in
+        time) flags_to=(--to "$target") ;;
+        default) flags_to=(--to latest) ;;
+        *) flags_to=() ;;
+    esac
+    t0=$(date +%s%N)
+    if [[ $scratch == 1 ]]; then
+        step_done "restoring $describe into a scratch instance"
+        result="$(pitr_cmd restore-scratch --set "$set" "${flags_to[@]}")" || { echo "backup: the scratch restore failed; the live database was not touched" >&2; exit 1; }
+        step_done "scratch restore finished"
+        if [[ $json == 1 ]]; then echo "$result"; return 0; fi
+        local db
+        db="$(json_get "$result" 'j.database')"
+        echo "Restored $describe into database $db of stack $stack (the live database is untouched)."
+        echo "Inspect it:  docker exec -it -u postgres \"\$(docker ps -q --filter label=com.docker.swarm.service.name=$postgres_service --filter status=running)\" psql -U opsbook_admin -d $db"
+        echo "Drop it:     ... psql -U opsbook_admin -d postgres -c 'DROP DATABASE \"$db\"'"
+        echo "Restore the live database to the same point:  npm run backup -- restore --to \"$to\" --stack $stack"
+        return 0
+    fi
+    if [[ $force == 0 ]]; then
+        echo "This replaces ALL data of Postgres in stack $stack with $describe." >&2
+        echo "A pgBackRest safety backup is taken first; Postgres restarts and stays read-only until 'npm run backup -- confirm'." >&2
+        echo "Type the stack name ($stack) to go on:" >&2
+        local answer=""
+        read -r answer || true
+        if [[ "$answer" != "$stack" ]]; then
+            echo "backup: aborted (you typed '${answer}'); nothing was changed" >&2
+            exit 1
+        fi
+    fi
+    local safety safety_label
+    safety="$(pitr_cmd backup --type incr --trigger pre-restore --no-prove)" || { echo "backup: the safety backup failed; nothing was changed" >&2; exit 1; }
+    safety_label="$(json_get "$safety" 'j.label')"
+    step_done "safety backup $safety_label"
+    pitr_cmd request-restore --set "$set" "${flags_to[@]}"
+    step_done "restore requested; restarting Postgres ($postgres_service) to carry it out"
+    docker service update --force --detach=false --quiet "$postgres_service" >/dev/null
+    local status="" i
+    for i in $(seq 1 600); do
+        status="$(json_get "$(pitr_cmd restored 2>/dev/null || echo null)" 'j && j.requestedAt && j.status' 2>/dev/null || true)"
+        if [[ "$status" == failed ]]; then break; fi
+        if [[ "$status" == restored ]] && [[ "$(docker exec "$(pg_task)" psql -X -At -U opsbook_admin -d postgres -h /var/run/postgresql -c 'select pg_is_in_recovery()' 2>/dev/null)" == f ]]; then break; fi
+        status=""
+        sleep 1
+    done
+    result="$(pitr_cmd restored)"
+    if [[ "$status" != restored ]]; then
+        echo "backup: the restore did not finish ($result); see 'docker service logs $postgres_service'. The safety backup is $safety_label: npm run backup -- restore $safety_label --force --stack $stack" >&2
+        exit 1
+    fi
+    local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    step_done "restored and promoted"
+    if [[ $json == 1 ]]; then
+        json_get "$result" '({ ...j, safetyBackup: a[0], durationMs: Number(a[1]), describe: a[2] })' "$safety_label" "$ms" "$describe"
+        return 0
+    fi
+    echo "Restored Postgres of stack $stack to $describe in $((ms / 1000)) s."
+    echo "The database is READ-ONLY (every session) until you confirm. Next:"
+    echo "  1. Make the services read-only too (writes answer 503, seed 004):  npx opsbook read-only on --stack $stack"
+    echo "  2. Check the data; then allow writes:  npm run backup -- confirm --stack $stack  &&  npx opsbook read-only off --stack $stack"
+    echo "  Undo (the data as it was just before): npm run backup -- restore $safety_label --stack $stack"
+}
 flags=()
 [[ $json == 1 ]] && flags+=(--json)
 [[ $force == 1 ]] && flags+=(--force)
@@ -119,6 +253,12 @@ case "$cmd" in
         rc=0
         agent_cmd now "${flags[@]}" || rc=$?
         step_done "backup now: $([[ $rc == 0 ]] && echo verified || echo FAILED)"
+        if [[ $pitr_on == 1 ]]; then
+            prc=0
+            pitr_cmd backup --type "$([[ $full == 1 ]] && echo full || echo incr)" --trigger manual || prc=$?
+            step_done "pgBackRest backup now: $([[ $prc == 0 ]] && echo proven || echo FAILED)"
+            [[ $prc == 0 ]] || rc=$prc
+        fi
         exit "$rc"
         ;;
     list)
@@ -126,6 +266,12 @@ case "$cmd" in
             agent_cmd list --offsite "${flags[@]}"
         else
             agent_cmd list "${flags[@]}"
+            if [[ $pitr_on == 1 && $json == 0 ]]; then
+                echo
+                pitr_cmd info | pitr_target show
+            elif [[ $pitr_on == 1 ]]; then
+                echo "(--json: the pgBackRest backups are in 'status --json' under pointInTime)" >&2
+            fi
         fi
         ;;
     fetch-offsite)
@@ -133,15 +279,47 @@ case "$cmd" in
         step_done "fetched from the off-site copy"
         ;;
     status)
-        agent_cmd status
+        if [[ $pitr_on == 1 ]]; then
+            agent_status="$(agent_cmd status)"
+            # The agent's status stands even when Postgres does not answer: pgBackRest's part then says why.
+            pitr_info="$(pitr_cmd info 2>&1)" || true
+            combined="$(json_get "$agent_status" '({ ...j, pointInTime: (() => { try { return JSON.parse(a[0]); } catch { return { problem: "pitr info failed: " + a[0].trim().slice(0, 300) }; } })() })' "$pitr_info")"
+            node -e 'process.stdout.write(JSON.stringify(JSON.parse(process.argv[1]), null, 2) + "\n")' "$combined"
+            if [[ $json == 0 && -z "$(json_get "$combined" 'j.pointInTime.problem')" ]]; then pitr_target show <<<"$pitr_info" >&2; fi
+        else
+            agent_cmd status
+        fi
         ;;
     verify)
         rc=0
+        if [[ -n "$name" ]] && is_label "$name"; then
+            need_pitr
+            pitr_cmd prove "$name" || rc=$?
+            step_done "prove $name: $([[ $rc == 0 ]] && echo proven || echo FAILED)"
+            exit "$rc"
+        fi
         agent_cmd verify ${name:+"$name"} "${flags[@]}" || rc=$?
         step_done "verify: $([[ $rc == 0 ]] && echo verified || echo FAILED)"
+        if [[ -z "$name" && $pitr_on == 1 ]]; then
+            prc=0
+            pitr_cmd prove || prc=$?
+            step_done "pgBackRest verify + scratch restore: $([[ $prc == 0 ]] && echo proven || echo FAILED)"
+            [[ $prc == 0 ]] || rc=$prc
+        fi
         exit "$rc"
         ;;
+    confirm)
+        need_pitr
+        pitr_cmd confirm
+        step_done "writes allowed again"
+        echo "Postgres of stack $stack accepts writes again. If the services are read-only: npx opsbook read-only off --stack $stack"
+        ;;
     restore)
+        if [[ -n "$to" ]]; then
+            restore_pitr
+            progress_total
+            exit 0
+        fi
         if [[ $from_offsite == 1 ]]; then
             # The off-site copy alone: the backup (and its manifest entry, with the checksum it was
             # verified with) comes back into the location first; the restore below then checks it

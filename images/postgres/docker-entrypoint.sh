@@ -116,7 +116,16 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 	log "initialisation complete; starting postgres"
 else
 	log "PGDATA $PGDATA already initialised (PG_VERSION $(cat "$PGDATA/PG_VERSION")); skipping init"
-	if [ -n "$POSTGRES_PASSWORD" ]; then
+	restored=0
+	if [ "${OPSBOOK_PITR:-off}" = on ] && [ -f "${OPSBOOK_PITR_SCRATCH:-/var/lib/postgresql/scratch}/restore-request" ]; then
+		# A point-in-time restore asked for by `npm run backup -- restore --to ...`: done here,
+		# while no server runs on PGDATA. The password step below needs a writable server, which
+		# a recovering one is not; `pitr serve` sets the password once the server has promoted.
+		pitr write-config
+		pitr restore-now
+		restored=1
+	fi
+	if [ -n "$POSTGRES_PASSWORD" ] && [ "$restored" = 0 ]; then
 		# The password the deployment holds is the one that works: a data volume kept across a
 		# `pulumi destroy` (or a rotated password) must not lock the stack out of its own database.
 		# Set on a socket-only server, read by psql from the environment (never an argument), with
@@ -137,4 +146,32 @@ fi
 
 # The password is only needed for setup: keep it out of the server's environment.
 unset POSTGRES_PASSWORD
-exec "$@"
+
+if [ "${OPSBOOK_PITR:-off}" != on ]; then
+	exec "$@"
+fi
+
+# Point-in-time recovery: the server archives every WAL segment with pgBackRest, and `pitr serve`
+# takes and proves base backups beside it. This shell stays PID 1 instead of exec'ing postgres:
+# the postmaster treats an unknown child that exits non-zero as a crashed backend and restarts
+# every session, so the loop must be this shell's child, never the server's.
+pitr write-config
+set -- "$@" \
+	-c wal_level=replica \
+	-c archive_mode=on \
+	-c "archive_command=pgbackrest --stanza=main archive-push %p" \
+	-c "archive_timeout=${OPSBOOK_PITR_ARCHIVE_TIMEOUT:-60}"
+"$@" &
+server=$!
+# Docker's stop signal (SIGINT, fast shutdown) and SIGTERM go to the server as they would have.
+trap 'kill -INT "$server" 2>/dev/null || true' INT
+trap 'kill -TERM "$server" 2>/dev/null || true' TERM
+pitr serve &
+loop=$!
+rc=0
+while :; do
+	wait "$server" && rc=0 || rc=$?
+	kill -0 "$server" 2>/dev/null || break
+done
+kill "$loop" 2>/dev/null || true
+exit "$rc"

@@ -268,7 +268,7 @@ const api = { api: { uses: ["postgres"], env: { APP_ROLE: "api" } } };
 describe("`opsbook:backups` spec keys", () => {
     it("fills in the documented defaults and turns backups on for a stack with Postgres", () => {
         const spec = parseSpec({ services: api });
-        assert.deepEqual(spec.backups, { schedule: "0 3 * * *", keepDays: 7, keepWeeks: 4, keepMonths: 6, location: "backups", verify: true, memoryMb: 256 });
+        assert.deepEqual(spec.backups, { schedule: "0 3 * * *", keepDays: 7, keepWeeks: 4, keepMonths: 6, location: "backups", verify: true, memoryMb: 256, pointInTime: { keepFull: 7, fullEveryHours: 24, archiveTimeoutSeconds: 60 } });
         assert.equal(spec.images.backup, "opsbook/backup:1");
         assert.equal(backupsEnabled(spec), true);
         assert.deepEqual(backupTargets(spec), [{ id: "postgres-app", kind: "postgres", database: "app" }]);

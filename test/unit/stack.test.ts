@@ -306,11 +306,13 @@ describe("the staging stack under mocks", () => {
             "opsbook-staging-alertmanager-data",
             "opsbook-staging-backups",
             "opsbook-staging-postgres-data",
+            "opsbook-staging-postgres-pitr-scratch",
             "opsbook-staging-prometheus-data",
             "opsbook-staging-redis-data",
         ]);
-        // Monitoring's history is no business data: it goes with the stack.
-        for (const v of volumes.filter((v) => !/(prometheus|alertmanager)-data$/.test(v.inputs.name))) {
+        // Monitoring's history is no business data, nor is pgBackRest's scratch space (restores
+        // for proofs and inspection): they go with the stack.
+        for (const v of volumes.filter((v) => !/(prometheus|alertmanager)-data$|pitr-scratch$/.test(v.inputs.name))) {
             assert.equal(v.options.retainOnDelete, true, `${v.inputs.name} would be deleted with the stack`);
         }
         assert.deepEqual(containerSpec(service("database")).mounts[0], { type: "volume", source: "opsbook-staging-postgres-data", target: "/var/lib/postgresql/data", readOnly: false });
@@ -342,6 +344,29 @@ describe("the staging stack under mocks", () => {
         );
         assert.ok(spec.commands.includes("--stack=staging"), spec.commands.join(" "));
         assert.deepEqual(spec.capDrops, ["ALL"]);
+    });
+
+    it("runs pgBackRest in the Postgres service: the repository in the backup location, its key only as a secret file", () => {
+        const spec = containerSpec(service("database"));
+        const mounts = spec.mounts.filter((m: { type: string }) => m.type === "volume");
+        assert.deepEqual(mounts.map((m: { source: string; target: string }) => [m.source, m.target]), [
+            ["opsbook-staging-postgres-data", "/var/lib/postgresql/data"],
+            ["opsbook-staging-backups", "/backups"],
+            ["opsbook-staging-postgres-pitr-scratch", "/var/lib/postgresql/scratch"],
+        ]);
+        assert.deepEqual(spec.groups, ["10001"], "Postgres writes the agent-owned repository directory as a member of its group");
+        assert.equal(spec.env.OPSBOOK_PITR, "on");
+        assert.equal(spec.env.OPSBOOK_PITR_REPO, "/backups/pgbackrest");
+        assert.equal(spec.env.PITR_CIPHER_PASS_FILE, "/run/secrets/PITR_CIPHER_PASS");
+        const key = secretValue(secretFor("PITR_CIPHER_PASS"));
+        assert.equal(key.secret, true);
+        assert.equal(key.value.length, 64);
+        assert.doesNotMatch(JSON.stringify(spec.env), new RegExp(key.value));
+        assert.equal(containerSpec(service("backup")).env.BACKUP_PITR_REPO, "/backups/pgbackrest");
+        // Made before Postgres, by its own component (the old name is kept; an alias keeps the URN).
+        const location = ofType(TYPES.volume).find((v) => v.inputs.name === "opsbook-staging-backups")!;
+        assert.equal(location.name, "backups-location");
+        assert.match(location.options.parent, /opsbook:index:BackupLocation::backups$/);
     });
 
     it("protects the encryption key in use and delivers the previous one beside it", () => {

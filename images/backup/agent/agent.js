@@ -20,7 +20,8 @@
 // BACKUP_POSTGRES_URL or BACKUP_POSTGRES_URL_FILE (secret), BACKUP_LOCATION (how it is shown to people),
 // BACKUP_METRICS_PORT (`serve` answers GET /metrics there for the stack's Prometheus; 0: off);
 // off-site (optional): BACKUP_OFFSITE_TARGET (sftp://user@host[:port]/path), BACKUP_OFFSITE_KNOWN_HOSTS
-// (one line), BACKUP_OFFSITE_SSH_KEY_FILE and BACKUP_OFFSITE_PASSWORD_FILE (secret files), BACKUP_OFFSITE_HOSTNAME.
+// (one line), BACKUP_OFFSITE_SSH_KEY_FILE and BACKUP_OFFSITE_PASSWORD_FILE (secret files), BACKUP_OFFSITE_HOSTNAME;
+// BACKUP_PITR_REPO (the pgBackRest repository directory to make for Postgres, when PITR is on).
 "use strict";
 const fs = require("fs");
 const http = require("http");
@@ -91,6 +92,8 @@ function loadConfig(env = process.env) {
         conn,
         location: env.BACKUP_LOCATION || dir,
         offsite: offsite.loadOffsiteConfig(env),
+        /** The pgBackRest repository directory to make for Postgres, when point-in-time recovery is on. */
+        pitrRepo: env.BACKUP_PITR_REPO || undefined,
     };
 }
 
@@ -715,6 +718,15 @@ async function serve(cfg) {
                 `for a host directory run: sudo install -d -o ${process.getuid?.()} -g ${process.getgid?.()} -m 0750 <dir>`,
         );
     }
+    if (cfg.pitrRepo) {
+        // Postgres's pgBackRest writes its repository here as a member of this uid's group: the
+        // directory is group-writable and set-group-id, so what it writes stays readable by this
+        // agent and by whatever copies the location off-site. Postgres cannot make it itself:
+        // it does not own the location.
+        fs.mkdirSync(cfg.pitrRepo, { recursive: true });
+        fs.chmodSync(cfg.pitrRepo, 0o2770);
+        progress.step(`pgBackRest repository directory ${cfg.pitrRepo} ready for Postgres`);
+    }
     progress.step(`agent up: ${cfg.targets.map(describe).join(", ")} -> ${cfg.location}; schedule \`${cfg.cron.source}\` UTC, stale after ${plan.formatAge(cfg.staleAfterSeconds)}`);
 
     // The stack's Prometheus reads the same verdict `health` prints, on the data network only.
@@ -845,7 +857,7 @@ async function serve(cfg) {
 async function main() {
     const [cmd = "help", ...args] = process.argv.slice(2);
     if (cmd === "help" || cmd === "--help" || cmd === "-h") {
-        const text = fs.readFileSync(__filename, "utf8").split("\n").slice(2, 21);
+        const text = fs.readFileSync(__filename, "utf8").split("\n").slice(2, 24);
         process.stdout.write(`${text.map((l) => l.replace(/^\/\/ ?/, "")).join("\n")}\n`);
         return 0;
     }
