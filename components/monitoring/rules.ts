@@ -23,7 +23,7 @@ export interface RuleFile {
 }
 
 /** The alert names, each a section of the README's "Monitoring and alerts". */
-export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "DiskSpaceLow", "MemoryNearLimit", "BackupStale", "OffsiteCopyStale", "MonitoringTargetDown"] as const;
+export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "DiskSpaceLow", "MemoryNearLimit", "BackupStale", "OffsiteCopyStale", "PitrProofFailed", "MonitoringTargetDown"] as const;
 export type AlertName = (typeof ALERTS)[number];
 
 /** A PromQL string literal (Go's double-quoted syntax, which JSON's escaping matches for these values). */
@@ -162,6 +162,16 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
                   `The off-site copy of stack ${stack}'s backups ({{ $labels.offsite }}) has not succeeded within two schedule periods: ` +
                       `{{ if gt $value 0.0 }}the last copy is {{ $value | humanizeDuration }} old{{ else }}no copy has succeeded yet{{ end }}. A loss of this host would lose the backups made since.`,
                   `\`npm run backup -- status\` shows the copy's last error (host unreachable, key refused, host key changed); fix it, then \`npm run backup -- now\`.`,
+              ),
+              // Only a stack with point-in-time recovery has the series. At once: a corrupt archive
+              // means restores to a time past it may be impossible, and every hour widens the gap.
+              rule(
+                  "PitrProofFailed",
+                  "backups",
+                  `opsbook_backup_pitr_proof_ok{job=${q(JOBS.backup)}} == 0`,
+                  0,
+                  `The proof of stack ${stack}'s newest pgBackRest backup {{ $labels.label }} failed (pgbackrest verify of the archived WAL, or its scratch restore): restores to a time after it may be impossible.`,
+                  `\`npm run backup -- status\` names the failing file or check; take a new full backup with \`npm run backup -- now --full\` and prove it (\`npm run backup -- verify <label>\`); keep the last proven dump until one passes.`,
               ),
           ]
         : [];

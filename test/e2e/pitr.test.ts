@@ -223,5 +223,10 @@ describe("point-in-time recovery of Postgres with pgBackRest", { timeout: 10 * 6
         const s = await status();
         const newest = s.pointInTime.backups[s.pointInTime.backups.length - 1];
         assert.equal(newest.proof.ok, false);
+        // The stack's Prometheus reads the same verdict from the backup agent (PitrProofFailed fires on it).
+        const agent = await taskContainer((await stack.outputs()).backups.agentService);
+        const metrics = await docker("exec", agent, "node", "-e", "fetch('http://127.0.0.1:9187/metrics').then(async (r) => process.stdout.write(await r.text()))");
+        assert.equal(metrics.code, 0, metrics.stderr);
+        assert.match(metrics.stdout, new RegExp(`^opsbook_backup_pitr_proof_ok\\{label="${newest.label}"\\} 0$`, "m"), metrics.stdout);
     });
 });

@@ -99,5 +99,13 @@ describe("the backup agent's /metrics", () => {
         const withCopy = agent.metricsText({ ok: true, staleAfterSeconds: 10, targets: [], offsite: { ok: false, target: "sftp://b@h/p", ageSeconds: null } });
         assert.match(withCopy, /^opsbook_backup_offsite_fresh\{offsite="sftp:\/\/b@h\/p"\} 0$/m);
         assert.doesNotMatch(withCopy, /offsite_age_seconds\{/, "no age before the first copy");
+        const proofs = JSON.stringify({ "20261201-030000F": { ok: true, provenAt: "2026-12-01T03:05:00Z" }, "20261202-030000F": { ok: false, provenAt: "2026-12-02T03:06:00Z", problem: "invalid result" } });
+        const newest = agent.newestProof(proofs, new Date("2026-12-02T04:06:00Z"));
+        assert.deepEqual(newest, { label: "20261202-030000F", ok: false, provenAt: "2026-12-02T03:06:00Z", ageSeconds: 3600, problem: "invalid result" });
+        assert.equal(agent.newestProof(undefined, new Date()), undefined);
+        assert.equal(agent.newestProof("not json", new Date()), undefined);
+        const withProof = agent.metricsText({ ok: true, staleAfterSeconds: 10, targets: [], pitrProof: newest });
+        assert.match(withProof, /^opsbook_backup_pitr_proof_ok\{label="20261202-030000F"\} 0$/m);
+        assert.match(withProof, /^opsbook_backup_pitr_proof_age_seconds\{label="20261202-030000F"\} 3600$/m);
     });
 });

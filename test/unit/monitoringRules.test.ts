@@ -241,6 +241,28 @@ function casesFor(plan: MonitoringPlan): Case[] {
         const db = { ...agent, target: "postgres:app" };
         const fresh = { ...agent, target: "sqlite:/data/app.db" };
         const never = { ...agent, target: "sqlite:/data/new.db" };
+        const proofRule = find("PitrProofFailed");
+        const proof = { ...agent, label: "20261201-030000F" };
+        cases.push({
+            name: "a pgBackRest proof failing",
+            input: [{ series: series("opsbook_backup_pitr_proof_ok", proof), values: "1x20 0x20" }],
+            checks: [
+                { eval_time: "4m", alertname: "PitrProofFailed", exp_alerts: [] },
+                {
+                    eval_time: "5m30s",
+                    alertname: "PitrProofFailed",
+                    exp_alerts: [
+                        {
+                            exp_labels: { ...proof, ...proofRule.labels },
+                            exp_annotations: annotations(
+                                proofRule,
+                                `The proof of stack ${stack}'s newest pgBackRest backup 20261201-030000F failed (pgbackrest verify of the archived WAL, or its scratch restore): restores to a time after it may be impossible.`,
+                            ),
+                        },
+                    ],
+                },
+            ],
+        });
         const offsiteRule = find("OffsiteCopyStale");
         const copy = { ...agent, offsite: "sftp://backup@10.0.0.9/srv/opsbook" };
         cases.push({

@@ -248,6 +248,14 @@ function statusOf(cfg) {
     const holder = lockHolder();
     const health = plan.healthOf({ entries, targets: cfg.targets.map((t) => t.id), now, staleAfterSeconds: cfg.staleAfterSeconds });
     const copy = cfg.offsite ? offsiteStatusOf(cfg, now) : undefined;
+    let pitrProof;
+    if (cfg.pitrRepo) {
+        try {
+            pitrProof = plan.newestProof(readIfExists(path.join(cfg.pitrRepo, PITR_PROOFS_FILE)), now);
+        } catch {
+            // Unreadable proofs are no verdict: `npm run backup -- status` reads them from Postgres's side.
+        }
+    }
     return {
         ok: health.ok && !manifestProblem && (copy === undefined || copy.ok),
         checkedAt: now.toISOString(),
@@ -261,6 +269,7 @@ function statusOf(cfg) {
         ...(manifestProblem ? { problem: manifestProblem } : {}),
         targets: health.targets,
         offsite: copy ?? null,
+        ...(cfg.pitrRepo ? { pitrProof: pitrProof ?? null } : {}),
     };
 }
 
@@ -294,6 +303,9 @@ async function copyOffsite(cfg, progress) {
     writeStatus(cfg);
     return result;
 }
+
+/** Where Postgres's `pitr` records each pgBackRest backup's proof, in the repository (images/postgres/pitr.sh). */
+const PITR_PROOFS_FILE = "opsbook-proofs.json";
 
 /** @param {Config} cfg */
 function writeStatus(cfg) {

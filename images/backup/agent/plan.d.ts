@@ -101,4 +101,8 @@ export function metricsText(status: {
     problem?: string;
     targets: { target: string; ok: boolean; lastVerified: { ageSeconds: number } | null }[];
     offsite?: { ok: boolean; target: string; ageSeconds?: number | null } | null;
+    pitrProof?: { label: string; ok: boolean; ageSeconds: number } | null;
 }): string;
+
+/** The newest pgBackRest proof recorded in the repository's opsbook-proofs.json, or undefined. */
+export function newestProof(text: string | undefined, now: Date): { label: string; ok: boolean; provenAt: string; ageSeconds: number; problem?: string } | undefined;

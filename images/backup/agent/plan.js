@@ -445,11 +445,46 @@ function formatSize(bytes) {
 }
 
 /**
+ * The newest proof Postgres's `pitr` recorded (images/postgres/pitr.sh keeps `{ label: { ok,
+ * provenAt, problem? } }` in the repository), or undefined when none is readable yet.
+ * @param {string | undefined} text @param {Date} now
+ * @returns {{ label: string, ok: boolean, provenAt: string, ageSeconds: number, problem?: string } | undefined}
+ */
+function newestProof(text, now) {
+    /** @type {Record<string, { ok?: unknown, provenAt?: unknown, problem?: unknown }>} */
+    let proofs;
+    try {
+        proofs = JSON.parse(text ?? "null");
+    } catch {
+        return undefined;
+    }
+    if (!proofs || typeof proofs !== "object") {
+        return undefined;
+    }
+    const newest = Object.entries(proofs)
+        .filter(([, p]) => p && typeof p.provenAt === "string" && !Number.isNaN(Date.parse(p.provenAt)))
+        .sort(([, a], [, b]) => Date.parse(String(b.provenAt)) - Date.parse(String(a.provenAt)))[0];
+    if (!newest) {
+        return undefined;
+    }
+    const [label, p] = newest;
+    const provenAt = String(p.provenAt);
+    return {
+        label,
+        ok: p.ok === true,
+        provenAt,
+        ageSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(provenAt)) / 1000)),
+        ...(typeof p.problem === "string" ? { problem: p.problem } : {}),
+    };
+}
+
+/**
  * The agent's status as Prometheus text: per target its verdict (`healthOf`'s, so the alert and
  * `backup-agent health` cannot disagree) and the age of its newest verified backup (absent when
  * there is none); the staleness bound; whether the manifest could be read. Names and ages only.
- * With an off-site target, its verdict and the age of the last copy likewise.
- * @param {{ ok: boolean, staleAfterSeconds: number, problem?: string, targets: { target: string, ok: boolean, lastVerified: { ageSeconds: number } | null }[], offsite?: { ok: boolean, target: string, ageSeconds?: number | null } | null }} status
+ * With an off-site target, its verdict and the age of the last copy likewise; with point-in-time
+ * recovery, whether the newest pgBackRest backup's proof passed.
+ * @param {{ ok: boolean, staleAfterSeconds: number, problem?: string, targets: { target: string, ok: boolean, lastVerified: { ageSeconds: number } | null }[], offsite?: { ok: boolean, target: string, ageSeconds?: number | null } | null, pitrProof?: { label: string, ok: boolean, ageSeconds: number } | null }} status
  * @returns {string}
  */
 function metricsText(status) {
@@ -483,11 +518,23 @@ function metricsText(status) {
             );
         }
     }
+    if (status.pitrProof) {
+        const which = `{label=${label(status.pitrProof.label)}}`;
+        lines.push(
+            "# HELP opsbook_backup_pitr_proof_ok 1 when the newest pgBackRest backup passed its proof (pgbackrest verify of the archive + a scratch restore).",
+            "# TYPE opsbook_backup_pitr_proof_ok gauge",
+            `opsbook_backup_pitr_proof_ok${which} ${status.pitrProof.ok ? 1 : 0}`,
+            "# HELP opsbook_backup_pitr_proof_age_seconds Age of that proof.",
+            "# TYPE opsbook_backup_pitr_proof_age_seconds gauge",
+            `opsbook_backup_pitr_proof_age_seconds${which} ${status.pitrProof.ageSeconds}`,
+        );
+    }
     return `${lines.join("\n")}\n`;
 }
 
 module.exports = {
     metricsText,
+    newestProof,
     MAX_PERIOD_SECONDS,
     MANIFEST_VERSION,
     SCRATCH_DATABASE,
