@@ -134,6 +134,8 @@ describe("what a failed off-site connection means", () => {
         assert.match(offsiteFailure("backup@10.213.0.41: Permission denied (publickey).", t), /refused the key `OFFSITE_SSH_KEY`/);
         assert.match(offsiteFailure("ssh: connect to host 10.213.0.41 port 22: No route to host", t), /no SSH server answered at backup@10\.213\.0\.41:22 \(`opsbook:backups\.offsite\.target`\)/);
         assert.match(offsiteFailure("ssh: connect to host 10.213.0.41 port 22: Connection timed out", t), /no SSH server answered/);
+        // restic alone, when ssh died before saying why (the host's link gone mid-connect).
+        assert.match(offsiteFailure("Fatal: unable to open repository at sftp:backup@10.213.0.41:/srv/x: unable to start the sftp session, error: EOF", t), /no SSH server answered/);
         assert.match(offsiteFailure("Fatal: wrong password or no key found", t), /`OFFSITE_ENCRYPTION_KEY` does not open the off-site repository/);
         assert.match(offsiteFailure("subsystem request failed on channel 0", t), /offers no SFTP/);
         assert.match(offsiteFailure("something else entirely", t), /failed \(`opsbook:backups\.offsite\.target`\): something else entirely/);

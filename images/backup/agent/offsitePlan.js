@@ -151,7 +151,9 @@ function offsiteFailure(stderr, target) {
     if (/Permission denied \(|Too many authentication failures|no mutual signature|Load key .*: (invalid format|error in libcrypto|bad permissions)/i.test(stderr)) {
         return `the off-site host ${where} refused the key \`${KEYS.sshKey}\` (or the key cannot be read): add the key's public half to ${target.user}'s ~/.ssh/authorized_keys there, or set the right private key with \`pulumi config set --secret ${KEYS.sshKey} < <key file>\``;
     }
-    if (/Connection timed out|Operation timed out|timed out|No route to host|Connection refused|Could not resolve hostname|Name or service not known|Network is unreachable|Connection closed by|Connection reset/i.test(stderr)) {
+    // restic reports only "unable to start the sftp session, error: EOF" when ssh died before it
+    // printed why (seen when the host's link went away mid-connect): the host is not answering.
+    if (/Connection timed out|Operation timed out|timed out|No route to host|Connection refused|Could not resolve hostname|Name or service not known|Network is unreachable|Connection closed by|Connection reset|unable to start the sftp session, error: EOF/i.test(stderr)) {
         return `no SSH server answered at ${where} (\`${KEYS.target}\`): check the address and port, that sshd runs there, and that this engine's host may reach it`;
     }
     if (/subsystem request failed|Couldn't .*sftp|sftp-server/i.test(stderr)) {
