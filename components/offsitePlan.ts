@@ -14,6 +14,7 @@ export {
     knownHostsKeyType,
     offsiteFailure,
     offsiteHealth,
+    onlyVanishedFiles,
     parseOffsiteTarget,
     planFetch,
     sftpCommand,

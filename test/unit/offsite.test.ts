@@ -8,6 +8,7 @@ import {
     encryptionKeyProblem,
     forgetArgs,
     offsiteFailure,
+    onlyVanishedFiles,
     offsiteHealth,
     offsiteKnownHostsProblems,
     parseOffsiteTarget,
@@ -190,5 +191,19 @@ describe("what a restore from the off-site copy fetches", () => {
     it("brings a named backup, and says what the copy holds when it has no such backup", () => {
         assert.deepEqual(planFetch(snapshots, new Set(), old.name).map((p) => p.snapshot), ["aaaa"]);
         assert.throws(() => planFetch(snapshots, new Set(), "postgres-app-20990101T000000Z.dump"), /no backup named .* in the off-site copy; it holds postgres-app-20261201T030000Z\.dump, postgres-app-20261202T030000Z\.dump/);
+    });
+});
+
+describe("a copy made while Postgres archives WAL beside it", () => {
+    const error = (item: string) => JSON.stringify({ message_type: "error", error: { Op: "open", Path: item, Err: 2 }, during: "archival", item });
+    it("is a copy when every file restic could not read had vanished; any other unreadable file fails it", () => {
+        const gone = "/backups/pgbackrest/archive/app/15-1/0000000100000000/000000010000000000000003-abc.lz4";
+        const output = [JSON.stringify({ message_type: "status" }), error(gone), JSON.stringify({ message_type: "summary", snapshot_id: "x" })].join("\n");
+        assert.deepEqual(onlyVanishedFiles(output, () => false), [gone]);
+        // Still there but unreadable (permissions): a real failure.
+        assert.equal(onlyVanishedFiles(output, () => true), undefined);
+        // No error message at all (exit 3 for another reason): not explained, so a failure.
+        assert.equal(onlyVanishedFiles(JSON.stringify({ message_type: "summary" }), () => false), undefined);
+        assert.equal(onlyVanishedFiles([error(gone), JSON.stringify({ message_type: "error", error: {}, during: "scan" })].join("\n"), () => false), undefined);
     });
 });

@@ -144,9 +144,16 @@ async function copyOffsite(oc, cfg, step) {
         step(`off-site: restic backup ${cfg.dir} -> ${oc.target.display}`);
         // Work files of a running backup and this file are left out; everything else (backups,
         // manifest, another tool's repository such as pgbackrest/) goes.
-        const excludes = [STATUS_FILE, FETCH_DIR, "*.partial", "*.tmp-*", ".write-probe-*", "lost+found"].flatMap((p) => ["--exclude", path.join(cfg.dir, p)]);
+        // pgBackRest writes each file as <name>.pgbackrest.tmp and renames it when complete.
+        const excludes = [STATUS_FILE, FETCH_DIR, "*.partial", "*.tmp-*", ".write-probe-*", "lost+found"]
+            .map((p) => path.join(cfg.dir, p))
+            .concat(["*.pgbackrest.tmp"])
+            .flatMap((p) => ["--exclude", p]);
         const backup = await restic(oc, ["backup", cfg.dir, "--json", "--host", oc.hostname, "--tag", "opsbook", ...excludes]);
-        if (backup.code !== 0) {
+        const vanished = backup.code === 3 ? op.onlyVanishedFiles(`${backup.stdout}\n${backup.stderr}`, (p) => fs.existsSync(p)) : undefined;
+        if (vanished) {
+            step(`off-site: ${vanished.length} file(s) changed while being copied (${vanished.slice(0, 3).map((p) => path.relative(cfg.dir, p)).join(", ")}); the next copy takes them`);
+        } else if (backup.code !== 0) {
             throw failed(backup, oc, "restic backup");
         }
         const summary = backup.stdout

@@ -39,3 +39,6 @@ export function offsiteFailure(stderr: string, target: OffsiteTarget): string;
 export function forgetArgs(keep: { days: number; weeks: number; months: number }): string[];
 export function offsiteHealth(status: OffsiteStatus | undefined, now: Date, staleAfterSeconds: number): { ok: boolean; ageSeconds: number | null; problem?: string };
 export function planFetch(snapshots: { id: string; time: string; entries: ManifestEntry[] }[], localNames: Set<string>, name?: string): { entry: ManifestEntry; snapshot: string }[];
+
+/** The vanished paths when every error of a restic backup (exit 3) is a file gone before it was read, else undefined. */
+export function onlyVanishedFiles(output: string, exists: (path: string) => boolean): string[] | undefined;

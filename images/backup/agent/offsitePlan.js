@@ -240,7 +240,36 @@ function planFetch(snapshots, localNames, name) {
         .map((v) => ({ entry: v.entry, snapshot: v.snapshot }));
 }
 
+/**
+ * restic exits 3 when the snapshot was made but some files could not be read. While Postgres
+ * archives WAL into pgbackrest/ beside the copy, a file listed by restic may be renamed or removed
+ * before it is read: that is no failure (the next copy takes the file as it is then). Any other
+ * unreadable file is. Returns the vanished paths when every error is one, else undefined.
+ * @param {string} output restic's --json output (stdout and stderr)
+ * @param {(path: string) => boolean} exists
+ * @returns {string[] | undefined}
+ */
+function onlyVanishedFiles(output, exists) {
+    const items = [];
+    for (const line of String(output).split("\n")) {
+        let msg;
+        try {
+            msg = JSON.parse(line);
+        } catch {
+            continue;
+        }
+        if (msg && msg.message_type === "error") {
+            if (typeof msg.item !== "string" || exists(msg.item)) {
+                return undefined;
+            }
+            items.push(msg.item);
+        }
+    }
+    return items.length > 0 ? items : undefined;
+}
+
 module.exports = {
+    onlyVanishedFiles,
     KEYS,
     MIN_ENCRYPTION_KEY_LENGTH,
     parseOffsiteTarget,
