@@ -9,27 +9,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CliResult, TestStack, assertSecretsOnlyAsFiles, docker, httpGet, httpPost, inspect, requireEngines, run, taskContainer, waitFor } from "./harness";
+import { TestStack, agentMetrics, assertSecretsOnlyAsFiles, backupCli, docker, httpGet, httpPost, inspect, postgresApiConfig, requireEngines, taskContainer, waitFor } from "./harness";
 
 const PRODUCTION_POLICY = ["--policy-pack", "policies", "--policy-pack-config", "policies/config/production.json"];
 
-// The first slice (an api on Postgres, here without Redis), with its migrations so the app's
-// /items table exists, and backups at 03:00 UTC.
-const POSTGRES_SLICE = `config:
-  opsbook:monitoring:
-    enabled: false
-  opsbook:redis:
-    enabled: false
-  opsbook:migrations:
-    command: [node, /app/dist/main.js, migrate]
-  opsbook:services:
-    api:
-      env:
-        APP_ROLE: api
-      uses: [postgres]
-  opsbook:backups:
-    schedule: "0 3 * * *"
-`;
 
 interface Listed {
     name: string;
@@ -44,10 +27,6 @@ interface Listed {
 }
 
 /** `npm run backup -- ...` for this stack, as a person runs it. */
-function backupCli(stack: TestStack, args: string[], input?: string): Promise<CliResult> {
-    stack.log(`npm run backup -- ${args.join(" ")}`);
-    return run("bash", ["scripts/backup.sh", ...args, "--stack", stack.name], { env: stack.env, input });
-}
 
 async function list(stack: TestStack): Promise<Listed[]> {
     const res = await backupCli(stack, ["list", "--json"]);
@@ -70,7 +49,7 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
 
     before(async () => {
         requireEngines();
-        await stack.init(POSTGRES_SLICE);
+        await stack.init(postgresApiConfig());
     });
     after(() => stack.dispose());
 
@@ -149,12 +128,11 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
 
         // The same verdict as the stack's Prometheus reads it from the agent's /metrics, asked from
         // inside the agent's task (the port is published nowhere).
-        const metrics = await docker("exec", task, "node", "-e", "fetch('http://127.0.0.1:9187/metrics').then(async (r) => process.stdout.write(r.status + '\\n' + (await r.text())))");
-        assert.equal(metrics.code, 0, metrics.stderr);
-        assert.match(metrics.stdout, /^200\n/);
-        assert.match(metrics.stdout, /^opsbook_backup_target_fresh\{target="postgres-app"\} 1$/m);
-        assert.match(metrics.stdout, /^opsbook_backup_last_verified_age_seconds\{target="postgres-app"\} \d+$/m);
-        assert.match(metrics.stdout, /^opsbook_backup_stale_after_seconds 172800$/m);
+        const metrics = await agentMetrics(task);
+        assert.match(metrics, /^200\n/);
+        assert.match(metrics, /^opsbook_backup_target_fresh\{target="postgres-app"\} 1$/m);
+        assert.match(metrics, /^opsbook_backup_last_verified_age_seconds\{target="postgres-app"\} \d+$/m);
+        assert.match(metrics, /^opsbook_backup_stale_after_seconds 172800$/m);
     });
 
     it("restores deleted rows, after the stack name is typed and a safety backup is taken; the app keeps its grants", async () => {

@@ -6,20 +6,24 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ROOT, TestStack, docker, httpGet, httpPost, inspect, requireEngines, run, stackSecretValues, taskContainer, waitFor } from "./harness";
+import { CliResult, ROOT, TestStack, docker, httpGet, httpPost, inspect, requireEngines, run, stackSecretValues, taskContainer, waitFor } from "./harness";
 
 const STAGING_POLICY = ["--policy-pack", "policies", "--policy-pack-config", "policies/config/staging.json"];
+
+/** The CLI as `npx opsbook` runs it, on a test's stack and state, with staging's policy config. */
+function opsbookOn(stack: TestStack): (...args: string[]) => Promise<CliResult> {
+    return (...args) => {
+        stack.log(`opsbook ${args.join(" ")}`);
+        return run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "--policy-config", "policies/config/staging.json", ...args], { env: stack.env });
+    };
+}
 
 describe("opsbook CLI on a copy-trading stack", { timeout: 20 * 60 * 1000 }, () => {
     const stack = new TestStack("e2e-cli");
     let endpoints: Record<string, string> = {};
     let services: Record<string, string> = {};
 
-    /** The CLI as `npx opsbook` runs it, on this test's stack and state, with staging's policy config. */
-    const opsbook = (...args: string[]) => {
-        stack.log(`opsbook ${args.join(" ")}`);
-        return run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "--policy-config", "policies/config/staging.json", ...args], { env: stack.env });
-    };
+    const opsbook = opsbookOn(stack);
 
     /** psql as the stack's superuser inside the Postgres task: the test's own view of the rows. */
     const sql = async (statement: string): Promise<string> => {
@@ -234,10 +238,7 @@ describe("opsbook CLI on a signal-bot stack: replay and read-only", { timeout: 2
     const stack = new TestStack("e2e-clibot");
     let app = "";
 
-    const opsbook = (...args: string[]) => {
-        stack.log(`opsbook ${args.join(" ")}`);
-        return run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "--policy-config", "policies/config/staging.json", ...args], { env: stack.env });
-    };
+    const opsbook = opsbookOn(stack);
 
     before(async () => {
         requireEngines();
@@ -329,8 +330,7 @@ describe("opsbook CLI on a prediction-market stack: revoke-admin", { timeout: 20
     it("revoke-admin: a new ADMIN_API_KEY; the old key is refused, the new one accepted, the backend serves", async () => {
         const old = await adminKey();
         assert.equal(await reconcileWith(old), 200);
-        stack.log("opsbook revoke-admin --yes");
-        const res = await run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "--policy-config", "policies/config/staging.json", "revoke-admin", "--yes"], { env: stack.env });
+        const res = await opsbookOn(stack)("revoke-admin", "--yes");
         assert.equal(res.code, 0, res.stderr);
         assert.match(res.stderr, /set opsbook:rotation\.ADMIN_API_KEY: \(not set\) -> 1/);
         const fresh = await adminKey();
@@ -355,8 +355,7 @@ describe("opsbook CLI on a prediction-market stack: revoke-admin", { timeout: 20
         };
         const before = await jwtSecret();
         assert.equal(await fileInTask(), before);
-        stack.log("opsbook invalidate-sessions --yes");
-        const res = await run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "--policy-config", "policies/config/staging.json", "invalidate-sessions", "--yes"], { env: stack.env });
+        const res = await opsbookOn(stack)("invalidate-sessions", "--yes");
         assert.equal(res.code, 0, res.stderr);
         assert.match(res.stderr, /set opsbook:rotation\.JWT_SECRET: \(not set\) -> 1/);
         const after = await jwtSecret();
@@ -364,7 +363,7 @@ describe("opsbook CLI on a prediction-market stack: revoke-admin", { timeout: 20
         // Tokens signed with the old secret no longer verify: the running task holds only the new one.
         assert.equal(await fileInTask(), after);
         assert.equal((await httpGet(`${backend}/health`)).status, 200);
-        const audit = await run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "audit", "--json"], { env: stack.env });
+        const audit = await opsbookOn(stack)("audit", "--json");
         const [latest] = JSON.parse(audit.stdout);
         assert.deepEqual([latest.procedure, latest.result], ["invalidate-sessions", "ok"]);
         assert.ok(!audit.stdout.includes(after) && !res.stderr.includes(after), "the new secret was printed");
@@ -375,10 +374,7 @@ describe("opsbook CLI on an energy-trading stack: preflight (seed 004, after a r
     const stack = new TestStack("e2e-clien");
     let api = "";
 
-    const opsbook = (...args: string[]) => {
-        stack.log(`opsbook ${args.join(" ")}`);
-        return run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "--policy-config", "policies/config/staging.json", ...args], { env: stack.env });
-    };
+    const opsbook = opsbookOn(stack);
 
     before(async () => {
         requireEngines();

@@ -84,6 +84,42 @@ export function docker(...args: string[]): Promise<CliResult> {
     return run("docker", args);
 }
 
+/**
+ * The smallest stack with a database: an api on Postgres with its migrations (the /items table),
+ * no Redis, no monitoring (unless asked), backups at 03:00 UTC. `backups` is more YAML under `opsbook:backups`
+ * (indented four spaces), `extra` more top-level keys (indented two).
+ */
+export function postgresApiConfig(parts: { backups?: string; extra?: string; monitoring?: boolean } = {}): string {
+    return `config:
+  opsbook:redis:
+    enabled: false
+  opsbook:monitoring:
+    enabled: ${parts.monitoring ?? false}
+  opsbook:migrations:
+    command: [node, /app/dist/main.js, migrate]
+  opsbook:services:
+    api:
+      env:
+        APP_ROLE: api
+      uses: [postgres]
+${parts.extra ?? ""}  opsbook:backups:
+    schedule: "0 3 * * *"
+${parts.backups ?? ""}`;
+}
+
+/** `npm run backup -- <args>` on the stack, as a person runs it. */
+export function backupCli(stack: TestStack, args: string[], input?: string): Promise<CliResult> {
+    stack.log(`npm run backup -- ${args.join(" ")}`);
+    return run("bash", ["scripts/backup.sh", ...args, "--stack", stack.name], { env: stack.env, input });
+}
+
+/** The backup agent's /metrics, asked from inside its task (the port is published nowhere). */
+export async function agentMetrics(agentTask: string): Promise<string> {
+    const res = await docker("exec", agentTask, "node", "-e", "fetch('http://127.0.0.1:9187/metrics').then(async (r) => process.stdout.write(r.status + '\\n' + (await r.text())))");
+    assert.equal(res.code, 0, res.stderr);
+    return res.stdout;
+}
+
 /** A stack of this project with its own state directory and passphrase, removed by `dispose`. */
 export class TestStack {
     readonly name: string;

@@ -11,7 +11,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CliResult, TestStack, docker, httpGet, httpPost, requireEngines, run, taskContainer, waitFor } from "./harness";
+import { TestStack, backupCli, docker, httpGet, httpPost, postgresApiConfig, requireEngines, run, taskContainer, waitFor } from "./harness";
 import { TestServer, startTestServer, stopTestServer } from "../hosts/server";
 
 // An address of its own on the test bridge (.21 and .31 belong to other tests).
@@ -20,36 +20,16 @@ const HOST_ADDRESS = "10.213.0.41";
 // Nothing listens here: the unreachable case.
 const NOBODY = "10.213.0.42";
 
-/** An api on Postgres with its migrations (the /items table), no Redis, no monitoring: the smallest stack with a database. */
+/** The smallest stack with a database (postgresApiConfig), its backups copied off-site by this tree's agent image. */
 function stackConfig(target: string, knownHosts: string): string {
     const image = process.env.OPSBOOK_IMAGE_BACKUP;
     assert.ok(image, "OPSBOOK_IMAGE_BACKUP is not set; run 'eval \"$(npm run -s toolchain)\"' first (npm test does this)");
-    return `config:
-  opsbook:redis:
-    enabled: false
-  opsbook:monitoring:
-    enabled: false
-  opsbook:images:
-    backup: ${image}
-  opsbook:migrations:
-    command: [node, /app/dist/main.js, migrate]
-  opsbook:services:
-    api:
-      env:
-        APP_ROLE: api
-      uses: [postgres]
-  opsbook:backups:
-    schedule: "0 3 * * *"
-    offsite:
-      target: ${target}
-      knownHosts: "${knownHosts}"
-`;
+    return postgresApiConfig({
+        extra: `  opsbook:images:\n    backup: ${image}\n`,
+        backups: `    offsite:\n      target: ${target}\n      knownHosts: "${knownHosts}"\n`,
+    });
 }
 
-function backupCli(stack: TestStack, args: string[], input?: string): Promise<CliResult> {
-    stack.log(`npm run backup -- ${args.join(" ")}`);
-    return run("bash", ["scripts/backup.sh", ...args, "--stack", stack.name], { env: stack.env, input });
-}
 
 /** Sets the off-site secrets as an operator does: the key file and the key on stdin, never on a command line. */
 async function setOffsiteSecrets(stack: TestStack, keyFile: string, encryptionKey: string): Promise<void> {

@@ -8,30 +8,11 @@
 // Figures (base backup, archive lag under the writer, restore durations) are printed, not asserted.
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
-import { CliResult, TestStack, docker, httpPost, requireEngines, run, taskContainer, waitFor } from "./harness";
+import { TestStack, agentMetrics, backupCli, docker, httpPost, postgresApiConfig, requireEngines, taskContainer, waitFor } from "./harness";
 
 // An api on Postgres (its migrations make the /items table); archive_timeout at its floor so the
 // drill does not wait a minute for a segment switch.
-const PITR_SLICE = `config:
-  opsbook:redis:
-    enabled: false
-  opsbook:migrations:
-    command: [node, /app/dist/main.js, migrate]
-  opsbook:services:
-    api:
-      env:
-        APP_ROLE: api
-      uses: [postgres]
-  opsbook:backups:
-    schedule: "0 3 * * *"
-    pointInTime:
-      archiveTimeoutSeconds: 10
-`;
-
-function backupCli(stack: TestStack, args: string[], input?: string): Promise<CliResult> {
-    stack.log(`npm run backup -- ${args.join(" ")}`);
-    return run("bash", ["scripts/backup.sh", ...args, "--stack", stack.name], { env: stack.env, input });
-}
+const PITR_SLICE = postgresApiConfig({ monitoring: true, backups: "    pointInTime:\n      archiveTimeoutSeconds: 10\n" });
 
 /** A time as the operator types it: UTC, milliseconds. */
 function typed(at: Date): string {
@@ -225,8 +206,7 @@ describe("point-in-time recovery of Postgres with pgBackRest", { timeout: 10 * 6
         assert.equal(newest.proof.ok, false);
         // The stack's Prometheus reads the same verdict from the backup agent (PitrProofFailed fires on it).
         const agent = await taskContainer((await stack.outputs()).backups.agentService);
-        const metrics = await docker("exec", agent, "node", "-e", "fetch('http://127.0.0.1:9187/metrics').then(async (r) => process.stdout.write(await r.text()))");
-        assert.equal(metrics.code, 0, metrics.stderr);
-        assert.match(metrics.stdout, new RegExp(`^opsbook_backup_pitr_proof_ok\\{label="${newest.label}"\\} 0$`, "m"), metrics.stdout);
+        const metrics = await agentMetrics(agent);
+        assert.match(metrics, new RegExp(`^opsbook_backup_pitr_proof_ok\\{label="${newest.label}"\\} 0$`, "m"), metrics);
     });
 });

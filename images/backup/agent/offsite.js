@@ -156,16 +156,7 @@ async function copyOffsite(oc, cfg, step) {
         } else if (backup.code !== 0) {
             throw failed(backup, oc, "restic backup");
         }
-        const summary = backup.stdout
-            .split("\n")
-            .map((l) => {
-                try {
-                    return JSON.parse(l);
-                } catch {
-                    return undefined;
-                }
-            })
-            .find((m) => m && m.message_type === "summary");
+        const summary = op.jsonLines(backup.stdout).find((m) => m.message_type === "summary");
         status.lastSnapshot = summary?.snapshot_id;
         status.bytesAdded = summary?.data_added;
         status.bytesProcessed = summary?.total_bytes_processed;
@@ -241,16 +232,9 @@ async function fetchOffsite(oc, cfg, name, step) {
     const newest = snapshots[0];
     const ls = await restic(oc, ["ls", newest.id, "--json"], 300_000);
     const dirs = ls.code === 0
-        ? ls.stdout
-              .split("\n")
-              .map((l) => {
-                  try {
-                      return JSON.parse(l);
-                  } catch {
-                      return undefined;
-                  }
-              })
-              .filter((n) => n && n.struct_type === "node" && n.type === "dir" && path.dirname(n.path) === cfg.dir && !n.name.startsWith(".") && n.name !== "lost+found")
+        ? op
+              .jsonLines(ls.stdout)
+              .filter((n) => n.struct_type === "node" && n.type === "dir" && path.dirname(n.path) === cfg.dir && !n.name.startsWith(".") && n.name !== "lost+found")
               .map((n) => String(n.name))
               .filter((d) => !fs.existsSync(path.join(cfg.dir, d)))
         : [];

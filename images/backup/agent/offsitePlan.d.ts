@@ -42,3 +42,6 @@ export function planFetch(snapshots: { id: string; time: string; entries: Manife
 
 /** The vanished paths when every error of a restic backup (exit 3) is a file gone before it was read, else undefined. */
 export function onlyVanishedFiles(output: string, exists: (path: string) => boolean): string[] | undefined;
+
+/** The JSON messages of a line-per-message output (restic --json). */
+export function jsonLines(text: string): any[];

@@ -241,6 +241,24 @@ function planFetch(snapshots, localNames, name) {
 }
 
 /**
+ * The JSON messages of a tool's line-per-message output (restic --json); other lines are skipped.
+ * @param {string} text
+ * @returns {any[]}
+ */
+function jsonLines(text) {
+    return String(text)
+        .split("\n")
+        .flatMap((line) => {
+            try {
+                const value = JSON.parse(line);
+                return value && typeof value === "object" ? [value] : [];
+            } catch {
+                return [];
+            }
+        });
+}
+
+/**
  * restic exits 3 when the snapshot was made but some files could not be read. While Postgres
  * archives WAL into pgbackrest/ beside the copy, a file listed by restic may be renamed or removed
  * before it is read: that is no failure (the next copy takes the file as it is then). Any other
@@ -251,14 +269,8 @@ function planFetch(snapshots, localNames, name) {
  */
 function onlyVanishedFiles(output, exists) {
     const items = [];
-    for (const line of String(output).split("\n")) {
-        let msg;
-        try {
-            msg = JSON.parse(line);
-        } catch {
-            continue;
-        }
-        if (msg && msg.message_type === "error") {
+    for (const msg of jsonLines(output)) {
+        if (msg.message_type === "error") {
             if (typeof msg.item !== "string" || exists(msg.item)) {
                 return undefined;
             }
@@ -269,6 +281,7 @@ function onlyVanishedFiles(output, exists) {
 }
 
 module.exports = {
+    jsonLines,
     onlyVanishedFiles,
     KEYS,
     MIN_ENCRYPTION_KEY_LENGTH,

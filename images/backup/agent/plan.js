@@ -489,45 +489,40 @@ function newestProof(text, now) {
  */
 function metricsText(status) {
     const label = (/** @type {string} */ v) => JSON.stringify(v).replace(/\\u[0-9a-f]{4}/gi, "");
-    const lines = [
-        "# HELP opsbook_backup_target_fresh 1 when the target has a verified backup younger than opsbook_backup_stale_after_seconds.",
-        "# TYPE opsbook_backup_target_fresh gauge",
-        ...status.targets.map((t) => `opsbook_backup_target_fresh{target=${label(t.target)}} ${t.ok ? 1 : 0}`),
-        "# HELP opsbook_backup_last_verified_age_seconds Age of the target's newest verified backup (from the moment its data is from).",
-        "# TYPE opsbook_backup_last_verified_age_seconds gauge",
-        ...status.targets.filter((t) => t.lastVerified).map((t) => `opsbook_backup_last_verified_age_seconds{target=${label(t.target)}} ${t.lastVerified?.ageSeconds}`),
-        "# HELP opsbook_backup_stale_after_seconds Two schedule periods: a verified backup older than this is stale.",
-        "# TYPE opsbook_backup_stale_after_seconds gauge",
-        `opsbook_backup_stale_after_seconds ${status.staleAfterSeconds}`,
-        "# HELP opsbook_backup_manifest_readable 0 when the agent cannot read its manifest (status says why).",
-        "# TYPE opsbook_backup_manifest_readable gauge",
-        `opsbook_backup_manifest_readable ${status.problem ? 0 : 1}`,
-    ];
+    /** @type {string[]} */
+    const lines = [];
+    /** One gauge: its HELP and TYPE lines, then a sample per [labels, value]. @param {string} name @param {string} help @param {[string, number][]} samples */
+    const gauge = (name, help, samples) => {
+        lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...samples.map(([labels, value]) => `${name}${labels} ${value}`));
+    };
+    const byTarget = (/** @type {string} */ target) => `{target=${label(target)}}`;
+    gauge(
+        "opsbook_backup_target_fresh",
+        "1 when the target has a verified backup younger than opsbook_backup_stale_after_seconds.",
+        status.targets.map((t) => [byTarget(t.target), t.ok ? 1 : 0]),
+    );
+    gauge(
+        "opsbook_backup_last_verified_age_seconds",
+        "Age of the target's newest verified backup (from the moment its data is from).",
+        status.targets.flatMap((t) => (t.lastVerified ? [[byTarget(t.target), t.lastVerified.ageSeconds]] : [])),
+    );
+    gauge("opsbook_backup_stale_after_seconds", "Two schedule periods: a verified backup older than this is stale.", [["", status.staleAfterSeconds]]);
+    gauge("opsbook_backup_manifest_readable", "0 when the agent cannot read its manifest (status says why).", [["", status.problem ? 0 : 1]]);
     if (status.offsite) {
         const where = `{offsite=${label(status.offsite.target)}}`;
-        lines.push(
-            "# HELP opsbook_backup_offsite_fresh 1 when the off-site copy succeeded within opsbook_backup_stale_after_seconds.",
-            "# TYPE opsbook_backup_offsite_fresh gauge",
-            `opsbook_backup_offsite_fresh${where} ${status.offsite.ok ? 1 : 0}`,
-        );
+        gauge("opsbook_backup_offsite_fresh", "1 when the off-site copy succeeded within opsbook_backup_stale_after_seconds.", [[where, status.offsite.ok ? 1 : 0]]);
         if (typeof status.offsite.ageSeconds === "number") {
-            lines.push(
-                "# HELP opsbook_backup_offsite_age_seconds Age of the last successful off-site copy.",
-                "# TYPE opsbook_backup_offsite_age_seconds gauge",
-                `opsbook_backup_offsite_age_seconds${where} ${status.offsite.ageSeconds}`,
-            );
+            gauge("opsbook_backup_offsite_age_seconds", "Age of the last successful off-site copy.", [[where, status.offsite.ageSeconds]]);
         }
     }
     if (status.pitrProof) {
         const which = `{label=${label(status.pitrProof.label)}}`;
-        lines.push(
-            "# HELP opsbook_backup_pitr_proof_ok 1 when the newest pgBackRest backup passed its proof (pgbackrest verify of the archive + a scratch restore).",
-            "# TYPE opsbook_backup_pitr_proof_ok gauge",
-            `opsbook_backup_pitr_proof_ok${which} ${status.pitrProof.ok ? 1 : 0}`,
-            "# HELP opsbook_backup_pitr_proof_age_seconds Age of that proof.",
-            "# TYPE opsbook_backup_pitr_proof_age_seconds gauge",
-            `opsbook_backup_pitr_proof_age_seconds${which} ${status.pitrProof.ageSeconds}`,
+        gauge(
+            "opsbook_backup_pitr_proof_ok",
+            "1 when the newest pgBackRest backup passed its proof (pgbackrest verify of the archive + a scratch restore).",
+            [[which, status.pitrProof.ok ? 1 : 0]],
         );
+        gauge("opsbook_backup_pitr_proof_age_seconds", "Age of that proof.", [[which, status.pitrProof.ageSeconds]]);
     }
     return `${lines.join("\n")}\n`;
 }
