@@ -199,6 +199,24 @@ BASE_SUM="$(docker image inspect -f '{{index .Config.Labels "opsbook.rootfs.sha2
 [ -n "$BASE_SUM" ] && [ "$BASE_SUM" != "<no value>" ] || BASE_SUM="$(image_id "$BASE_IMAGE")"
 
 # ---- postgres, redis ----------------------------------------------------------------------------
+# docker_build NAME IMAGE HASH CONTEXT: the one docker build of every image, logged to build-NAME.log.
+docker_build() {
+	local name="$1" image="$2" hash="$3" context="$4"
+	progress "building $image (log: $LOGS/build-$name.log)"
+	run "build $name" "$LOGS/build-$name.log" docker build --network host --force-rm \
+		--label "opsbook.inputs=$hash" -t "$image" "$context"
+	progress "built $image"
+}
+
+# stage_image_dir NAME HASH -> sets STAGE: a fresh copy of images/NAME under the cache, where the
+# host adds what the image needs (a Go binary, node_modules) before docker_build.
+stage_image_dir() {
+	STAGE="$CACHE/build-$1/$2"
+	rm -rf "$CACHE/build-$1"
+	mkdir -p "$STAGE"
+	cp -R "$ROOT/images/$1/." "$STAGE/"
+}
+
 build_simple() { # build_simple NAME VERSION -> sets PINNED
 	local name="$1" version="$2" hash
 	hash="$(hash_inputs "base=$BASE_SUM" "images/$name")"
@@ -206,10 +224,7 @@ build_simple() { # build_simple NAME VERSION -> sets PINNED
 	if image_id "$PINNED" >/dev/null; then
 		progress "$PINNED present"
 	else
-		progress "building $PINNED (log: $LOGS/build-$name.log)"
-		run "build $name" "$LOGS/build-$name.log" docker build --network host --force-rm \
-			--label "opsbook.inputs=$hash" -t "$PINNED" "$ROOT/images/$name"
-		progress "built $PINNED"
+		docker_build "$name" "$PINNED" "$hash" "$ROOT/images/$name"
 	fi
 	tag_stable "$PINNED" "opsbook/$name:$version"
 }
@@ -231,19 +246,13 @@ if image_id "$IMAGE_MONITORING" >/dev/null; then
 	progress "$IMAGE_MONITORING present"
 else
 	command -v go >/dev/null 2>&1 || fail "monitoring: go build" "go not found: the host needs Go to build the task memory exporter"
-	monitoring_stage="$CACHE/build-monitoring/$MONITORING_HASH"
-	rm -rf "$CACHE/build-monitoring"
-	mkdir -p "$monitoring_stage"
-	cp -R "$ROOT/images/monitoring/." "$monitoring_stage/"
+	stage_image_dir monitoring "$MONITORING_HASH"
 	progress "building the task memory exporter (go build; log: $LOGS/build-monitoring.log)"
 	run "monitoring: go build" "$LOGS/build-monitoring.log" \
 		env GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod \
-		go build -C "$ROOT/images/monitoring/task-memory-exporter" -trimpath -ldflags "-s -w" -o "$monitoring_stage/opsbook-task-memory-exporter" .
-	progress "building $IMAGE_MONITORING (log: $LOGS/build-monitoring.log)"
-	run "build monitoring" "$LOGS/build-monitoring.log" docker build --network host --force-rm \
-		--label "opsbook.inputs=$MONITORING_HASH" -t "$IMAGE_MONITORING" "$monitoring_stage"
+		go build -C "$ROOT/images/monitoring/task-memory-exporter" -trimpath -ldflags "-s -w" -o "$STAGE/opsbook-task-memory-exporter" .
+	docker_build monitoring "$IMAGE_MONITORING" "$MONITORING_HASH" "$STAGE"
 	rm -rf "$CACHE/build-monitoring"
-	progress "built $IMAGE_MONITORING"
 fi
 tag_stable "$IMAGE_MONITORING" opsbook/monitoring:1
 
@@ -258,19 +267,13 @@ if image_id "$IMAGE_BACKUP" >/dev/null; then
 else
 	command -v npm >/dev/null 2>&1 || fail "backup agent: npm ci" "npm not found: the host needs Node.js >= 18 with npm to install the backup agent's dependencies"
 	[ -f "$ROOT/images/backup/agent/package-lock.json" ] || fail "backup agent: npm ci" "images/backup/agent/package-lock.json is missing (npm ci needs it)"
-	backup_stage="$CACHE/build-backup/$BACKUP_HASH"
-	rm -rf "$CACHE/build-backup"
-	mkdir -p "$backup_stage"
-	cp -R "$ROOT/images/backup/." "$backup_stage/"
-	rm -rf "$backup_stage/agent/node_modules" "$backup_stage/agent/test"
+	stage_image_dir backup "$BACKUP_HASH"
+	rm -rf "$STAGE/agent/node_modules" "$STAGE/agent/test"
 	progress "installing the backup agent's dependencies (npm ci --omit=dev; log: $LOGS/build-backup.log)"
 	run "backup agent: npm ci" "$LOGS/build-backup.log" \
-		npm --prefix "$backup_stage/agent" ci --omit=dev --no-audit --no-fund --ignore-scripts
-	progress "building $IMAGE_BACKUP (log: $LOGS/build-backup.log)"
-	run "build backup" "$LOGS/build-backup.log" docker build --network host --force-rm \
-		--label "opsbook.inputs=$BACKUP_HASH" -t "$IMAGE_BACKUP" "$backup_stage"
+		npm --prefix "$STAGE/agent" ci --omit=dev --no-audit --no-fund --ignore-scripts
+	docker_build backup "$IMAGE_BACKUP" "$BACKUP_HASH" "$STAGE"
 	rm -rf "$CACHE/build-backup"
-	progress "built $IMAGE_BACKUP"
 fi
 tag_stable "$IMAGE_BACKUP" opsbook/backup:1
 
@@ -295,11 +298,8 @@ else
 		npm --prefix "$stage/work" prune --omit=dev --no-audit --no-fund --ignore-scripts
 	cp -R "$ROOT/images/app/." "$stage/context/"
 	cp -R "$stage/work/package.json" "$stage/work/dist" "$stage/work/node_modules" "$stage/context/"
-	progress "building $IMAGE_APP"
-	run "build app" "$LOGS/build-app.log" docker build --network host --force-rm \
-		--label "opsbook.inputs=$APP_HASH" -t "$IMAGE_APP" "$stage/context"
+	docker_build app "$IMAGE_APP" "$APP_HASH" "$stage/context"
 	rm -rf "$CACHE/build"
-	progress "built $IMAGE_APP"
 fi
 tag_stable "$IMAGE_APP" opsbook/app:reference
 
