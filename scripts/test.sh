@@ -44,6 +44,12 @@ fi
 if [[ "$which" != "e2e" ]]; then
     # The monitoring image's task memory exporter (Go): cgroup v1 and v2 layouts on a fake node.
     run_step "task memory exporter tests (go test)" env GOTOOLCHAIN=local CGO_ENABLED=0 go test -C images/monitoring/task-memory-exporter ./...
+    # The reference app's SQLite driver runs the sqlite3 CLI (its image has Debian's); a fresh
+    # host may not have it, and its tests fail without it.
+    if ! command -v sqlite3 >/dev/null 2>&1; then
+        [[ "$(id -u)" == 0 ]] || { echo "[test] FAILED: the sqlite3 CLI is missing and installing it needs root (run: apt-get install sqlite3)" >&2; exit 1; }
+        run_step "install sqlite3 (apt-get)" bash -c "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends sqlite3 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends sqlite3; }"
+    fi
     # The reference app's own unit tests (cron matcher, preflight, SQLite driver, ...).
     run_step "reference app unit tests" bash -c "cd app && { [[ -d node_modules ]] || npm ci --no-audit --no-fund --loglevel=error; } && npm test --silent"
 fi
