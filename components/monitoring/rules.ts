@@ -140,14 +140,18 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
     // The agent's own verdict per target (fresh: a verified backup within two schedule periods,
     // images/backup/agent/plan.js), so the rule and `npm run backup -- health` cannot disagree.
     // The value is the last verified backup's age, or 0 when there is none yet.
-    const stale = `opsbook_backup_target_fresh{job=${q(JOBS.backup)}} == 0`;
-    const age = `opsbook_backup_last_verified_age_seconds{job=${q(JOBS.backup)}}`;
+    // The age where the verdict is "not fresh", or 0 where there is no age yet (nothing ever done).
+    const ageWhereStale = (age: string, fresh: string, by: string) => {
+        const stale = `${fresh}{job=${q(JOBS.backup)}} == 0`;
+        const ages = `${age}{job=${q(JOBS.backup)}}`;
+        return `(${ages} and on(${by}) (${stale})) or on(${by}) ((${stale}) * 0 unless on(${by}) ${ages})`;
+    };
     const backups = plan.backupAgent
         ? [
               rule(
                   "BackupStale",
                   "backups",
-                  `(${age} and on(target) (${stale})) or on(target) ((${stale}) * 0 unless on(target) ${age})`,
+                  ageWhereStale("opsbook_backup_last_verified_age_seconds", "opsbook_backup_target_fresh", "target"),
                   10 * 60,
                   `No verified backup of {{ $labels.target }} in stack ${stack} within two schedule periods: ` +
                       `{{ if gt $value 0.0 }}the last was verified {{ $value | humanizeDuration }} ago{{ else }}none has been verified yet{{ end }}.`,
@@ -157,7 +161,7 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
               rule(
                   "OffsiteCopyStale",
                   "backups",
-                  `(opsbook_backup_offsite_age_seconds{job=${q(JOBS.backup)}} and on(offsite) (opsbook_backup_offsite_fresh{job=${q(JOBS.backup)}} == 0)) or on(offsite) ((opsbook_backup_offsite_fresh{job=${q(JOBS.backup)}} == 0) * 0 unless on(offsite) opsbook_backup_offsite_age_seconds{job=${q(JOBS.backup)}})`,
+                  ageWhereStale("opsbook_backup_offsite_age_seconds", "opsbook_backup_offsite_fresh", "offsite"),
                   10 * 60,
                   `The off-site copy of stack ${stack}'s backups ({{ $labels.offsite }}) has not succeeded within two schedule periods: ` +
                       `{{ if gt $value 0.0 }}the last copy is {{ $value | humanizeDuration }} old{{ else }}no copy has succeeded yet{{ end }}. A loss of this host would lose the backups made since.`,
