@@ -1,0 +1,3 @@
+module opsbook/telegram-webhook-exporter
+
+go 1.22
