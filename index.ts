@@ -296,6 +296,7 @@ export = async () => {
                       }),
                       receiverState: alertReceivers.state,
                       redisPassword: redis?.password,
+                      telegramBotToken: webhookPlan?.botToken,
                       externalUrls: { prometheus: monitoringUrl("prometheus"), alertmanager: monitoringUrl("alertmanager") },
                   },
                   // Watching starts once what it watches runs, so a deploy raises no alert of its own.

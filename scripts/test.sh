@@ -6,7 +6,7 @@
 #   npm test                 # everything
 #   npm test -- unit         # only test/unit and test/policy (no stack deployed; the promtool
 #                            # tests run `docker run` of the monitoring image), with the Go tests
-#                            # of the monitoring image's task memory exporter
+#                            # of the monitoring image's two exporters
 #   npm test -- e2e          # only test/e2e
 #   npm test -- plugins      # only the provider plugins' Go tests (random, docker: real engine)
 set -euo pipefail
@@ -42,8 +42,11 @@ if [[ "$which" == "all" || "$which" == "plugins" ]]; then
 fi
 [[ ${#files[@]} -gt 0 ]] || { progress_total; exit 0; }
 if [[ "$which" != "e2e" ]]; then
-    # The monitoring image's task memory exporter (Go): cgroup v1 and v2 layouts on a fake node.
-    run_step "task memory exporter tests (go test)" env GOTOOLCHAIN=local CGO_ENABLED=0 go test -C images/monitoring/task-memory-exporter ./...
+    # The monitoring image's exporters (Go): the task memory exporter's cgroup v1 and v2 layouts on
+    # a fake node; the Telegram webhook exporter against a fake Bot API (and never showing the token).
+    for exporter in task-memory-exporter telegram-webhook-exporter; do
+        run_step "$exporter tests (go test)" env GOTOOLCHAIN=local CGO_ENABLED=0 go test -C "images/monitoring/$exporter" ./...
+    done
     # The reference app's SQLite driver runs the sqlite3 CLI (its image has Debian's); a fresh
     # host may not have it, and its tests fail without it.
     if ! command -v sqlite3 >/dev/null 2>&1; then

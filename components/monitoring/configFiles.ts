@@ -77,6 +77,20 @@ export function prometheusConfig(plan: MonitoringPlan): object {
                 honor_labels: true,
                 relabel_configs: [{ target_label: "stack", replacement: stack }],
             },
+            ...(plan.telegramWebhook
+                ? [
+                      {
+                          job_name: JOBS.telegram,
+                          // Each scrape is one getWebhookInfo call: at most one every 15 s, far inside the Bot API's limits.
+                          scrape_interval: duration(Math.max(interval, 15)),
+                          // The exporter gives Telegram 5 s.
+                          scrape_timeout: "10s",
+                          static_configs: [
+                              { targets: [`${MONITORING_HOSTS.telegramWebhook}:${MONITORING_PORTS.telegramWebhook}`], labels: { stack, service: plan.telegramWebhook.service } },
+                          ],
+                      },
+                  ]
+                : []),
             ...(plan.backupAgent
                 ? [{ job_name: JOBS.backup, static_configs: [{ targets: [plan.backupAgent], labels: { stack, service: "backups" } }] }]
                 : []),

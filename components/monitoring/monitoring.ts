@@ -42,6 +42,8 @@ export interface MonitoringArgs {
     readonly receivers: pulumi.Input<ReceiverValues>;
     /** Which receivers are configured and which of their secrets are set (names only), for the policy pack. */
     readonly receiverState: ReceiverSecretState;
+    /** The bot token of the stack's Telegram webhook, when it registers one: the webhook exporter asks Telegram with it. */
+    readonly telegramBotToken?: pulumi.Input<string>;
     /** Redis's password, when the stack has Redis: its exporter logs in with it. */
     readonly redisPassword?: pulumi.Input<string>;
     /** Base URLs of Prometheus and Alertmanager behind the gateway, for the links in alerts. */
@@ -213,6 +215,26 @@ export class Monitoring extends pulumi.ComponentResource {
             global: true,
             user: "0:0",
         });
+        const hook = plan.telegramWebhook;
+        if (hook && args.telegramBotToken !== undefined) {
+            // Telegram tells the webhook's last error only to the token's holder: the token as a
+            // file, read by the exporter alone, never in its command, env or a scrape URL.
+            const token = swarmSecret(identity, "TELEGRAM_BOT_TOKEN", args.telegramBotToken, { parent: this });
+            service("telegram-webhook", MONITORING_HOSTS.telegramWebhook, MONITORING_PORTS.telegramWebhook, "/healthz", {
+                command: [
+                    "opsbook-telegram-webhook-exporter",
+                    `--listen=:${MONITORING_PORTS.telegramWebhook}`,
+                    "--token-file=/run/secrets/TELEGRAM_BOT_TOKEN",
+                    `--api-base=${hook.apiBaseUrl}`,
+                    `--expect-url=${hook.url}`,
+                ],
+                // Data: Prometheus scrapes it there; its way out to the Bot API is the node's.
+                networks: [args.networks.data],
+                memoryMb: 24,
+                updateOrder: "start-first",
+                secrets: secretConfigFile("TELEGRAM_BOT_TOKEN", token),
+            });
+        }
         if (plan.redis && args.redisPassword !== undefined) {
             // The exporter reads the password from a JSON map of Redis URL to password (its -redis.password-file).
             const redisAddress = `redis://${REDIS_HOST}:${REDIS_PORT}`;

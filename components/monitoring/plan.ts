@@ -4,6 +4,7 @@
 import { StackIdentity, engineName } from "../naming";
 import { BACKUP_AGENT_HOST, BACKUP_AGENT_METRICS_PORT, backupsEnabled } from "../backupPlan";
 import type { Spec } from "../spec";
+import { webhookUrl } from "../webhook";
 import type { MonitoringSpec } from "./settings";
 
 /** DNS names of the monitoring services on the stack's networks (prefixed: a team's service may be called `prometheus`). */
@@ -14,9 +15,10 @@ export const MONITORING_HOSTS = {
     redisExporter: "monitoring-redis-exporter",
     nodeExporter: "monitoring-node-exporter",
     taskMemory: "monitoring-task-memory",
+    telegramWebhook: "monitoring-telegram-webhook",
 } as const;
 
-export const MONITORING_PORTS = { prometheus: 9090, alertmanager: 9093, blackbox: 9115, redisExporter: 9121, nodeExporter: 9100, taskMemory: 9101 } as const;
+export const MONITORING_PORTS = { prometheus: 9090, alertmanager: 9093, blackbox: 9115, redisExporter: 9121, nodeExporter: 9100, taskMemory: 9101, telegramWebhook: 9102 } as const;
 
 /** Where the node exporter sees a watched host directory: `/host/<name>` (the rules select on it). */
 export const DISK_MOUNT_ROOT = "/host";
@@ -60,6 +62,18 @@ export interface HeartbeatTarget {
     readonly key: string;
 }
 
+/** The stack's Telegram webhook as monitoring asks Telegram about it (getWebhookInfo). */
+export interface TelegramWebhookTarget {
+    /** The spec's service Telegram calls: the alerts name it. */
+    readonly service: string;
+    /** The URL the stack registers; another one registered loses the updates as surely as none. */
+    readonly url: string;
+    /** The Bot API's base URL (`opsbook:telegram.apiBaseUrl`). */
+    readonly apiBaseUrl: string;
+    /** The engine's name of the exporter that asks Telegram, for the alerts' advice. */
+    readonly exporterService: string;
+}
+
 export interface MonitoringPlan {
     /** The stack's name: every alert carries it as `stack`. */
     readonly stack: string;
@@ -82,6 +96,8 @@ export interface MonitoringPlan {
     readonly redis: boolean;
     /** `host:port` of the backup agent's /metrics, when the stack backs up. */
     readonly backupAgent?: string;
+    /** The Telegram webhook, when the stack registers one (`opsbook:telegram.webhook`). */
+    readonly telegramWebhook?: TelegramWebhookTarget;
     readonly settings: MonitoringSpec;
 }
 
@@ -91,7 +107,7 @@ export interface MonitoringPlan {
  * it; an http service that is not published is asked directly on the data network.
  */
 export function monitoringPlan(
-    spec: Pick<Spec, "services" | "postgres" | "redis" | "monitoring" | "backups">,
+    spec: Pick<Spec, "services" | "postgres" | "redis" | "monitoring" | "backups" | "telegram">,
     identity: StackIdentity,
     gatewayListenPorts: Record<string, number>,
     /** The engine's data root as it reports it; `monitoring.engineDataRoot` overrides it. */
@@ -121,6 +137,7 @@ export function monitoringPlan(
     if (spec.backups.location.startsWith("/")) {
         disks.push({ name: "backups", hostPath: spec.backups.location });
     }
+    const hook = spec.telegram.webhook;
     return {
         stack: identity.stack,
         engineNames,
@@ -134,6 +151,12 @@ export function monitoringPlan(
         postgres: spec.postgres.enabled ? "postgres:5432" : undefined,
         redis: spec.redis.enabled,
         backupAgent: backupsEnabled(spec) ? `${BACKUP_AGENT_HOST}:${BACKUP_AGENT_METRICS_PORT}` : undefined,
+        telegramWebhook: hook ? {
+                  service: hook.service,
+                  url: webhookUrl(hook.publicUrl, hook.path),
+                  apiBaseUrl: spec.telegram.apiBaseUrl,
+                  exporterService: engineName(identity, "monitoring-telegram-webhook"),
+              } : undefined,
         settings: spec.monitoring,
     };
 }

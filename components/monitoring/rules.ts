@@ -7,7 +7,7 @@ import { duration } from "../hardening";
 import { DISK_MOUNT_ROOT, MonitoringPlan } from "./plan";
 
 /** Prometheus job names, shared by the scrape config and the rules. */
-export const JOBS = { health: "health", app: "app", postgres: "postgres", redis: "redis", node: "node", memory: "memory", backup: "backup", monitoring: "monitoring" } as const;
+export const JOBS = { health: "health", app: "app", postgres: "postgres", redis: "redis", node: "node", memory: "memory", backup: "backup", telegram: "telegram", monitoring: "monitoring" } as const;
 
 /** One alerting rule as Prometheus reads it. */
 export interface AlertRule {
@@ -23,7 +23,7 @@ export interface RuleFile {
 }
 
 /** The alert names, each a section of the README's "Monitoring and alerts". */
-export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "DiskSpaceLow", "MemoryNearLimit", "BackupStale", "OffsiteCopyStale", "PitrProofFailed", "MonitoringTargetDown"] as const;
+export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "DiskSpaceLow", "MemoryNearLimit", "BackupStale", "OffsiteCopyStale", "PitrProofFailed", "TelegramWebhookFailing", "MonitoringTargetDown"] as const;
 export type AlertName = (typeof ALERTS)[number];
 
 /** A PromQL string literal (Go's double-quoted syntax, which JSON's escaping matches for these values). */
@@ -180,6 +180,42 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
           ]
         : [];
 
+    // Seed 000's "the webhook's last error", as Telegram reports it (getWebhookInfo through the
+    // webhook exporter): a recent failed delivery, a webhook that is not the stack's, or Telegram
+    // not telling (a revoked token shows only there).
+    const hook = plan.telegramWebhook;
+    const telegramSel = `{job=${q(JOBS.telegram)}}`;
+    const telegram = hook
+        ? [
+              rule(
+                  "TelegramWebhookFailing",
+                  hook.service,
+                  // The error's age (filtered to the window) times the info series (1), keeping its labels (the message).
+                  `opsbook_telegram_webhook_last_error_info${telegramSel} * on(instance) group_left() (time() - opsbook_telegram_webhook_last_error_timestamp_seconds${telegramSel} < ${t.webhookErrorWindowSeconds})`,
+                  0,
+                  `Telegram could not deliver an update to ${hook.service} of stack ${stack} ({{ $value | humanizeDuration }} ago): "{{ $labels.message }}". Updates wait at Telegram and are retried; past 24 hours they are lost.`,
+                  `Check the path Telegram takes: \`curl -sS -o /dev/null -w '%{http_code}' ${hook.url}\` from outside (reverse proxy, TLS certificate, DNS), then \`${psOf(hook.service)}\` and \`${logsOf(hook.service)}\`; a 401 or 403 from the service means its TELEGRAM_WEBHOOK_SECRET and the registered one differ: \`pulumi up\` registers it again.`,
+              ),
+              rule(
+                  "TelegramWebhookFailing",
+                  hook.service,
+                  // The value says which: url_set, 0 (none) or 1 (another URL).
+                  `opsbook_telegram_webhook_url_set${telegramSel} and on(instance) (opsbook_telegram_webhook_url_expected${telegramSel} == 0)`,
+                  Math.max(60, 2 * interval),
+                  `The bot's webhook at Telegram is not stack ${stack}'s ${hook.url}: {{ if eq $value 0.0 }}no webhook is set{{ else }}another URL is set{{ end }}, so updates do not reach ${hook.service}.`,
+                  `Someone or something changed it (another deploy with the same bot token, a manual setWebhook or deleteWebhook). \`pulumi up --refresh\` registers the stack's again; if another stack uses the same token, give each its own bot.`,
+              ),
+              rule(
+                  "TelegramWebhookFailing",
+                  hook.service,
+                  `opsbook_telegram_webhook_info_up${telegramSel} == 0`,
+                  5 * 60,
+                  `Telegram does not tell stack ${stack} the state of ${hook.service}'s webhook (getWebhookInfo failed for 5 minutes): a revoked bot token, or ${hook.apiBaseUrl} unreachable from the stack.`,
+                  `\`docker service logs --since 15m ${hook.exporterService}\` says which (never the token). A revoked token: set the new one with \`pulumi config set --secret TELEGRAM_BOT_TOKEN\` and \`pulumi up\`.`,
+              ),
+          ]
+        : [];
+
     const memory = rule(
         "MemoryNearLimit",
         undefined,
@@ -193,7 +229,7 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
     const blind = rule(
         "MonitoringTargetDown",
         undefined,
-        `up{job=~${q(`${JOBS.monitoring}|${JOBS.redis}|${JOBS.node}|${JOBS.memory}|${JOBS.backup}`)}} == 0`,
+        `up{job=~${q(`${JOBS.monitoring}|${JOBS.redis}|${JOBS.node}|${JOBS.memory}|${JOBS.backup}|${JOBS.telegram}`)}} == 0`,
         Math.max(60, 4 * interval),
         `Monitoring of stack ${stack} is partly blind: Prometheus cannot scrape {{ $labels.service }} ({{ $labels.instance }}).`,
         `\`docker service ps\` and \`docker service logs\` of the stack's monitoring services (\`docker service ls --filter label=opsbook.stack=${stack} --filter label=opsbook.component=monitoring\`).`,
@@ -201,7 +237,7 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
 
     return {
         groups: [
-            { name: `${stack}-services`, rules: [...health, ...heartbeats, ...errors, memory] },
+            { name: `${stack}-services`, rules: [...health, ...heartbeats, ...errors, ...telegram, memory] },
             { name: `${stack}-data`, rules: [...databases, ...disk, ...backups] },
             { name: `${stack}-monitoring`, rules: [blind] },
         ].filter((g) => g.rules.length > 0),

@@ -54,6 +54,12 @@ const ThresholdsSchema = z
         diskUsedPercent: z.number().min(1).max(99).default(85),
         /** Percent of its memory limit a task may use (working set) before it alerts. Default 80 (seed 002). */
         memoryPercent: z.number().min(1).max(99).default(80),
+        /**
+         * Seconds for which Telegram's last failed delivery to the stack's webhook (getWebhookInfo's
+         * last_error_date) keeps its alert firing; Telegram retries, so a webhook that keeps failing
+         * keeps it fresh. Default 600.
+         */
+        webhookErrorWindowSeconds: z.number().int().min(10).max(86400).default(600),
     })
     .strict();
 

@@ -237,20 +237,23 @@ build_simple gateway 1
 IMAGE_GATEWAY="$PINNED"
 
 # ---- monitoring ----------------------------------------------------------------------------------
-# Debian's Prometheus family, plus opsbook's task memory exporter (images/monitoring/
-# task-memory-exporter, Go, standard library only): built static on the host with the toolchain's
-# Go into a staging copy of images/monitoring, then docker build of that copy (no Go image needed).
+# Debian's Prometheus family, plus opsbook's two exporters (images/monitoring/*-exporter, Go,
+# standard library only): built static on the host with the toolchain's Go into a staging copy of
+# images/monitoring, then docker build of that copy (no Go image needed).
+MONITORING_EXPORTERS=(task-memory-exporter telegram-webhook-exporter)
 MONITORING_HASH="$(hash_inputs "base=$BASE_SUM" images/monitoring)"
 IMAGE_MONITORING="opsbook/monitoring:1-$MONITORING_HASH"
 if image_id "$IMAGE_MONITORING" >/dev/null; then
 	progress "$IMAGE_MONITORING present"
 else
-	command -v go >/dev/null 2>&1 || fail "monitoring: go build" "go not found: the host needs Go to build the task memory exporter"
+	command -v go >/dev/null 2>&1 || fail "monitoring: go build" "go not found: the host needs Go to build the monitoring image's exporters"
 	stage_image_dir monitoring "$MONITORING_HASH"
-	progress "building the task memory exporter (go build; log: $LOGS/build-monitoring.log)"
-	run "monitoring: go build" "$LOGS/build-monitoring.log" \
-		env GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod \
-		go build -C "$ROOT/images/monitoring/task-memory-exporter" -trimpath -ldflags "-s -w" -o "$STAGE/opsbook-task-memory-exporter" .
+	for exporter in "${MONITORING_EXPORTERS[@]}"; do
+		progress "building opsbook-$exporter (go build; log: $LOGS/build-monitoring-$exporter.log)"
+		run "monitoring: go build $exporter" "$LOGS/build-monitoring-$exporter.log" \
+			env GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod \
+			go build -C "$ROOT/images/monitoring/$exporter" -trimpath -ldflags "-s -w" -o "$STAGE/opsbook-$exporter" .
+	done
 	docker_build monitoring "$IMAGE_MONITORING" "$MONITORING_HASH" "$STAGE"
 	rm -rf "$CACHE/build-monitoring"
 fi

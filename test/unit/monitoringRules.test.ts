@@ -317,6 +317,78 @@ function casesFor(plan: MonitoringPlan): Case[] {
             ],
         });
     }
+    if (plan.telegramWebhook) {
+        const hook = plan.telegramWebhook;
+        const exporter = { job: "telegram", instance: "monitoring-telegram-webhook:9102", service: hook.service, stack };
+        const [failedRule, elsewhereRule, blindRule] = rules.filter((r) => r.alert === "TelegramWebhookFailing");
+        const message = "Wrong response from the webhook: 503 Service Unavailable";
+        cases.push({
+            name: "Telegram failing to deliver to the webhook",
+            input: [
+                // No error for 5 minutes; then Telegram reports one at 300 s (Unix time, as getWebhookInfo gives it).
+                { series: series("opsbook_telegram_webhook_last_error_timestamp_seconds", exporter), values: "0x20 300x40" },
+                { series: series("opsbook_telegram_webhook_last_error_info", { ...exporter, message }), values: "_x20 1x40" },
+            ],
+            checks: [
+                { eval_time: "4m", alertname: "TelegramWebhookFailing", exp_alerts: [] },
+                {
+                    eval_time: "6m",
+                    alertname: "TelegramWebhookFailing",
+                    exp_alerts: [
+                        {
+                            exp_labels: { ...exporter, message, ...failedRule.labels },
+                            exp_annotations: annotations(
+                                failedRule,
+                                `Telegram could not deliver an update to ${hook.service} of stack ${stack} (1m 0s ago): "${message}". Updates wait at Telegram and are retried; past 24 hours they are lost.`,
+                            ),
+                        },
+                    ],
+                },
+                // No new error within the window: resolved.
+                { eval_time: `${Math.ceil((300 + t.webhookErrorWindowSeconds) / 60) + 1}m`, alertname: "TelegramWebhookFailing", exp_alerts: [] },
+            ],
+        });
+        cases.push({
+            name: "the webhook deleted at Telegram",
+            input: [
+                { series: series("opsbook_telegram_webhook_url_set", exporter), values: "1x20 0x40" },
+                { series: series("opsbook_telegram_webhook_url_expected", exporter), values: "1x20 0x40" },
+            ],
+            checks: [
+                { eval_time: "5m30s", alertname: "TelegramWebhookFailing", exp_alerts: [] },
+                {
+                    eval_time: "7m",
+                    alertname: "TelegramWebhookFailing",
+                    exp_alerts: [
+                        {
+                            exp_labels: { ...exporter, ...elsewhereRule.labels },
+                            exp_annotations: annotations(elsewhereRule, `The bot's webhook at Telegram is not stack ${stack}'s ${hook.url}: no webhook is set, so updates do not reach ${hook.service}.`),
+                        },
+                    ],
+                },
+            ],
+        });
+        cases.push({
+            name: "Telegram not telling (a revoked token)",
+            input: [{ series: series("opsbook_telegram_webhook_info_up", exporter), values: "1x20 0x40" }],
+            checks: [
+                { eval_time: "9m", alertname: "TelegramWebhookFailing", exp_alerts: [] },
+                {
+                    eval_time: "11m",
+                    alertname: "TelegramWebhookFailing",
+                    exp_alerts: [
+                        {
+                            exp_labels: { ...exporter, ...blindRule.labels },
+                            exp_annotations: annotations(
+                                blindRule,
+                                `Telegram does not tell stack ${stack} the state of ${hook.service}'s webhook (getWebhookInfo failed for 5 minutes): a revoked bot token, or ${hook.apiBaseUrl} unreachable from the stack.`,
+                            ),
+                        },
+                    ],
+                },
+            ],
+        });
+    }
     const blackbox = { job: "monitoring", instance: "monitoring-blackbox:9115", service: "blackbox-exporter", stack };
     const blind = find("MonitoringTargetDown");
     cases.push({
@@ -469,6 +541,35 @@ describe("alert rules under promtool, for every preset", () => {
         assert.deepEqual(reported.disks, [{ name: "volumes", hostPath: "/srv/engine/volumes" }]);
         const cases = casesFor(monitoringPlan(spec, IDENTITY, {}));
         assert.match(promtool(monitoringPlan(spec, IDENTITY, {}), cases), /SUCCESS/);
+    });
+
+    it("signal-bot with its Telegram webhook: seed 000's last error, a webhook that is not the stack's, and Telegram not telling, under promtool", () => {
+        const overrides = { telegram: { webhook: { service: "app", publicUrl: "https://bot.example.net" } } };
+        const plan = planOf("signal-bot", overrides);
+        assert.deepEqual(plan.telegramWebhook, {
+            service: "app",
+            url: "https://bot.example.net/webhook/telegram",
+            apiBaseUrl: "https://api.telegram.org",
+            exporterService: "opsbook-unit-monitoring-telegram-webhook",
+        });
+        assert.equal(planOf("signal-bot").telegramWebhook, undefined, "no webhook, no exporter");
+        const rules = alertRules(plan).groups.flatMap((g) => g.rules).filter((r) => r.alert === "TelegramWebhookFailing");
+        assert.equal(rules.length, 3);
+        assert.ok(rules.every((r) => r.labels.service === "app" && !r.expr.includes("bot.example.net")));
+        // The window comes from the spec.
+        const shortWindow = planOf("signal-bot", { ...overrides, monitoring: { thresholds: { webhookErrorWindowSeconds: 120 } } });
+        assert.match(alertRules(shortWindow).groups.flatMap((g) => g.rules).find((r) => r.alert === "TelegramWebhookFailing")!.expr, /< 120\)$/);
+        for (const p of [plan, shortWindow]) {
+            const cases = casesFor(p);
+            assert.ok(cases.some((c) => c.name === "the webhook deleted at Telegram"));
+            assert.match(promtool(p, cases), /SUCCESS/);
+        }
+        // The scrape job asks Telegram through the exporter, never with the token in a URL.
+        const job = (prometheusConfig(plan) as { scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[] }).scrape_configs.find((j) => j.job_name === "telegram");
+        assert.deepEqual(job?.static_configs?.[0].targets, ["monitoring-telegram-webhook:9102"]);
+        const base = (f: string) => path.posix.basename(f);
+        const out = inImage({ [base(CONFIG_PATHS.prometheus)]: prometheusConfig(plan), [base(CONFIG_PATHS.rules)]: alertRules(plan) }, ["promtool", "check", "config", CONFIG_PATHS.prometheus]);
+        assert.match(out, /is valid prometheus config file syntax/);
     });
 
     it("labels every alert with the stack and points its runbook at a README section of that name", () => {

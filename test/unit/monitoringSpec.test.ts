@@ -21,7 +21,7 @@ describe("monitoring spec", () => {
     it("is on by default with the runbooks' thresholds and no receiver", () => {
         const spec = parseSpec(applyPreset({ preset: "copy-trading" }));
         assert.equal(spec.monitoring.enabled, true);
-        assert.deepEqual(spec.monitoring.thresholds, { serviceDownSeconds: 60, probeTimeoutSeconds: 5, heartbeatStaleSeconds: 120, errorsPerMinute: 10, databaseDownSeconds: 60, diskUsedPercent: 85, memoryPercent: 80 });
+        assert.deepEqual(spec.monitoring.thresholds, { serviceDownSeconds: 60, probeTimeoutSeconds: 5, heartbeatStaleSeconds: 120, errorsPerMinute: 10, databaseDownSeconds: 60, diskUsedPercent: 85, memoryPercent: 80, webhookErrorWindowSeconds: 600 });
         assert.deepEqual(spec.monitoring.receivers, {});
         assert.equal(spec.images.monitoring, "opsbook/monitoring:1");
     });

@@ -57,8 +57,10 @@ func redact(text, token string) string {
 	return strings.ReplaceAll(text, token, "<bot token>")
 }
 
-// Render writes the metrics; with ok false only the up gauge (0) is written.
-func Render(info WebhookInfo, ok bool) string {
+// Render writes the metrics; with ok false only the up gauge (0) is written. expectURL is the
+// webhook the stack registers: another URL (someone re-pointed the bot) loses its updates as
+// surely as none.
+func Render(info WebhookInfo, ok bool, expectURL string) string {
 	var b strings.Builder
 	gauge := func(name, help string, value int64) {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", name, help, name, name, value)
@@ -76,6 +78,11 @@ func Render(info WebhookInfo, ok bool) string {
 		urlSet = 1
 	}
 	gauge("opsbook_telegram_webhook_url_set", "1 when a webhook URL is registered.", urlSet)
+	expected := int64(0)
+	if info.URL == expectURL {
+		expected = 1
+	}
+	gauge("opsbook_telegram_webhook_url_expected", "1 when the registered webhook URL is the stack's.", expected)
 	gauge("opsbook_telegram_webhook_pending_update_count", "Updates Telegram holds for the bot.", info.PendingUpdateCount)
 	gauge("opsbook_telegram_webhook_last_error_timestamp_seconds", "When Telegram last failed to deliver an update (0: never).", info.LastErrorDate)
 	if info.LastErrorDate > 0 {

@@ -30,10 +30,11 @@ func TestReportsTheLastError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := Render(info, true)
+	text := Render(info, true, "https://bot.example.net/webhook/telegram")
 	for _, want := range []string{
 		"opsbook_telegram_webhook_info_up 1\n",
 		"opsbook_telegram_webhook_url_set 1\n",
+		"opsbook_telegram_webhook_url_expected 1\n",
 		"opsbook_telegram_webhook_pending_update_count 3\n",
 		"opsbook_telegram_webhook_last_error_timestamp_seconds 1764670000\n",
 		`opsbook_telegram_webhook_last_error_info{message="Wrong response from the webhook: 503 Service Unavailable"} 1` + "\n",
@@ -50,8 +51,8 @@ func TestNoErrorNoErrorInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := Render(info, true)
-	if !strings.Contains(text, "opsbook_telegram_webhook_url_set 0\n") || strings.Contains(text, "last_error_info") {
+	text := Render(info, true, "https://bot.example.net/webhook/telegram")
+	if !strings.Contains(text, "opsbook_telegram_webhook_url_set 0\n") || !strings.Contains(text, "opsbook_telegram_webhook_url_expected 0\n") || strings.Contains(text, "last_error_info") {
 		t.Errorf("unexpected:\n%s", text)
 	}
 }
@@ -71,7 +72,19 @@ func TestRefusalsNeverShowTheToken(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), token) {
 		t.Fatalf("want an unreachable API without the token, got %v", err)
 	}
-	if got := Render(WebhookInfo{}, false); got != "# HELP opsbook_telegram_webhook_info_up 1 when getWebhookInfo answered ok.\n# TYPE opsbook_telegram_webhook_info_up gauge\nopsbook_telegram_webhook_info_up 0\n" {
+	if got := Render(WebhookInfo{}, false, "https://bot.example.net/webhook/telegram"); got != "# HELP opsbook_telegram_webhook_info_up 1 when getWebhookInfo answered ok.\n# TYPE opsbook_telegram_webhook_info_up gauge\nopsbook_telegram_webhook_info_up 0\n" {
 		t.Fatalf("a failed scrape renders:\n%s", got)
+	}
+}
+
+func TestAnotherURLIsNotTheStacks(t *testing.T) {
+	srv := fakeAPI(t, `{"ok":true,"result":{"url":"https://elsewhere.example.org/hook","pending_update_count":12}}`)
+	info, err := FetchWebhookInfo(context.Background(), srv.Client(), srv.URL, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := Render(info, true, "https://bot.example.net/webhook/telegram")
+	if !strings.Contains(text, "opsbook_telegram_webhook_url_set 1\n") || !strings.Contains(text, "opsbook_telegram_webhook_url_expected 0\n") {
+		t.Errorf("a re-pointed webhook must read as set but not the stack's:\n%s", text)
 	}
 }
