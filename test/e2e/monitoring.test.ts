@@ -4,7 +4,10 @@
 // runs inside the stack. Stopping the api out of band (scaled to 0) must bring a "down" message
 // naming the stack, the service and what to do, then "resolved" once it is back; stopping the
 // workers must bring "heartbeat stale" the same way. The generic webhook receiver gets the same
-// notifications as Alertmanager's JSON. Wall time: about 5.5 minutes on 2 shared cores.
+// notifications as Alertmanager's JSON. The api's Telegram webhook is registered with the same
+// fake, and Telegram's state of it is watched: a delivery error the fake reports, and the webhook
+// deleted behind the stack's back, each bring a "webhook failing" message, then "resolved".
+// Wall time: about 8 minutes on 2 shared cores.
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -17,6 +20,7 @@ import { ROOT, TestStack, assertSecretsOnlyAsFiles, docker, httpGet, requireEngi
 const STAGING_POLICY = ["--policy-pack", "policies", "--policy-pack-config", "policies/config/staging.json"];
 const CHAT_ID = "-1001234567890";
 const HEARTBEAT = "worker:copy-trading:last-ping";
+const WEBHOOK_URL = "https://bot.example.net/webhook/telegram";
 
 /** The address this machine has on the bridge that gives swarm tasks their way out. */
 async function addressTasksReach(): Promise<string> {
@@ -59,6 +63,8 @@ async function startWebhookReceiver(host: string): Promise<{ url: string; receiv
 describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { timeout: 30 * 60 * 1000 }, () => {
     const stack = new TestStack("e2e-mon");
     const token = fakeBotToken();
+    /** The api's own bot (its TELEGRAM_BOT_TOKEN), whose webhook the stack registers and watches. */
+    const hookToken = fakeBotToken();
     let api: FakeBotApi;
     let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
     let services: Record<string, string> = {};
@@ -75,6 +81,7 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
         const host = await addressTasksReach();
         api = await startFakeBotApi({ host });
         api.addBot(token);
+        api.addBot(hookToken);
         webhook = await startWebhookReceiver(host);
         await stack.init(
             [
@@ -82,13 +89,18 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
                 "  opsbook:postgres: {enabled: false}",
                 "  opsbook:telegram:",
                 `    apiBaseUrl: ${api.baseUrl}`,
+                "    webhook: {service: api, publicUrl: https://bot.example.net}",
                 "  opsbook:monitoring:",
                 "    scrapeIntervalSeconds: 3",
-                "    thresholds: {serviceDownSeconds: 6, probeTimeoutSeconds: 2, heartbeatStaleSeconds: 20}",
+                "    thresholds: {serviceDownSeconds: 6, probeTimeoutSeconds: 2, heartbeatStaleSeconds: 20, webhookErrorWindowSeconds: 30}",
                 "    grouping: {waitSeconds: 1, intervalSeconds: 2, repeatHours: 1}",
                 "    receivers: {telegram: {}, webhook: {}}",
                 "  opsbook:services:",
-                "    api: {kind: http, env: {APP_ROLE: api}, uses: [redis]}",
+                "    api:",
+                "      kind: http",
+                "      env: {APP_ROLE: api}",
+                "      secretEnv: {TELEGRAM_BOT_TOKEN: config, TELEGRAM_WEBHOOK_SECRET: generated}",
+                "      uses: [redis]",
                 "    workers:",
                 "      kind: worker",
                 "      singleInstance: always",
@@ -126,6 +138,7 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
             ["ALERT_TELEGRAM_BOT_TOKEN", token],
             ["ALERT_TELEGRAM_CHAT_ID", CHAT_ID],
             ["ALERT_WEBHOOK_URL", webhook.url],
+            ["TELEGRAM_BOT_TOKEN", hookToken],
         ]) {
             const set = await stack.pulumi(["config", "set", "--secret", key], value);
             assert.equal(set.code, 0, set.stderr);
@@ -133,6 +146,8 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
         const res = await stack.up(STAGING_POLICY);
         assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
         assert.ok(!(res.stdout + res.stderr).includes(token), "the bot token was printed");
+        assert.ok(!(res.stdout + res.stderr).includes(hookToken), "the webhook's bot token was printed");
+        assert.equal(api.webhook(hookToken)?.url, WEBHOOK_URL, "the api's webhook was not registered");
         const outputs = await stack.outputs();
         services = { ...outputs.services, ...outputs.monitoring.services };
         assert.match(outputs.monitoring.prometheus, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -142,11 +157,21 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
         assert.equal((await httpGet(`${outputs.monitoring.alertmanager}/-/ready`)).status, 200);
         const rules = await waitFor("Prometheus's rules", 60, () => httpGet(`${outputs.monitoring.prometheus}/api/v1/rules`), (r) => r.status === 200);
         const names = rules.body.data.groups.flatMap((g: { rules: { name: string; labels: Record<string, string> }[] }) => g.rules.map((r) => `${r.name}/${r.labels.service ?? "*"}`));
-        assert.deepEqual(names.sort(), ["DiskSpaceLow/node-exporter", "HeartbeatStale/workers", "MemoryNearLimit/*", "MonitoringTargetDown/*", "RedisUnreachable/redis", "ServiceDown/api"]);
-        // Every target answers: the api through the gateway, Redis through its exporter, the monitoring services themselves.
+        assert.deepEqual(names.sort(), [
+            "DiskSpaceLow/node-exporter",
+            "HeartbeatStale/workers",
+            "MemoryNearLimit/*",
+            "MonitoringTargetDown/*",
+            "RedisUnreachable/redis",
+            "ServiceDown/api",
+            "TelegramWebhookFailing/api",
+            "TelegramWebhookFailing/api",
+            "TelegramWebhookFailing/api",
+        ]);
+        // Every target answers: the api through the gateway, Redis through its exporter, the webhook's exporter, the monitoring services themselves.
         await waitFor("every scrape target up", 90, () => httpGet(`${outputs.monitoring.prometheus}/api/v1/targets`), (r) => {
-            const active: { health: string }[] = r.body?.data?.activeTargets ?? [];
-            return active.length >= 7 && active.every((t) => t.health === "up");
+            const active: { health: string; labels: Record<string, string> }[] = r.body?.data?.activeTargets ?? [];
+            return active.length >= 8 && active.some((t) => t.labels.job === "telegram") && active.every((t) => t.health === "up");
         });
         // The node exporter sees the filesystem that holds the engine's volumes as this machine does.
         const volumesDir = `${(await docker("info", "--format", "{{.DockerRootDir}}")).stdout.trim()}/volumes`;
@@ -173,9 +198,9 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
         stack.log(`memory:\n${stats.stdout.split("\n").filter((l) => l.includes(`${stack.name}-monitoring`)).join("\n")}`);
     });
 
-    it("keeps the bot token, the chat id and Redis's password out of every container's env, command and labels", async () => {
-        const files = await assertSecretsOnlyAsFiles(stack, [token]);
-        assert.ok(files >= 3, `only ${files} secret files checked`);
+    it("keeps both bot tokens, the chat id and Redis's password out of every container's env, command and labels", async () => {
+        const files = await assertSecretsOnlyAsFiles(stack, [token, hookToken]);
+        assert.ok(files >= 4, `only ${files} secret files checked`);
     });
 
     it("sends nothing while everything is healthy", async () => {
@@ -241,5 +266,41 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
         await scale("workers", 1);
         const [resolved] = await waitFor("a RESOLVED HeartbeatStale message", 180, async () => messagesSince(backAt, /RESOLVED HeartbeatStale - service workers/), (m) => m.length > 0);
         stack.log(`resolved message after ${Math.round((resolved.at - backAt) / 1000)}s`);
+    });
+
+    it("Telegram fails to deliver to the api's webhook: a message quoting Telegram's error, resolved once no new error comes within the window", async () => {
+        const prometheus = (await stack.outputs()).monitoring.prometheus as string;
+        const query = (expr: string) => httpGet(`${prometheus}/api/v1/query?query=${encodeURIComponent(expr)}`);
+        // The exporter sees the webhook the stack registered, asking with the api's bot token.
+        await waitFor("the registered webhook seen as the stack's", 60, () => query('opsbook_telegram_webhook_url_expected{job="telegram"}'), (r) => r.body?.data?.result?.[0]?.value?.[1] === "1");
+        assert.ok(api.callsOf("getWebhookInfo", hookToken).length > 0, "the exporter did not ask Telegram with the api's token");
+
+        const failedAt = Date.now();
+        const telegramWords = "Wrong response from the webhook: 503 Service Unavailable";
+        api.tamper(hookToken, { lastErrorDate: Math.floor(failedAt / 1000), lastErrorMessage: telegramWords, pendingUpdateCount: 4 });
+        const [firing] = await waitFor("a FIRING TelegramWebhookFailing message", 90, async () => messagesSince(failedAt, /FIRING TelegramWebhookFailing - service api/), (m) => m.length > 0);
+        stack.log(`webhook message after ${Math.round((firing.at - failedAt) / 1000)}s:\n${firing.text}`);
+        assert.equal(firing.token, token, "sent by the alerts' bot");
+        assert.match(firing.text, new RegExp(`Telegram could not deliver an update to api of stack ${stack.name} \\(.* ago\\): "${telegramWords}"`));
+        assert.match(firing.text, /What to do: Check the path Telegram takes/);
+        assert.match(firing.text, /Runbook: README\.md#telegramwebhookfailing/);
+        assert.ok(!firing.text.includes(hookToken), "the message holds the webhook's bot token");
+        // No new error: the alert ends once the error is older than the 30 s window.
+        const [resolved] = await waitFor("a RESOLVED TelegramWebhookFailing message", 120, async () => messagesSince(failedAt, /RESOLVED TelegramWebhookFailing - service api/), (m) => m.length > 0);
+        stack.log(`resolved ${Math.round((resolved.at - failedAt) / 1000)}s after the error`);
+        assert.ok(resolved.at - failedAt >= 30_000, `resolved ${resolved.at - failedAt} ms after the error, inside the 30 s window`);
+    });
+
+    it("the webhook deleted behind the stack's back: a message saying none is set; resolved once the stack's URL is back", async () => {
+        const deletedAt = Date.now();
+        api.tamper(hookToken, { url: "" });
+        const [firing] = await waitFor("a FIRING message about the missing webhook", 150, async () => messagesSince(deletedAt, /FIRING TelegramWebhookFailing - service api/), (m) => m.length > 0);
+        stack.log(`missing-webhook message after ${Math.round((firing.at - deletedAt) / 1000)}s`);
+        assert.match(firing.text, new RegExp(`The bot's webhook at Telegram is not stack ${stack.name}'s ${WEBHOOK_URL}: no webhook is set, so updates do not reach api\\.`));
+        assert.match(firing.text, /pulumi up --refresh/);
+
+        const backAt = Date.now();
+        api.tamper(hookToken, { url: WEBHOOK_URL });
+        await waitFor("a RESOLVED message once the URL is back", 120, async () => messagesSince(backAt, /RESOLVED TelegramWebhookFailing - service api/), (m) => m.length > 0);
     });
 });

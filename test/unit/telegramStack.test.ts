@@ -85,6 +85,25 @@ describe("a signal-bot stack with a Telegram webhook, under mocks", () => {
         assert.ok(!JSON.stringify(app.inputs).includes(TOKEN.split(":")[1]), "the bot token is in the service's spec");
     });
 
+    it("watches the webhook with the exporter, which reads the bot token from a secret file only", () => {
+        const exporter = registered.find((r) => r.type === TYPES.service && labelOf(r, "opsbook.monitoring") === "telegram-webhook");
+        assert.ok(exporter, `no webhook exporter among: ${registered.filter((r) => r.type === TYPES.service).map((r) => r.name).join(", ")}`);
+        const spec = exporter.inputs.taskSpec.containerSpec;
+        assert.deepEqual(spec.commands, [
+            "opsbook-telegram-webhook-exporter",
+            "--listen=:9102",
+            "--token-file=/run/secrets/TELEGRAM_BOT_TOKEN",
+            "--api-base=http://127.0.0.1:4000",
+            "--expect-url=https://bot.example.net/webhook/telegram",
+        ]);
+        const mounted = (spec.secrets as { fileName: string; secretName: string }[]).find((f) => f.fileName === "/run/secrets/TELEGRAM_BOT_TOKEN");
+        const secret = registered.find((r) => r.type === TYPES.secret && r.options.parent.includes("Monitoring") && labelOf(r, "opsbook.secret-env") === "TELEGRAM_BOT_TOKEN");
+        assert.ok(secret && mounted?.secretName === `${secret.name}-abc1234`, "the exporter does not mount its own token secret");
+        assert.equal(Buffer.from(reveal(secret.inputs.data).value, "base64").toString("utf8"), TOKEN);
+        assert.equal(reveal(secret.inputs.data).secret, true, "the token reached the provider in plain text");
+        assert.ok(!JSON.stringify(exporter.inputs).includes(TOKEN.split(":")[1]), "the bot token is in the exporter's spec");
+    });
+
     it("exports the webhook's URL and status, and no secret", async () => {
         const exported = (await unwrap(pulumi.output(outputs.telegramWebhook))) as Record<string, unknown>;
         assert.equal(exported.url, "https://bot.example.net/webhook/telegram");
