@@ -4,12 +4,13 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackSettings } from "./config";
-import { connectEngine } from "./components/engine";
+import { connectEngine, connectNodes } from "./components/engine";
+import { SwarmNodes } from "./components/swarmNodes";
 import { LocalImage, resolveLocalImages } from "./components/images";
 import { ImageDelivery } from "./providers/imageDelivery";
 import { DatabaseAccess } from "./components/databaseAccess";
 import { Migration } from "./components/migration";
-import { engineName, labelList, stackLabels } from "./components/naming";
+import { engineName, labelList, stackLabels, stackPlacement } from "./components/naming";
 import { StackNetworks } from "./components/networks";
 import { Postgres } from "./components/postgres";
 import { HealthProbe } from "./components/probe";
@@ -50,9 +51,18 @@ export = async () => {
     if (offsiteTarget && !("error" in offsiteTarget) && offsite) {
         await checkOffsiteTarget(offsiteTarget, spec.backups.offsite?.knownHosts ?? "", offsite.sshKey);
     }
-    const identity = { project, stack, ...(engine.connection ? { engine: engine.connection } : {}) };
+    // Every node of `opsbook:engine.nodes` answers, or nothing is registered.
+    const nodeConnections = await connectNodes(spec.engine);
+    const multiNode = Object.keys(nodeConnections).length > 0;
+    const identity = {
+        project,
+        stack,
+        ...(engine.connection ? { engine: engine.connection } : {}),
+        ...(multiNode ? { placement: stackPlacement({ project, stack }) } : {}),
+    };
     // Every docker resource of the stack, in every component, on the stack's engine.
     const onEngine = { providers: [engine.provider] };
+    const swarmNodes = multiNode ? new SwarmNodes("swarm", { identity, engine: spec.engine, manager: engine.connection, nodes: nodeConnections }) : undefined;
     const webhookPlan = telegramWebhookPlan(spec, userSecrets);
 
     const refs: Record<string, string> = {
@@ -62,19 +72,33 @@ export = async () => {
     };
     const ids = await resolveLocalImages(refs);
     // Images are built on this machine; a server's engine gets them copied over its connection
-    // (once per image ID), and services wait for that through the ID they run.
+    // (once per image ID), as does every other node of the swarm (no registry in between: what
+    // runs on each node is byte for byte what was built here), and services wait for that
+    // through the ID they run, and for the nodes to be joined and labelled.
+    // Where an image can run: the gateway is a container on the manager; Postgres, Redis and the
+    // backup agent keep volumes, so they run on the data node only; anything else anywhere.
+    const dataOnly = new Set(["opsbook:images.postgres", "opsbook:images.redis", ...Object.keys(backupImageKeys(spec))]);
+    const runsOn = (key: string, node: string) => key !== "opsbook:images.gateway" && (!dataOnly.has(key) || spec.engine.dataNode === node);
     const delivered = new Map<string, pulumi.Output<string>>();
     const imageId = (key: string): pulumi.Input<string> => {
-        if (!engine.connection || !engine.remote) {
+        const remoteManager = engine.connection && engine.remote ? engine.connection : undefined;
+        if (!remoteManager && !swarmNodes) {
             return ids[key];
         }
         const existing = delivered.get(ids[key]);
         if (existing) {
             return existing;
         }
-        const delivery = new ImageDelivery(`image-${key.replace(/^opsbook:/, "").replace(/[^a-zA-Z0-9-]+/g, "-")}`, { reference: refs[key], imageId: ids[key], engine: engine.connection });
-        delivered.set(ids[key], delivery.imageId);
-        return delivery.imageId;
+        const base = `image-${key.replace(/^opsbook:/, "").replace(/[^a-zA-Z0-9-]+/g, "-")}`;
+        const deliveries = [
+            ...(remoteManager ? [new ImageDelivery(base, { reference: refs[key], imageId: ids[key], engine: remoteManager }).imageId] : []),
+            ...Object.entries(nodeConnections)
+                .filter(([node]) => runsOn(key, node))
+                .map(([node, connection]) => new ImageDelivery(`${base}-${node}`, { reference: refs[key], imageId: ids[key], engine: connection }).imageId),
+        ];
+        const id = pulumi.all([pulumi.all(deliveries), swarmNodes ? swarmNodes.nodeIds : pulumi.output([] as string[])]).apply(() => ids[key]);
+        delivered.set(ids[key], id);
+        return id;
     };
     const image = (key: string): LocalImage => ({ reference: refs[key], id: imageId(key) });
     const serviceImage = (name: string) => image(spec.services[name].image ? `opsbook:services.${name}.image` : "opsbook:images.app");

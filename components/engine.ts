@@ -56,6 +56,33 @@ export function engineConnection(spec: Spec["engine"]): EngineConnection | undef
     return spec.host === LOCAL_ENGINE_HOST ? undefined : { host: spec.host, sshOptions: ssh };
 }
 
+/** The connection to a node of `opsbook:engine.nodes` (always over SSH, as the spec requires). */
+export function nodeConnection(node: Spec["engine"]["nodes"][string]): EngineConnection {
+    return { host: node.host, sshOptions: sshOptions(node.knownHosts ?? "", node.identityFile?.replace(/^~\//, `${process.env.HOME ?? ""}/`)) };
+}
+
+/**
+ * Checks that every node of `opsbook:engine.nodes` answers over SSH (a RunError naming the node's
+ * key and what was tried, before any resource is registered); returns their connections by name.
+ */
+export async function connectNodes(spec: Spec["engine"]): Promise<Record<string, EngineConnection>> {
+    const out: Record<string, EngineConnection> = {};
+    await Promise.all(
+        Object.entries(spec.nodes).map(async ([name, node]) => {
+            const connection = nodeConnection(node);
+            const info = await dockerCli(["info", "--format", "{{.Swarm.LocalNodeState}}"], { engine: connection, timeoutMs: 30_000 });
+            if (info.code !== 0) {
+                const detail = info.stderr.trim().split("\n").filter(Boolean).slice(-2).join(" / ");
+                throw new pulumi.RunError(
+                    `\`opsbook:engine.nodes.${name}.host\` (${node.host}) does not answer: ${engineFailureHint(info.stderr, node.host)}. Tried: ssh there, then \`docker info\`; it said: ${detail || `exit ${info.code}`}`,
+                );
+            }
+            out[name] = connection;
+        }),
+    );
+    return out;
+}
+
 /**
  * Checks that the engine answers and is a swarm manager (a RunError naming `opsbook:engine.host`
  * and what was tried, before any resource is registered), then makes the stack's docker provider.

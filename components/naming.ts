@@ -31,6 +31,28 @@ export interface StackIdentity {
     readonly stack: string;
     /** The engine the stack's docker CLI calls reach, when it is not this machine's default one. */
     readonly engine?: EngineConnection;
+    /** Set when the swarm has more nodes (`opsbook:engine.nodes`); undefined on one node. */
+    readonly placement?: StackPlacement;
+}
+
+/** Where a multi-node stack's tasks go: node labels set by providers/swarmNode.ts. */
+export interface StackPlacement {
+    /** The constraint of the node that holds the stack's data: every service with a volume runs there. */
+    readonly dataConstraint: string;
+    /** The label whose value names each node of the stack (`manager` or the name in `engine.nodes`): replicas spread over its values. */
+    readonly nodeLabel: string;
+}
+
+/** The node labels of a stack on several nodes: which node a node is, and which holds the data. Pure. */
+export function stackNodeLabels(identity: Pick<StackIdentity, "project" | "stack">): { node: string; data: string } {
+    const base = `opsbook.${identity.project}.${identity.stack}`.replace(/[^a-zA-Z0-9_.-]/g, "_");
+    return { node: `${base}.node`, data: `${base}.data` };
+}
+
+/** The placement of a stack whose swarm has the nodes of `opsbook:engine.nodes`. Pure. */
+export function stackPlacement(identity: Pick<StackIdentity, "project" | "stack">): StackPlacement {
+    const labels = stackNodeLabels(identity);
+    return { dataConstraint: `node.labels.${labels.data}==true`, nodeLabel: labels.node };
 }
 
 /** Docker object names allow [a-zA-Z0-9][a-zA-Z0-9_.-]; stack names may hold other characters. */

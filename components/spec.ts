@@ -35,6 +35,20 @@ const ImagesSchema = z
     })
     .strict();
 
+/** One more server of the swarm (`opsbook:engine.nodes.<name>`). */
+const NodeSchema = z
+    .object({
+        /** ssh://user@host[:port]: how the deploy reaches the node's engine (to join it and give it images). */
+        host: z.string(),
+        /** The node's host key, one known_hosts line (never skipped). */
+        knownHosts: z.string().optional(),
+        /** A private key file; by default the SSH agent's keys. */
+        identityFile: z.string().regex(/^(\/|~\/)/, { message: "must be an absolute path (or start with ~/)" }).optional(),
+        /** The address the node advertises to the swarm; default the host of `host`. */
+        advertiseAddress: z.ipv4({ message: "must be the node's IPv4 address on the network the swarm's nodes share" }).optional(),
+    })
+    .strict();
+
 /** `opsbook:engine`: the Docker engine the stack deploys to (see components/engineHost.ts). */
 const EngineSchema = z
     .object({
@@ -49,8 +63,32 @@ const EngineSchema = z
          * tunnel) or an address of that host to serve from.
          */
         publishAddress: z.ipv4({ message: "must be an IPv4 address of the engine's host, such as 127.0.0.1 (the default) or the server's own address" }).default("127.0.0.1"),
+        /**
+         * More servers for the swarm, by a name of the user's choice: each reached over SSH (as
+         * the manager is), joined to the manager's swarm with its join token, and given the
+         * stack's images. Stateless services spread over every node.
+         */
+        nodes: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { message: "must be a node name: lower case letters, digits and -, starting with a letter" }), NodeSchema).default({}),
+        /** Where Postgres, Redis and every service with a volume run: `manager` (the default) or a name in `nodes`. */
+        dataNode: z.string().default("manager"),
     })
     .strict()
+    .superRefine((engine, ctx) => {
+        if (engine.dataNode !== "manager" && !(engine.dataNode in engine.nodes)) {
+            ctx.addIssue({ code: "custom", path: ["dataNode"], message: `names \`${engine.dataNode}\`, which is neither \`manager\` nor a node of \`opsbook:engine.nodes\` (${Object.keys(engine.nodes).join(", ") || "none"})` });
+        }
+        for (const [name, node] of Object.entries(engine.nodes)) {
+            const parsed = parseEngineHost(node.host);
+            if ("error" in parsed || parsed.kind !== "ssh") {
+                ctx.addIssue({ code: "custom", path: ["nodes", name, "host"], message: "error" in parsed ? parsed.error : "must be ssh://user@host[:port]: a node is a server reached over SSH" });
+                continue;
+            }
+            const keys = { knownHosts: `opsbook:engine.nodes.${name}.knownHosts`, host: `opsbook:engine.nodes.${name}.host`, what: "a node" };
+            for (const message of knownHostsProblems(parsed, node.knownHosts, keys)) {
+                ctx.addIssue({ code: "custom", path: ["nodes", name, "knownHosts"], message });
+            }
+        }
+    })
     .superRefine((engine, ctx) => {
         const parsed = parseEngineHost(engine.host);
         if ("error" in parsed) {

@@ -147,6 +147,24 @@ export function swarmServiceArgs(spec: SwarmServiceSpec): docker.ServiceArgs {
             },
             restartPolicy: RESTART_POLICY,
             logDriver: LOG_DRIVER,
+            placement: placement(spec),
         },
     };
+}
+
+/**
+ * Where the tasks may run. On a swarm of several nodes a service with a named volume runs on the
+ * stack's data node only (a volume is a directory of one node: a task elsewhere would start on an
+ * empty one); stateless replicas spread over the stack's nodes (by the label naming each), one
+ * per node before any gets two. A global service runs everywhere by definition.
+ */
+function placement(spec: SwarmServiceSpec): docker.types.input.ServiceTaskSpecPlacement | undefined {
+    const placed = spec.identity.placement;
+    if (!placed || spec.replicas === "global") {
+        return undefined;
+    }
+    if ((spec.volumes ?? []).length > 0) {
+        return { constraints: [placed.dataConstraint] };
+    }
+    return { prefs: [`spread=node.labels.${placed.nodeLabel}`] };
 }

@@ -121,3 +121,83 @@ export function copyImage(reference: string, engine: EngineConnection, timeoutMs
         });
     });
 }
+
+/** One answer of the Engine API. */
+export interface EngineApiAnswer {
+    status: number;
+    /** The body parsed as JSON (undefined when empty or not JSON). */
+    json: unknown;
+    /** The body as text (the engine's own message on an error). */
+    text: string;
+}
+
+/** The body of an HTTP/1.1 answer, chunked or not. Pure. */
+export function httpBody(head: string, body: Buffer): Buffer {
+    if (!/^transfer-encoding:\s*chunked/im.test(head)) {
+        return body;
+    }
+    const parts: Buffer[] = [];
+    let at = 0;
+    while (at < body.length) {
+        const lineEnd = body.indexOf("\r\n", at);
+        if (lineEnd < 0) {
+            break;
+        }
+        const size = parseInt(body.subarray(at, lineEnd).toString("latin1"), 16);
+        if (!(size > 0)) {
+            break;
+        }
+        parts.push(body.subarray(lineEnd + 2, lineEnd + 2 + size));
+        at = lineEnd + 2 + size + 2;
+    }
+    return Buffer.concat(parts);
+}
+
+/**
+ * One Engine API request over `docker system dial-stdio` (the docker CLI's own way to the engine,
+ * over SSH for an ssh:// engine): for what must not go on a command line, such as a swarm join
+ * token, which travels in the request body only. Rejects when the engine cannot be reached.
+ */
+export function engineApi(engine: EngineConnection | undefined, method: "GET" | "POST", apiPath: string, body?: unknown, timeoutMs = 60_000): Promise<EngineApiAnswer> {
+    return new Promise((resolve, reject) => {
+        let env: NodeJS.ProcessEnv;
+        try {
+            env = dockerCliEnv(engine);
+        } catch (err) {
+            reject(err);
+            return;
+        }
+        const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body), "utf8");
+        const dial = spawn("docker", ["system", "dial-stdio"], { env, stdio: ["pipe", "pipe", "pipe"] });
+        const out: Buffer[] = [];
+        let err = "";
+        dial.stdout.on("data", (c: Buffer) => out.push(c));
+        dial.stderr.on("data", (c: Buffer) => (err += c.toString()));
+        dial.stdin.on("error", () => undefined); // reported through the exit below
+        const timer = setTimeout(() => dial.kill("SIGTERM"), timeoutMs);
+        dial.on("close", (code) => {
+            clearTimeout(timer);
+            const raw = Buffer.concat(out);
+            const split = raw.indexOf("\r\n\r\n");
+            const status = /^HTTP\/1\.[01] (\d{3})/.exec(raw.subarray(0, 16).toString("latin1"));
+            if (split < 0 || !status) {
+                reject(new Error(`the engine at ${engine?.host ?? "the local socket"} gave no HTTP answer to ${method} ${apiPath} (exit ${code}): ${err.trim().split("\n").pop() ?? ""}`));
+                return;
+            }
+            const text = httpBody(raw.subarray(0, split).toString("latin1"), raw.subarray(split + 4)).toString("utf8");
+            let json: unknown;
+            try {
+                json = text.trim() === "" ? undefined : JSON.parse(text);
+            } catch {
+                json = undefined;
+            }
+            resolve({ status: Number(status[1]), json, text: text.trim() });
+        });
+        dial.stdin.end(
+            Buffer.concat([
+                Buffer.from(`${method} ${apiPath} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n`, "latin1"),
+                payload,
+            ]),
+        );
+    });
+}

@@ -3,7 +3,7 @@
 # their own address on a host bridge, as a remote server would be reached (only over SSH, only at
 # that address). The e2e tests make and remove them; nothing here is used by a deploy.
 #
-#   bash test/hosts/server.sh up NAME ADDRESS [--sshd-only]   # e.g. up opsbook-n1 10.213.0.11
+#   bash test/hosts/server.sh up NAME ADDRESS [--sshd-only | --no-swarm]   # e.g. up opsbook-n1 10.213.0.11
 #   bash test/hosts/server.sh down NAME
 #   bash test/hosts/server.sh --help
 #
@@ -16,6 +16,7 @@
 # --sshd-only makes a host with sshd (and its SFTP subsystem) and no engine: an off-site backup
 # host. The namespace has its own network only, so files sent over SFTP land in SERVER_DATA_DIR
 # on this machine's filesystem, where a test can look at what the host stores.
+# --no-swarm makes an engine in no swarm: a server for a stack to join as a node.
 # The engine is a one-node swarm manager (advertise ADDRESS). sshd allows root with that key only,
 # and sets DOCKER_HOST for the session, so `docker system dial-stdio` (what the docker CLI and the
 # docker provider run over ssh://) reaches the namespace's engine.
@@ -31,18 +32,20 @@ BRIDGE_CIDR=10.213.0.1/24
 CACHE="${OPSBOOK_CACHE:-$HOME/.cache/opsbook}"
 T0=$(date +%s)
 
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 
 cmd="${1:-}"
 case "$cmd" in
 	-h | --help | help) usage; exit 0 ;;
-	up) [[ $# -eq 3 || ( $# -eq 4 && "${4:-}" == --sshd-only ) ]] || { usage >&2; exit 2; } ;;
+	up) [[ $# -eq 3 || ( $# -eq 4 && ( "${4:-}" == --sshd-only || "${4:-}" == --no-swarm ) ) ]] || { usage >&2; exit 2; } ;;
 	down) [[ $# -eq 2 ]] || { usage >&2; exit 2; } ;;
 	*) usage >&2; exit 2 ;;
 esac
 NAME="$2"
 SSHD_ONLY=0
+NO_SWARM=0
 [[ "${4:-}" == --sshd-only ]] && SSHD_ONLY=1
+[[ "${4:-}" == --no-swarm ]] && NO_SWARM=1
 [[ "$NAME" =~ ^[a-z0-9-]{1,11}$ ]] || { echo "[test-host] NAME must be 1-11 of a-z 0-9 - (it names a veth): $NAME" >&2; exit 2; }
 STATE="$CACHE/test-hosts/$NAME"
 RUN="/run/opsbook-test-hosts/$NAME"
@@ -168,6 +171,7 @@ start_engine() {
 		sleep 0.2
 	done
 	DOCKER_HOST="unix://$SOCKET" docker info >/dev/null 2>&1 || fail "dockerd did not answer on $SOCKET within 30 s" "$STATE/dockerd.log"
+	[[ $NO_SWARM == 1 ]] && return 0
 	progress "swarm init --advertise-addr $address"
 	DOCKER_HOST="unix://$SOCKET" docker swarm init --advertise-addr "$address" >/dev/null 2>>"$STATE/dockerd.log" ||
 		fail "docker swarm init" "$STATE/dockerd.log"

@@ -28,10 +28,11 @@ export function parseAssignments(text: string): Record<string, string> {
 
 /**
  * Makes the server (removing one an interrupted run left); throws with the script's output when it
- * fails. `sshdOnly`: sshd with SFTP and no engine (an off-site backup host).
+ * fails. `sshdOnly`: sshd with SFTP and no engine (an off-site backup host). `noSwarm`: an engine
+ * in no swarm (a server a stack joins as a node).
  */
-export async function startTestServer(name: string, address: string, opts: { sshdOnly?: boolean } = {}): Promise<TestServer> {
-    const up = await run("bash", [SERVER_SCRIPT, "up", name, address, ...(opts.sshdOnly ? ["--sshd-only"] : [])]);
+export async function startTestServer(name: string, address: string, opts: { sshdOnly?: boolean; noSwarm?: boolean } = {}): Promise<TestServer> {
+    const up = await run("bash", [SERVER_SCRIPT, "up", name, address, ...(opts.sshdOnly ? ["--sshd-only"] : []), ...(opts.noSwarm ? ["--no-swarm"] : [])]);
     if (up.code !== 0) {
         throw new Error(`making the test server ${name} failed:\n${up.stderr}`);
     }

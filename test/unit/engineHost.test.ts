@@ -91,3 +91,27 @@ describe("ssh options of an engine connection", () => {
         assert.match(engineFailureHint("Cannot connect to the Docker daemon at unix:///var/run/docker.sock", LOCAL_ENGINE_HOST), /start the engine/);
     });
 });
+
+describe("opsbook:engine.nodes and dataNode", () => {
+    const manager = { host: "ssh://deploy@203.0.113.7", knownHosts: `203.0.113.7 ssh-ed25519 ${KEY}` };
+    const node = (address: string) => ({ host: `ssh://deploy@${address}`, knownHosts: `${address} ssh-ed25519 ${KEY}` });
+
+    it("takes servers reached over SSH, each with its own host key line, and a data node among them", () => {
+        const spec = parseSpec({ engine: { ...manager, nodes: { w2: node("203.0.113.8"), w3: node("203.0.113.9") }, dataNode: "w2" }, services: SERVICES });
+        assert.deepEqual(Object.keys(spec.engine.nodes), ["w2", "w3"]);
+        assert.equal(spec.engine.dataNode, "w2");
+        assert.equal(parseSpec({ services: SERVICES }).engine.dataNode, "manager");
+        assert.deepEqual(parseSpec({ services: SERVICES }).engine.nodes, {});
+    });
+
+    it("refuses a node that is not ssh://, one without its host key, a key naming another host, and a data node that is no node, naming each key", () => {
+        assert.match(problems({ ...manager, nodes: { w2: { host: "unix:///var/run/docker.sock" } } })[0], /^`opsbook:engine\.nodes\.w2\.host` must be ssh:\/\/user@host\[:port\]: a node is a server reached over SSH/);
+        assert.match(problems({ ...manager, nodes: { w2: { host: "ssh://deploy@203.0.113.8" } } })[0], /^`opsbook:engine\.nodes\.w2\.knownHosts` is required for a node.*ssh-keyscan -t ed25519 203\.0\.113\.8/);
+        assert.match(
+            problems({ ...manager, nodes: { w2: { host: "ssh://deploy@203.0.113.8", knownHosts: `203.0.113.7 ssh-ed25519 ${KEY}` } } })[0],
+            /^`opsbook:engine\.nodes\.w2\.knownHosts` names `203\.0\.113\.7`, not `203\.0\.113\.8` \(the host of `opsbook:engine\.nodes\.w2\.host`\)/,
+        );
+        assert.match(problems({ ...manager, nodes: { w2: node("203.0.113.8") }, dataNode: "w9" })[0], /^`opsbook:engine\.dataNode` names `w9`, which is neither `manager` nor a node of `opsbook:engine\.nodes` \(w2\)/);
+        assert.match(problems({ ...manager, nodes: { W2: node("203.0.113.8") } })[0], /^`opsbook:engine\.nodes\.W2` must be a node name/);
+    });
+});

@@ -11,6 +11,7 @@ import { NO_SECRETS, SecretMount, jobSecretFiles, secretMount, secretNamePrefix 
 import { updateVerdict } from "../../providers/serviceSettled";
 import { encryptionKeySlots, previousName } from "../../components/secrets";
 import { SwarmServiceSpec, swarmServiceArgs } from "../../components/swarmService";
+import { stackNodeLabels, stackPlacement } from "../../components/naming";
 import { OneShotInputs, jobCreateArgs, redactSecrets } from "../../providers/oneShot";
 
 const identity = { project: "opsbook", stack: "staging" };
@@ -398,5 +399,23 @@ describe("updateVerdict", () => {
             failed: "the update was rolled back: update rolled back due to failure",
         });
         assert.deepEqual(updateVerdict({ State: "paused", Message: "update paused due to failure" }), { failed: "the update stopped in state paused: update paused due to failure" });
+    });
+});
+
+describe("placement on a swarm of several nodes", () => {
+    const placed = { ...identity, placement: stackPlacement(identity) };
+
+    it("leaves a one-node stack's services unplaced (nothing changes for stacks deployed before nodes existed)", () => {
+        assert.equal(build().taskSpec.placement, undefined);
+        assert.equal(build({ volumes: [{ source: "data", target: "/data" }] }).taskSpec.placement, undefined);
+    });
+
+    it("pins a service with a volume to the stack's data node, and spreads stateless replicas over the stack's nodes", () => {
+        const labels = stackNodeLabels(identity);
+        assert.deepEqual(labels, { node: "opsbook.opsbook.staging.node", data: "opsbook.opsbook.staging.data" });
+        assert.deepEqual(build({ identity: placed, volumes: [{ source: "data", target: "/data" }] }).taskSpec.placement, { constraints: [`node.labels.${labels.data}==true`] });
+        assert.deepEqual(build({ identity: placed }).taskSpec.placement, { prefs: [`spread=node.labels.${labels.node}`] });
+        // A global service is on every node already.
+        assert.equal(build({ identity: placed, replicas: "global" }).taskSpec.placement, undefined);
     });
 });

@@ -1,0 +1,145 @@
+// A stack on a swarm of three servers (issue 10, part 3): a manager reached over SSH and two more
+// servers named in `opsbook:engine.nodes`, each a Docker engine and an sshd in its own network
+// namespace at its own address (test/hosts/server.sh), the two others in no swarm at first. One
+// `pulumi up` over ssh:// joins them with the swarm's own worker join token, labels the nodes,
+// gives each node the images it can run (copied, no registry), spreads the stateless api one
+// replica per node and pins Postgres and the backup agent to the data node (the manager). Checked
+// through the servers' addresses only:
+//  a. the three nodes are one swarm, labelled for the stack; the join token is in no output or state;
+//  b. the api's three replicas run on three different nodes; Postgres and the backup agent on the
+//     data node; the gateway on the manager answers from every replica (the overlay across nodes);
+//  c. a second `pulumi up` changes nothing; destroy takes the stack's labels off and leaves the
+//     nodes in the swarm.
+import { strict as assert } from "node:assert";
+import { after, before, describe, it } from "node:test";
+import { sshOptions } from "../../components/engineHost";
+import { stackNodeLabels } from "../../components/naming";
+import { EngineConnection, dockerCli, engineApi } from "../../providers/engineCli";
+import { ANY_IMAGE_PORT, ANY_IMAGE_HEALTH_PATH, buildAnyImage, removeImages } from "../fixtures/any-image/image";
+import { TestServer, startTestServer, stopTestServer } from "../hosts/server";
+import { TestStack, httpGet, requireEngines, waitFor } from "./harness";
+
+const MANAGER = { name: "opsbook-m51", address: "10.213.0.51" };
+const WORKERS = [
+    { node: "w52", name: "opsbook-w52", address: "10.213.0.52" },
+    { node: "w53", name: "opsbook-w53", address: "10.213.0.53" },
+];
+
+describe("a stack on a swarm of three servers", { timeout: 40 * 60 * 1000 }, () => {
+    const stack = new TestStack("e2e-nodes");
+    const imageTag = `opsbook-e2e-nodes-api:${stack.name}`;
+    const servers: Record<string, TestServer> = {};
+    let manager: EngineConnection;
+    let outputs: Record<string, any> = {};
+
+    const onManager = async (...args: string[]) => {
+        const res = await dockerCli(args, { engine: manager, timeoutMs: 120_000 });
+        assert.equal(res.code, 0, `docker ${args.join(" ")} on the manager: ${res.stderr}`);
+        return res.stdout.trim();
+    };
+    /** The node ID of every running task of a service. */
+    const taskNodes = async (service: string) => {
+        const ids = (await onManager("service", "ps", "-q", "--filter", "desired-state=running", service)).split("\n").filter(Boolean);
+        return Promise.all(ids.map((id) => onManager("inspect", "--format", "{{.NodeID}}", id)));
+    };
+    const nodeLabels = async () => {
+        const ids = (await onManager("node", "ls", "-q")).split("\n").filter(Boolean);
+        return Promise.all(ids.map(async (id) => ({ id, labels: JSON.parse(await onManager("node", "inspect", "--format", "{{json .Spec.Labels}}", id)) as Record<string, string> })));
+    };
+
+    before(async () => {
+        requireEngines();
+        await buildAnyImage(imageTag, "v1");
+        servers.manager = await startTestServer(MANAGER.name, MANAGER.address);
+        for (const w of WORKERS) {
+            servers[w.node] = await startTestServer(w.name, w.address, { noSwarm: true });
+        }
+        manager = { host: `ssh://root@${MANAGER.address}`, sshOptions: sshOptions(servers.manager.knownHosts, servers.manager.identityFile) };
+        const nodesYaml = WORKERS.map(
+            (w) => `      ${w.node}:\n        host: ssh://root@${w.address}\n        knownHosts: "${servers[w.node].knownHosts}"\n        identityFile: ${servers[w.node].identityFile}`,
+        ).join("\n");
+        await stack.init(`config:
+  opsbook:engine:
+    host: ${manager.host}
+    knownHosts: "${servers.manager.knownHosts}"
+    identityFile: ${servers.manager.identityFile}
+    publishAddress: ${MANAGER.address}
+    nodes:
+${nodesYaml}
+  opsbook:monitoring:
+    enabled: false
+  opsbook:redis:
+    enabled: false
+  opsbook:services:
+    api:
+      image: ${imageTag}
+      port: ${ANY_IMAGE_PORT}
+      healthPath: ${ANY_IMAGE_HEALTH_PATH}
+      replicas: 3
+      uses: [postgres]
+`);
+    });
+
+    after(async () => {
+        await stack.dispose();
+        await stopTestServer(MANAGER.name);
+        for (const w of WORKERS) {
+            await stopTestServer(w.name);
+        }
+        await removeImages([imageTag]);
+    });
+
+    it("a. joins the two servers with the swarm's join token and labels every node for the stack", async () => {
+        const started = Date.now();
+        const res = await stack.up();
+        stack.log(`[figure] pulumi up on three nodes over ssh://: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        outputs = await stack.outputs();
+        const nodes = await onManager("node", "ls", "--format", "{{.ID}} {{.Status}} {{.ManagerStatus}}");
+        stack.log(`nodes:\n${nodes}`);
+        assert.equal(nodes.split("\n").filter((l) => / Ready/.test(l)).length, 3, nodes);
+
+        const labels = stackNodeLabels({ project: "opsbook", stack: stack.name });
+        const labelled = await nodeLabels();
+        assert.deepEqual(labelled.map((n) => n.labels[labels.node]).sort(), ["manager", "w52", "w53"]);
+        assert.deepEqual(labelled.filter((n) => n.labels[labels.data] === "true").map((n) => n.labels[labels.node]), ["manager"]);
+
+        const token = (await engineApi(manager, "GET", "/swarm")).json as { JoinTokens: { Worker: string; Manager: string } };
+        const state = (await stack.pulumi(["stack", "export", "--show-secrets"])).stdout;
+        for (const t of [token.JoinTokens.Worker, token.JoinTokens.Manager]) {
+            assert.ok(!state.includes(t) && !res.stdout.includes(t) && !res.stderr.includes(t), "a join token is in the state or the output");
+        }
+    });
+
+    it("b. spreads the api one replica per node, pins Postgres and the backup agent to the data node, and serves from every replica", async () => {
+        const managerId = (await engineApi(manager, "GET", "/info")).json as { Swarm: { NodeID: string } };
+        const apiNodes = await waitFor("three running api tasks", 120, () => taskNodes(outputs.services.api), (n) => n.length === 3);
+        assert.equal(new Set(apiNodes).size, 3, `the api's replicas share nodes: ${apiNodes.join(", ")}`);
+        for (const service of [outputs.postgresService, outputs.backups.agentService]) {
+            assert.deepEqual(await taskNodes(service), [managerId.Swarm.NodeID], `${service} is not on the data node`);
+        }
+        const hosts = new Set<string>();
+        await waitFor("answers from all three replicas through the gateway", 60, async () => {
+            for (let i = 0; i < 12; i++) {
+                const r = await httpGet(`${outputs.endpoints.api}/`);
+                if (r.status === 200 && r.body?.host) {
+                    hosts.add(r.body.host);
+                }
+            }
+            return hosts.size;
+        }, (n) => n === 3);
+        stack.log(`the gateway at ${outputs.endpoints.api} reached replicas ${[...hosts].join(", ")}`);
+    });
+
+    it("c. a second pulumi up changes nothing; destroy takes the stack's labels off and leaves the nodes in the swarm", async () => {
+        const again = await stack.pulumi(["preview", "--diff", "--non-interactive", "--expect-no-changes"]);
+        assert.equal(again.code, 0, `a second deploy would change something:\n${again.stdout}\n${again.stderr}`);
+        const down = await stack.pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
+        assert.equal(down.code, 0, `destroy failed:\n${down.stdout}\n${down.stderr}`);
+        const labels = stackNodeLabels({ project: "opsbook", stack: stack.name });
+        const after = await nodeLabels();
+        assert.equal(after.length, 3, "a node left the swarm");
+        assert.ok(after.every((n) => !(labels.node in n.labels) && !(labels.data in n.labels)), JSON.stringify(after));
+        assert.equal(await onManager("service", "ls", "-q", "--filter", `label=opsbook.stack=${stack.name}`), "");
+    });
+});
