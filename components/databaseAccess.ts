@@ -174,6 +174,7 @@ export class DatabaseAccess extends pulumi.ComponentResource {
                 networks: [args.network.name],
                 memoryMb: 64,
                 ...(args.identity.engine ? { engine: args.identity.engine } : {}),
+            ...(args.identity.placement ? { constraints: [args.identity.placement.jobConstraint] } : {}),
                 user: "999",
                 timeoutSeconds: 120,
                 // A digest of the SQL: new passwords or grants apply again; nothing else does.

@@ -55,6 +55,7 @@ export class Migration extends pulumi.ComponentResource {
             release: args.release,
             redact: pulumi.all(args.redact),
             ...(args.identity.engine ? { engine: args.identity.engine } : {}),
+            ...(args.identity.placement ? { constraints: [args.identity.placement.jobConstraint] } : {}),
         };
         const preflight = args.preflight
             ? new OneShotRun(

@@ -41,6 +41,8 @@ export interface StackPlacement {
     readonly dataConstraint: string;
     /** The label whose value names each node of the stack (`manager` or the name in `engine.nodes`): replicas spread over its values. */
     readonly nodeLabel: string;
+    /** Where one-shot jobs run: the manager, which has every image of the stack. */
+    readonly jobConstraint: string;
 }
 
 /** The node labels of a stack on several nodes: which node a node is, and which holds the data. Pure. */
@@ -52,7 +54,7 @@ export function stackNodeLabels(identity: Pick<StackIdentity, "project" | "stack
 /** The placement of a stack whose swarm has the nodes of `opsbook:engine.nodes`. Pure. */
 export function stackPlacement(identity: Pick<StackIdentity, "project" | "stack">): StackPlacement {
     const labels = stackNodeLabels(identity);
-    return { dataConstraint: `node.labels.${labels.data}==true`, nodeLabel: labels.node };
+    return { dataConstraint: `node.labels.${labels.data}==true`, nodeLabel: labels.node, jobConstraint: "node.role==manager" };
 }
 
 /** Docker object names allow [a-zA-Z0-9][a-zA-Z0-9_.-]; stack names may hold other characters. */

@@ -38,6 +38,8 @@ export interface OneShotInputs {
     redact: string[];
     /** The stack's engine, when it is not this machine's default one. */
     engine?: EngineConnection;
+    /** Placement constraints of the job's task (a swarm of several nodes: the manager, which has every image). */
+    constraints?: string[];
 }
 
 const RERUN_KEYS = ["image", "command", "release"] as const;
@@ -65,6 +67,9 @@ export function jobCreateArgs(inputs: OneShotInputs, serviceName: string): strin
     }
     for (const network of inputs.networks) {
         args.push("--network", network);
+    }
+    for (const constraint of inputs.constraints ?? []) {
+        args.push("--constraint", constraint);
     }
     for (const [k, v] of Object.entries(inputs.env)) {
         args.push("--env", `${k}=${v}`);
@@ -147,8 +152,10 @@ const oneShotProvider: pulumi.dynamic.ResourceProvider = {
     async delete() {},
 };
 
-export type OneShotArgs = { [K in Exclude<keyof OneShotInputs, "secretFiles" | "networks" | "redact" | "user" | "engine">]: pulumi.Input<OneShotInputs[K]> } & {
+export type OneShotArgs = { [K in Exclude<keyof OneShotInputs, "secretFiles" | "networks" | "redact" | "user" | "engine" | "constraints">]: pulumi.Input<OneShotInputs[K]> } & {
     user?: string;
+    /** Left out on one node, so the state of earlier stacks does not change. */
+    constraints?: string[];
     /** Left out for this machine's default engine, so the state of earlier stacks does not change. */
     engine?: EngineConnection;
     secretFiles: pulumi.Input<{ secretName: pulumi.Input<string>; env: string; uid?: string }[]>;

@@ -316,6 +316,12 @@ describe("jobCreateArgs", () => {
     it("leaves out the user when none is given", () => {
         assert.ok(!jobCreateArgs({ ...inputs, user: undefined }, "x").includes("--user"));
     });
+
+    it("runs on the manager on a swarm of several nodes (it has every image); unplaced on one node", () => {
+        assert.deepEqual(values("--constraint"), []);
+        const placed = jobCreateArgs({ ...inputs, constraints: [stackPlacement(identity).jobConstraint] }, "x");
+        assert.deepEqual(placed.flatMap((a, i) => (a === "--constraint" ? [placed[i + 1]] : [])), ["node.role==manager"]);
+    });
 });
 
 describe("redactSecrets", () => {
