@@ -8,8 +8,12 @@
 //  a. the three nodes are one swarm, labelled for the stack; the join token is in no output or state;
 //  b. the api's three replicas run on three different nodes; Postgres and the backup agent on the
 //     data node; the gateway on the manager answers from every replica (the overlay across nodes);
-//  c. a second `pulumi up` changes nothing; destroy takes the stack's labels off and leaves the
-//     nodes in the swarm.
+//  c. a second `pulumi up` changes nothing;
+//  d. a release of a new tag under steady load through the gateway: 0 failed requests;
+//  e. a worker drained under load: 0 failed requests, its task moves;
+//  f. a worker's engine killed (SIGKILL) under load: its task is rescheduled; the failed requests
+//     and the time back to three running replicas are reported (figures, not asserted);
+//  g. destroy takes the stack's labels off and leaves the nodes in the swarm.
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import { sshOptions } from "../../components/engineHost";
@@ -17,13 +21,20 @@ import { stackNodeLabels } from "../../components/naming";
 import { EngineConnection, dockerCli, engineApi } from "../../providers/engineCli";
 import { ANY_IMAGE_PORT, ANY_IMAGE_HEALTH_PATH, buildAnyImage, removeImages } from "../fixtures/any-image/image";
 import { TestServer, startTestServer, stopTestServer } from "../hosts/server";
-import { TestStack, httpGet, requireEngines, waitFor } from "./harness";
+import { TestStack, httpGet, requireEngines, run, waitFor } from "./harness";
+import { underLoad } from "./loadProbe";
 
 const MANAGER = { name: "opsbook-m51", address: "10.213.0.51" };
 const WORKERS = [
     { node: "w52", name: "opsbook-w52", address: "10.213.0.52" },
     { node: "w53", name: "opsbook-w53", address: "10.213.0.53" },
 ];
+
+/** SIGKILL of a test server's dockerd (as a crashed engine or a lost machine looks to the swarm). */
+async function killEngine(server: string): Promise<void> {
+    const res = await run("bash", ["-c", `kill -KILL "$(cat /run/opsbook-test-hosts/${server}/docker.pid)"`]);
+    assert.equal(res.code, 0, `killing ${server}'s engine: ${res.stderr}`);
+}
 
 describe("a stack on a swarm of three servers", { timeout: 40 * 60 * 1000 }, () => {
     const stack = new TestStack("e2e-nodes");
@@ -131,9 +142,59 @@ ${nodesYaml}
         stack.log(`the gateway at ${outputs.endpoints.api} reached replicas ${[...hosts].join(", ")}`);
     });
 
-    it("c. a second pulumi up changes nothing; destroy takes the stack's labels off and leaves the nodes in the swarm", async () => {
+    it("c. a second pulumi up changes nothing", async () => {
         const again = await stack.pulumi(["preview", "--diff", "--non-interactive", "--expect-no-changes"]);
         assert.equal(again.code, 0, `a second deploy would change something:\n${again.stdout}\n${again.stderr}`);
+    });
+
+    it("d. releases a new tag on three nodes under steady load through the manager's gateway: 0 failed requests", async () => {
+        await buildAnyImage(imageTag, "v2");
+        const started = Date.now();
+        const { result: res, load } = await underLoad(`${outputs.endpoints.api}/`, () => stack.up());
+        stack.log(`[figure] release on three nodes: ${((Date.now() - started) / 1000).toFixed(1)} s; ${load.requests} requests, ${load.failed} failed, longest outage ${load.longestOutageMs} ms`);
+        assert.equal(res.code, 0, `the release failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(load.failed, 0, `failed requests during the release: ${JSON.stringify(load.failures)}`);
+        assert.equal(load.lastRelease, "v2");
+        const apiNodes = await waitFor("three running v2 tasks", 60, () => taskNodes(outputs.services.api), (n) => n.length === 3);
+        assert.equal(new Set(apiNodes).size, 3, "the release left replicas sharing a node");
+    });
+
+    it("e. drains a worker node under steady load: 0 failed requests, its task moves (the node is made active again after)", async () => {
+        const w52 = (await nodeLabels()).find((n) => n.labels[stackNodeLabels({ project: "opsbook", stack: stack.name }).node] === "w52")!.id;
+        const started = Date.now();
+        const { result: moved, load } = await underLoad(`${outputs.endpoints.api}/`, async () => {
+            await onManager("node", "update", "--availability", "drain", w52);
+            return waitFor("the api's task off the drained node", 120, () => taskNodes(outputs.services.api), (n) => n.length === 3 && !n.includes(w52));
+        });
+        stack.log(`[figure] drain of a worker under load: tasks moved in ${((Date.now() - started) / 1000).toFixed(1)} s; ${load.requests} requests, ${load.failed} failed, longest outage ${load.longestOutageMs} ms`);
+        assert.equal(load.failed, 0, `failed requests during the drain: ${JSON.stringify(load.failures)}`);
+        assert.ok(!moved.includes(w52));
+        await onManager("node", "update", "--availability", "active", w52);
+    });
+
+    it("f. a worker's engine killed (SIGKILL) under steady load: its task is rescheduled; failed requests and time back to full strength reported", async () => {
+        const labels = stackNodeLabels({ project: "opsbook", stack: stack.name });
+        const w53 = (await nodeLabels()).find((n) => n.labels[labels.node] === "w53")!.id;
+        const before = await taskNodes(outputs.services.api);
+        assert.ok(before.includes(w53), `no api task on w53 before the kill: ${before.join(", ")}`);
+        const killedAt = Date.now();
+        let backAfterS = 0;
+        const { load } = await underLoad(`${outputs.endpoints.api}/`, async () => {
+            await killEngine(WORKERS[1].name);
+            const back = await waitFor("three running api tasks without w53", 180, () => taskNodes(outputs.services.api), (n) => n.length === 3 && !n.includes(w53));
+            backAfterS = (Date.now() - killedAt) / 1000;
+            return back;
+        });
+        stack.log(
+            `[figure] worker engine killed under load: back to 3 running replicas in ${backAfterS.toFixed(1)} s; ${load.requests} requests, ${load.failed} failed ` +
+                `(${JSON.stringify(load.failures)}), longest outage ${load.longestOutageMs} ms`,
+        );
+        assert.ok(load.requests > 0);
+        const down = await onManager("node", "inspect", "--format", "{{.Status.State}}", w53);
+        assert.equal(down, "down", "the swarm does not see the killed node as down");
+    });
+
+    it("g. destroy takes the stack's labels off every node (a down one too) and leaves the nodes in the swarm", async () => {
         const down = await stack.pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
         assert.equal(down.code, 0, `destroy failed:\n${down.stdout}\n${down.stderr}`);
         const labels = stackNodeLabels({ project: "opsbook", stack: stack.name });
