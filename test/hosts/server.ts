@@ -3,7 +3,7 @@
 import * as path from "node:path";
 import { ROOT, run } from "../e2e/harness";
 
-const SERVER_SCRIPT = path.join(ROOT, "test", "hosts", "server.sh");
+export const SERVER_SCRIPT = path.join(ROOT, "test", "hosts", "server.sh");
 
 /** What `server.sh up` prints: the server's address, its host key as a known_hosts line, the client key. */
 export interface TestServer {
