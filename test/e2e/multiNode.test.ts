@@ -232,6 +232,7 @@ ${nodesYaml}
         const acked: { id: number; at: number }[] = [];
         let failures = 0;
         let writing = true;
+        let killedAt = 0;
         const writer = (async () => {
             while (writing) {
                 const res = await psql("INSERT INTO drill DEFAULT VALUES RETURNING id").catch(() => undefined);
@@ -243,15 +244,19 @@ ${nodesYaml}
                 }
             }
         })();
-        await waitFor("writes acknowledged", 30, async () => acked.length, (n) => n >= 5);
-        const killedAt = Date.now();
-        await killEngine(MANAGER.name);
-        await new Promise((r) => setTimeout(r, 3000));
-        const start = await run("bash", [SERVER_SCRIPT, "start-engine", MANAGER.name, MANAGER.address]);
-        assert.equal(start.code, 0, `starting the manager's engine again: ${start.stderr}`);
-        await waitFor("a write acknowledged after the restart", 240, async () => acked.filter((a) => a.at > killedAt + 3000).length, (n) => n >= 3);
-        writing = false;
-        await writer;
+        try {
+            await waitFor("writes acknowledged", 30, async () => acked.length, (n) => n >= 5);
+            killedAt = Date.now();
+            await killEngine(MANAGER.name);
+            await new Promise((r) => setTimeout(r, 3000));
+            const start = await run("bash", [SERVER_SCRIPT, "start-engine", MANAGER.name, MANAGER.address]);
+            assert.equal(start.code, 0, `starting the manager's engine again: ${start.stderr}`);
+            await waitFor("a write acknowledged after the restart", 240, async () => acked.filter((a) => a.at > killedAt + 3000).length, (n) => n >= 3);
+        } finally {
+            // The writer stops whatever happened, or it would keep the test process alive.
+            writing = false;
+            await writer;
+        }
         const firstAfter = acked.find((a) => a.at > killedAt)!;
         const lastBefore = [...acked].reverse().find((a) => a.at <= killedAt)!;
         const ids = acked.map((a) => a.id);
