@@ -185,7 +185,7 @@ ${EXIT_CODES_HELP}`,
         .command("restore")
         .description("restore a verified backup (default: the newest) after a safety backup of the live data")
         .argument("[backup]", "the backup's name, as 'npm run backup -- list' shows it")
-        .option("--force", "allow a backup that is not verified, and skip the safety backup")
+        .option("--force", "allow a backup that is not verified (or changed since), and go on when the safety backup fails")
         .option("-y, --yes", "do not ask for confirmation")
         .action((backup: string | undefined, opts: { force?: boolean; yes?: boolean }, cmd: Command) =>
             handle(async () => {

@@ -61,7 +61,8 @@ export async function restore(ctx: StackContext, name: string | undefined, opts:
             args: { backup: chosen.name, force: opts.force },
             yes: opts.yes,
             plan: [
-                opts.force ? "no safety backup (--force)" : "a safety backup of the live data (to undo with)",
+                // The agent takes the safety backup with --force too; --force only lets a failed one pass.
+                opts.force ? "a safety backup of the live data (to undo with); with --force the restore goes on if it fails" : "a safety backup of the live data (to undo with)",
                 `replace the live data of ${chosen.target ?? chosen.kind} with ${chosen.name} (${chosen.status}, taken ${age(chosen.ageSeconds)} ago)`,
                 "then, before trading resumes: 'opsbook read-only on', check the data, 'opsbook read-only off' (seed 004)",
             ],

@@ -2,7 +2,7 @@
 // override any key; the merge is deep for maps and replaces lists and scalars.
 import { copyTrading, copyTradingProcedures } from "./copy-trading";
 import { energyTrading, energyTradingProcedures } from "./energy-trading";
-import { marketWatchdog } from "./market-watchdog";
+import { marketWatchdog, marketWatchdogProcedures } from "./market-watchdog";
 import { predictionMarket, predictionMarketProcedures } from "./prediction-market";
 import { signalBot } from "./signal-bot";
 import { PresetSpec, Procedures } from "./types";
@@ -19,6 +19,7 @@ export const PRESETS: Record<string, PresetSpec> = {
 export const PRESET_PROCEDURES: Readonly<Record<string, Procedures>> = {
     "copy-trading": copyTradingProcedures,
     "prediction-market": predictionMarketProcedures,
+    "market-watchdog": marketWatchdogProcedures,
     "energy-trading": energyTradingProcedures,
 };
 

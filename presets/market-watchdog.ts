@@ -1,7 +1,7 @@
 // Seed 003: a market watchdog. web and a background worker on one SQLite file in a volume;
 // SECRET_KEY signs JWTs; provider keys are optional; /api/health answers; the SQLite file is
 // backed up online for 7 days without losing writes.
-import { PresetSpec } from "./types";
+import { PresetSpec, Procedures } from "./types";
 
 const sqlite = { DATABASE_URL: "sqlite:////data/signal_sentinel.db", DATABASE_MODE: "sqlite" };
 
@@ -35,5 +35,30 @@ export const marketWatchdog: PresetSpec = {
             volumes: { data: "/data" },
             uses: ["web"],
         },
+    },
+};
+
+/**
+ * Seed 003's "Monitor Status" checks, run as the runbook writes them: the watchdog's own Python
+ * CLI (`PYTHONPATH=. python -m src.cli.main ...`) in a running web task, which has the SQLite
+ * volume and the env the app reads. No `PYTHONPATH=.` is needed: `python -m` puts the working
+ * directory first on `sys.path`, and `docker exec` starts in the image's WORKDIR, which is the
+ * project root wherever the runbook's own `PYTHONPATH=.` works. Both only read. Left out on purpose: `invest notifications test|status` (the
+ * runbook installs with `pip install -r requirements.txt` and starts its CLI as
+ * `python -m src.cli.main`; nothing says the `invest` entry point exists in the image, nor which
+ * module it is) and the `sqlite3` integrity check and VACUUM (run with the sqlite3 tool on the
+ * host's file; nothing says the image has that tool).
+ */
+export const marketWatchdogProcedures: Procedures = {
+    "recent-alerts": {
+        description: "the watchdog's recent alerts, to see when the monitor last ran (its CLI: alerts list --limit N)",
+        changes: false,
+        options: [{ name: "limit", description: "how many alerts", pattern: "[1-9][0-9]{0,3}", default: "5" }],
+        action: { kind: "command", service: "web", command: ["python", "-m", "src.cli.main", "alerts", "list", "--limit", "{limit}"] },
+    },
+    rules: {
+        description: "the watchdog's rules and when each last triggered (its CLI: rules list)",
+        changes: false,
+        action: { kind: "command", service: "web", command: ["python", "-m", "src.cli.main", "rules", "list"] },
     },
 };

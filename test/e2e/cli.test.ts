@@ -6,7 +6,8 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CliResult, ROOT, TestStack, docker, httpGet, httpPost, inspect, requireEngines, run, stackSecretValues, taskContainer, waitFor } from "./harness";
+import { CliResult, ROOT, TestStack, backupCli, docker, httpGet, httpPost, inspect, requireEngines, run, stackSecretValues, taskContainer, taskContainers, waitFor } from "./harness";
+import { underLoad } from "./loadProbe";
 
 const STAGING_POLICY = ["--policy-pack", "policies", "--policy-pack-config", "policies/config/staging.json"];
 
@@ -135,7 +136,7 @@ describe("opsbook CLI on a copy-trading stack", { timeout: 20 * 60 * 1000 }, () 
         assert.equal((await httpGet(`${endpoints.api}/items`)).status, 200);
     });
 
-    it("rotate ADMIN_TOKEN: the file in the running tasks changes, the api serves, and reconcile authenticates with the new token", async () => {
+    it("rotate ADMIN_TOKEN under steady load through the gateway: 0 failed requests; the file in the running tasks changes, and reconcile authenticates with the new token", async () => {
         const digest = async () => {
             const task = await taskContainer(services.api);
             const res = await docker("exec", task, "sha256sum", "/run/secrets/ADMIN_TOKEN");
@@ -143,8 +144,12 @@ describe("opsbook CLI on a copy-trading stack", { timeout: 20 * 60 * 1000 }, () 
             return res.stdout.split(" ")[0];
         };
         const before = await digest();
-        const rotated = await opsbook("rotate", "ADMIN_TOKEN", "--yes");
+        // The api's published endpoint is the gateway's: the load goes where users' requests go.
+        const { result: rotated, load } = await underLoad(`${endpoints.api}/health`, () => opsbook("rotate", "ADMIN_TOKEN", "--yes"));
         assert.equal(rotated.code, 0, rotated.stderr);
+        stack.log(`opsbook rotate ADMIN_TOKEN under load: ${load.requests} requests, ${load.failed} failed, longest outage ${load.longestOutageMs} ms`);
+        assert.ok(load.requests > 100, `too little load: ${load.requests}`);
+        assert.equal(load.failed, 0, `failed requests during the rotation: ${JSON.stringify(load.failures)}`);
         const service = await inspect(services.api, "service");
         assert.equal(service.Spec.Mode.Replicated.Replicas, 2);
         for (const task of await waitFor("both api tasks on the new token", 60, async () => {
@@ -160,6 +165,62 @@ describe("opsbook CLI on a copy-trading stack", { timeout: 20 * 60 * 1000 }, () 
         const reconcile = await opsbook("reconcile", "--yes", "--json");
         assert.equal(reconcile.code, 0, reconcile.stderr);
         assert.deepEqual(JSON.parse(reconcile.stdout), { status: 200, body: { ok: true, action: "reconcile" } });
+    });
+
+    it("retry-relayer <txId>: the api gets the txId with the stack's admin token, which shows in no command line, env, label, log, output or audit entry", async () => {
+        const txId = "tx-0x5f3a:retry.1";
+        // Seen while the procedure runs: every spec and container of the stack's procedure tasks.
+        const seen = new Map<string, string>();
+        let running = true;
+        const watcher = (async () => {
+            while (running) {
+                const ids = (await docker("ps", "-a", "-q", "--filter", `label=opsbook.stack=${stack.name}`, "--filter", "label=opsbook.component=procedure")).stdout.split("\n").filter(Boolean);
+                const jobs = (await docker("service", "ls", "-q", "--filter", `label=opsbook.stack=${stack.name}`, "--filter", "label=opsbook.component=procedure")).stdout.split("\n").filter(Boolean);
+                for (const id of [...ids, ...jobs]) {
+                    const res = await docker("inspect", id);
+                    if (res.code === 0) {
+                        seen.set(id, res.stdout);
+                    }
+                }
+                await new Promise((r) => setTimeout(r, 100));
+            }
+        })();
+        const refused = await opsbook("retry-relayer", txId);
+        const res = await opsbook("retry-relayer", txId, "--yes", "--json");
+        running = false;
+        await watcher;
+
+        assert.equal(refused.code, 3, refused.stderr);
+        assert.match(refused.stderr, new RegExp(`POST http://api:8080/admin/retry-relayer inside the stack network with api's ADMIN_TOKEN as bearer \\(mounted from its swarm secret, never shown\\), txId=${txId.replace(/\./g, "\\.")}`));
+        assert.equal(res.code, 0, res.stderr);
+        // The reference app answers only to a bearer it holds, and echoes what it was asked to retry.
+        assert.deepEqual(JSON.parse(res.stdout), { status: 200, body: { ok: true, action: "retry-relayer", txId } });
+        const [latest] = await auditEntries();
+        assert.deepEqual([latest.procedure, latest.result, latest.args], ["retry-relayer", "ok", { txId }]);
+
+        assert.ok(seen.size > 0, "the procedure's task was never seen running: nothing to check its spec against");
+        const inspected = [...seen.values()].join("\n");
+        assert.match(inspected, /ADMIN_TOKEN_FILE=\/run\/secrets\/ADMIN_TOKEN/, "the task did not get the token as a file");
+        // The running api tasks are the ones that took the call. Their containers' logs, not
+        // `docker service logs`: right after the rotation had replaced tasks, that once did not return here.
+        let apiLogs = "";
+        for (const task of await taskContainers(services.api)) {
+            const logs = await docker("logs", task);
+            assert.equal(logs.code, 0, logs.stderr);
+            apiLogs += logs.stdout + logs.stderr;
+        }
+        assert.match(apiLogs, /retry-relayer/, "the api logged no request to /admin/retry-relayer: not the logs that would show a leak");
+        const secrets = (await stackSecretValues(stack)).all;
+        assert.ok(secrets.length > 0);
+        for (const [where, text] of Object.entries({
+            "the CLI's stdout": res.stdout,
+            "the CLI's stderr": res.stderr + refused.stderr,
+            "the procedure task's service or container (command line, env, labels)": inspected,
+            "the api's logs": apiLogs,
+            "the audit trail": JSON.stringify(await auditEntries()),
+        })) {
+            assert.ok(!secrets.some((v) => text.includes(v) || text.includes(encodeURIComponent(v))), `a secret value shows in ${where}`);
+        }
     });
 
     it("pause and resume copy trading: the rows change; audit-logs reads the platform's log newest first", async () => {
@@ -217,7 +278,7 @@ describe("opsbook CLI on a copy-trading stack", { timeout: 20 * 60 * 1000 }, () 
         const entries = await auditEntries();
         assert.deepEqual(
             entries.map((e) => e.procedure),
-            ["rollback", "resume", "pause", "reconcile", "rotate ADMIN_TOKEN", "maintenance off", "maintenance on"],
+            ["rollback", "resume", "pause", "retry-relayer", "reconcile", "rotate ADMIN_TOKEN", "maintenance off", "maintenance on"],
         );
         for (const entry of entries) {
             assert.equal(entry.stack, stack.name);
@@ -370,23 +431,71 @@ describe("opsbook CLI on a prediction-market stack: revoke-admin", { timeout: 20
     });
 });
 
-describe("opsbook CLI on an energy-trading stack: preflight (seed 004, after a restore)", { timeout: 20 * 60 * 1000 }, () => {
+describe("opsbook CLI on an energy-trading stack: restore, then preflight (seed 004)", { timeout: 20 * 60 * 1000 }, () => {
     const stack = new TestStack("e2e-clien");
     let api = "";
+    let apiUrl = "";
+    let postgres = "";
 
     const opsbook = opsbookOn(stack);
+    const items = async () => ((await httpGet(`${apiUrl}/items`)).body.items as { name: string }[]).map((i) => i.name);
 
     before(async () => {
         requireEngines();
-        await stack.init("config:\n  opsbook:preset: energy-trading\n  opsbook:backups:\n    enabled: false\n  opsbook:monitoring:\n    enabled: false\n");
+        // Backups on (the default), at 03:00 so none starts by itself while the test runs;
+        // pgBackRest's point-in-time recovery off: `restore` is the agent's, and WAL archiving
+        // would only lengthen the deploy.
+        await stack.init('config:\n  opsbook:preset: energy-trading\n  opsbook:backups:\n    schedule: "0 3 * * *"\n    pointInTime:\n      enabled: false\n  opsbook:monitoring:\n    enabled: false\n');
         // Seed 004's identity header: the team's own value, set as a secret.
         const set = await stack.pulumi(["config", "set", "--secret", "CLIENT_CERT_SUBJECT_HEADER"], "X-SSL-Client-S-DN");
         assert.equal(set.code, 0, set.stderr);
         const res = await stack.up(STAGING_POLICY);
         assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
-        api = (await stack.outputs()).services.api;
+        const outputs = await stack.outputs();
+        api = outputs.services.api;
+        apiUrl = outputs.endpoints.api;
+        postgres = outputs.postgresService;
     });
     after(() => stack.dispose());
+
+    it("restore: the plan, a refusal without --yes, then the rows deleted after the backup come back; audited", async () => {
+        for (const name of ["alpha", "beta"]) {
+            assert.equal((await httpPost(`${apiUrl}/items`, { name })).status, 201);
+        }
+        const made = await backupCli(stack, ["now"]);
+        assert.equal(made.code, 0, `${made.stdout}\n${made.stderr}`);
+        const listed = await backupCli(stack, ["list", "--json"]);
+        assert.equal(listed.code, 0, listed.stderr);
+        const [backup] = (JSON.parse(listed.stdout).backups as any[]).filter((b) => b.restoreDefault);
+        assert.equal(backup?.status, "verified", listed.stdout);
+        assert.equal(backup.check.counted.find((c: any) => c.table === "items")?.rows, 2, "the newest verified backup is not the one just made");
+        // Lost after the backup: what a restore is for.
+        const del = await docker("exec", "-u", "postgres", await taskContainer(postgres), "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-U", "opsbook_admin", "-d", "app", "-c", "DELETE FROM items");
+        assert.equal(del.code, 0, del.stderr);
+        assert.deepEqual(await items(), []);
+
+        const refused = await opsbook("restore");
+        assert.equal(refused.code, 3, refused.stderr);
+        assert.match(refused.stderr, /opsbook restore on stack e2e-clien-\w+ will:\n {2}1\. a safety backup of the live data \(to undo with\)\n/);
+        assert.match(refused.stderr, new RegExp(`2\\. replace the live data of postgres-app with ${backup.name} \\(verified, taken \\d+ s ago\\)`));
+        assert.match(refused.stderr, /no terminal to confirm on and no --yes: refusing; nothing was changed/);
+        assert.deepEqual(await items(), [], "a refused restore changed the data");
+        const unknown = await opsbook("restore", "postgres-app-nope.dump", "--yes");
+        assert.equal(unknown.code, 2);
+        assert.match(unknown.stderr, new RegExp(`no backup named postgres-app-nope\\.dump; the stack's backups: .*${backup.name}`));
+        assert.deepEqual(JSON.parse((await opsbook("audit", "--json")).stdout), [], "bad input or a refusal left an audit entry");
+
+        const res = await opsbook("restore", "--yes");
+        assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+        const result = JSON.parse(res.stdout);
+        assert.equal(result.restored, backup.name, "the newest verified backup is the default");
+        assert.equal(result.kind, "postgres");
+        assert.match(result.safetyBackup ?? "", /^postgres-app-/, "no safety backup was taken");
+        const restored = await waitFor("the api reads the restored rows", 30, items, (names) => names.length === 2);
+        assert.deepEqual(restored.sort(), ["alpha", "beta"]);
+        const [latest] = JSON.parse((await opsbook("audit", "--json")).stdout);
+        assert.deepEqual([latest.procedure, latest.result, latest.args], ["restore", "ok", { backup: backup.name, force: false }]);
+    });
 
     it("preflight runs the app's own check in a running api task, with the api's env and secret files; no task, exit 4", async () => {
         const ok = await opsbook("preflight");
@@ -395,8 +504,9 @@ describe("opsbook CLI on an energy-trading stack: preflight (seed 004, after a r
         assert.match(ok.stdout, /preflight ok: CLIENT_CERT_SUBJECT_HEADER is set/);
         assert.match(ok.stdout, /preflight ok: the database answers SELECT 1/);
         assert.match(ok.stdout, /preflight passed/);
-        // It changes nothing: no confirmation asked (stdin is no terminal) and no audit entry.
-        assert.deepEqual(JSON.parse((await opsbook("audit", "--json")).stdout), []);
+        // It changes nothing: no confirmation asked (stdin is no terminal) and no audit entry
+        // beyond the restore's.
+        assert.deepEqual(JSON.parse((await opsbook("audit", "--json")).stdout).map((e: any) => e.procedure), ["restore"]);
 
         // With the database down the api itself is replaced (its health check fails), so the
         // failure a person meets is "no running task": said, with where to look, exit 4.

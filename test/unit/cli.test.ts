@@ -13,7 +13,7 @@ import { auditArgs, auditEntryName } from "../../cli/audit";
 import { CliError, EXIT } from "../../cli/errors";
 import { backupStatusFrom, firingAlertsFrom } from "../../cli/inspect";
 import { buildProgram } from "../../cli/main";
-import { nextRotationStamp, parseDay, parseSwitch, presetsWith, resolveProcedure, secretKind } from "../../cli/procedures";
+import { commandArgv, nextRotationStamp, parseDay, parseSwitch, presetsWith, resolveProcedure, secretKind, stackProcedures } from "../../cli/procedures";
 import { TASK_SCRIPT, parseCsv } from "../../cli/toolTask";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -92,6 +92,46 @@ describe("preset procedures", () => {
         assert.match(usageError(() => resolveProcedure("s", copyTrading, "audit-logs", [], { limit: "1;DELETE" })), /--limit of audit-logs must match/);
         assert.deepEqual(resolveProcedure("s", copyTrading, "audit-logs", [], {}).values, { limit: "50" });
         assert.deepEqual(resolveProcedure("s", copyTrading, "retry-relayer", ["tx-42"], {}).values, { txId: "tx-42" });
+    });
+});
+
+describe("market-watchdog procedures (seed 003)", () => {
+    const watchdog = parseSpec(applyPreset({ preset: "market-watchdog" }));
+
+    it("are the runbook's own Python CLI in a running web task, read-only, with --limit as one argv element", () => {
+        assert.deepEqual(Object.keys(stackProcedures(watchdog)), ["recent-alerts", "rules"]);
+        const alerts = resolveProcedure("s", watchdog, "recent-alerts", [], {});
+        assert.equal(alerts.procedure.changes, false);
+        assert.deepEqual(alerts.values, { limit: "5" }, "the runbook's own `--limit 5`");
+        assert.ok(alerts.procedure.action.kind === "command" && alerts.procedure.action.service === "web");
+        assert.deepEqual(commandArgv(alerts.procedure.action.command, resolveProcedure("s", watchdog, "recent-alerts", [], { limit: "20" }).values), [
+            "python", "-m", "src.cli.main", "alerts", "list", "--limit", "20",
+        ]);
+        const rules = resolveProcedure("s", watchdog, "rules", [], {});
+        assert.equal(rules.procedure.changes, false);
+        assert.ok(rules.procedure.action.kind === "command");
+        assert.deepEqual(commandArgv(rules.procedure.action.command, rules.values), ["python", "-m", "src.cli.main", "rules", "list"]);
+        // The web task has what the CLI reads: the SQLite volume and the app's env.
+        assert.equal(watchdog.services.web.env.DATABASE_URL, "sqlite:////data/signal_sentinel.db");
+        assert.deepEqual(Object.values(watchdog.services.web.volumes ?? {}), ["/data"]);
+    });
+
+    it("refuse a limit that is no whole number and an extra argument; other presets' stacks are told where they are", () => {
+        assert.match(usageError(() => resolveProcedure("s", watchdog, "recent-alerts", [], { limit: "5; rm -rf /" })), /--limit of recent-alerts must match/);
+        assert.match(usageError(() => resolveProcedure("s", watchdog, "recent-alerts", [], { limit: "0" })), /--limit of recent-alerts must match/);
+        assert.match(usageError(() => resolveProcedure("s", watchdog, "rules", ["all"], {})), /rules takes no arguments; unexpected `all`/);
+        assert.match(usageError(() => resolveProcedure("s", copyTrading, "rules", [], {})), /has no procedure `rules`; presets that have it: market-watchdog/);
+        assert.match(usageError(() => resolveProcedure("s", watchdog, "pause", [], {})), /presets that have it: copy-trading\. This stack's procedures: recent-alerts, rules/);
+    });
+
+    it("have a true --help: what runs, the option's default and the preset", async () => {
+        const help = await cli("recent-alerts", "--help");
+        assert.equal(help.code, 0, help.stderr);
+        assert.match(help.stdout, /Usage: opsbook recent-alerts \[options\]/);
+        assert.match(help.stdout, /alerts list --limit N\) \[preset market-watchdog\]/);
+        assert.match(help.stdout, /--limit <limit> +how many alerts \(default 5\)/);
+        const rules = await cli("rules", "--help");
+        assert.match(rules.stdout, /rules and when each last triggered \(its CLI: rules list\) \[preset market-watchdog\]/);
     });
 });
 
@@ -185,7 +225,7 @@ describe("the command line", () => {
             assert.match(command.helpInformation(), new RegExp(`Usage: opsbook ${command.name()}`));
         }
         const names = program.commands.map((c) => c.name());
-        for (const expected of ["status", "logs", "exec", "maintenance", "read-only", "rotate", "rollback", "replay", "restore", "audit", "procedures", "pause", "resume", "reconcile", "retry-relayer", "audit-logs", "revoke-admin", "invalidate-sessions"]) {
+        for (const expected of ["status", "logs", "exec", "maintenance", "read-only", "rotate", "rollback", "replay", "restore", "audit", "procedures", "pause", "resume", "reconcile", "retry-relayer", "audit-logs", "revoke-admin", "invalidate-sessions", "preflight", "recent-alerts", "rules"]) {
             assert.ok(names.includes(expected), `no command ${expected}`);
         }
     });
