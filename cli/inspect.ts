@@ -170,8 +170,8 @@ export async function stackStatus(ctx: StackContext): Promise<StackStatus> {
     let backups: BackupStatus | undefined;
     const agent = outputs.backups?.agentService;
     if (agent) {
-        const [task] = await engine.runningTasks(agent);
-        const health = task ? await engine.docker(["exec", task, "backup-agent", "health"]) : undefined;
+        const found = await ctx.runningTask(agent);
+        const health = found ? await found.engine.docker(["exec", found.task, "backup-agent", "health"]) : undefined;
         backups = health ? backupStatusFrom(health.stdout) : { ok: false, targets: [], problem: `no task of ${agent} runs` };
     }
     const webhook = outputs.telegramWebhook;
@@ -226,15 +226,14 @@ export async function serviceLogs(ctx: StackContext, service: string, opts: { fo
  * `docker exec` in the service's newest running task on this engine: runs exactly what the person
  * typed, nothing assumed inside the image. Exits with the command's own exit code.
  */
-/** The service's first running task on the stack's engine; UNAVAILABLE (with where to look) when none runs. */
+/** The service's first running task on the stack's nodes; UNAVAILABLE (with where to look) when none runs. */
 async function runningTask(ctx: StackContext, service: string): Promise<{ engine: Engine; task: string }> {
     const swarm = await ctx.swarmService(service);
-    const engine = await ctx.engine();
-    const [task] = await engine.runningTasks(swarm);
-    if (!task) {
-        throw new CliError(EXIT.UNAVAILABLE, `no running task of \`${service}\` (${swarm}) on this engine; 'docker service ps ${swarm}' shows why`);
+    const found = await ctx.runningTask(swarm);
+    if (!found) {
+        throw new CliError(EXIT.UNAVAILABLE, `no running task of \`${service}\` (${swarm}) on the stack's nodes; 'docker service ps ${swarm}' shows why`);
     }
-    return { engine, task };
+    return found;
 }
 
 /** Runs `command` (argv, no shell) in a running task of `service` and captures what it prints. */

@@ -34,11 +34,11 @@ export async function restore(ctx: StackContext, name: string | undefined, opts:
     if (!agentService) {
         throw new CliError(EXIT.USAGE, `stack ${ctx.name} has no backup agent (no \`backups\` in its outputs): it needs Postgres or a SQLite volume and \`opsbook:backups.enabled\` not false`);
     }
-    const engine = await ctx.engine();
-    const [agent] = await engine.runningTasks(agentService);
-    if (!agent) {
+    const found = await ctx.runningTask(agentService);
+    if (!found) {
         throw new CliError(EXIT.UNAVAILABLE, `no task of the backup agent ${agentService} is running; 'docker service ps ${agentService}' shows why`);
     }
+    const { engine, task: agent } = found;
     const backups = (JSON.parse(await agentCommand(engine, agent, ["list", "--json"])) as { backups: ListedBackup[] }).backups;
     const defaults = backups.filter((b) => b.restoreDefault);
     if (name === undefined && defaults.length !== 1) {

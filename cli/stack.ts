@@ -8,7 +8,7 @@ import { specFromConfigValues } from "../config";
 import { Spec, SpecError } from "../components/spec";
 import { StackIdentity } from "../components/naming";
 import { CliError, EXIT } from "./errors";
-import { engineConnection } from "../components/engine";
+import { engineConnection, nodeConnection } from "../components/engine";
 import { Engine, runCommand } from "./engine";
 
 /** The project directory: where Pulumi.yaml, the program and the policy pack are. */
@@ -128,6 +128,23 @@ export class StackContext {
     /** The stack's engine (`opsbook:engine`), where its services, secrets and audit entries are. */
     async engine(): Promise<Engine> {
         return new Engine(engineConnection((await this.spec()).engine));
+    }
+
+    /**
+     * A running task of a swarm service and the engine that runs it: the manager's first, then
+     * each node of `opsbook:engine.nodes` (a task's container is reachable only through its own
+     * node's engine). Undefined when none runs anywhere.
+     */
+    async runningTask(swarmService: string): Promise<{ engine: Engine; task: string } | undefined> {
+        const spec = await this.spec();
+        const engines = [new Engine(engineConnection(spec.engine)), ...Object.values(spec.engine.nodes).map((node) => new Engine(nodeConnection(node)))];
+        for (const engine of engines) {
+            const [task] = await engine.runningTasks(swarmService);
+            if (task) {
+                return { engine, task };
+            }
+        }
+        return undefined;
     }
 
     /** Forgets what was read, after a deploy changed it. */

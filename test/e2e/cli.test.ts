@@ -516,7 +516,7 @@ describe("opsbook CLI on an energy-trading stack: restore, then preflight (seed 
             await waitFor("the api stopped", 60, () => docker("ps", "-q", "--filter", `label=com.docker.swarm.service.name=${api}`), (r) => r.stdout.trim() === "");
             const none = await opsbook("preflight");
             assert.equal(none.code, 4, none.stdout + none.stderr);
-            assert.match(none.stderr, new RegExp(`no running task of \`api\` \\(${api}\\) on this engine; 'docker service ps ${api}' shows why`));
+            assert.match(none.stderr, new RegExp(`no running task of \`api\` \\(${api}\\) on the stack's nodes; 'docker service ps ${api}' shows why`));
         } finally {
             await docker("service", "scale", `${api}=1`);
         }

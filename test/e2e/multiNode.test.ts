@@ -8,7 +8,7 @@
 //  a. the three nodes are one swarm, labelled for the stack; the join token is in no output or state;
 //  b. the api's three replicas run on three different nodes; Postgres and the backup agent on the
 //     data node; the gateway on the manager answers from every replica (the overlay across nodes);
-//  c. a second `pulumi up` changes nothing;
+//  c. a second `pulumi up` changes nothing; `opsbook exec` reaches a task on another node;
 //  d. a release of a new tag under steady load through the gateway: 0 failed requests;
 //  e. a worker drained under load: 0 failed requests, its task moves;
 //  f. a worker's engine killed (SIGKILL) under load: its task is rescheduled; the failed requests
@@ -18,13 +18,14 @@
 //     every acknowledged write is still there;
 //  i. destroy takes the stack's labels off and leaves the nodes in the swarm.
 import { strict as assert } from "node:assert";
+import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { sshOptions } from "../../components/engineHost";
 import { stackNodeLabels } from "../../components/naming";
 import { EngineConnection, dockerCli, engineApi } from "../../providers/engineCli";
 import { ANY_IMAGE_PORT, ANY_IMAGE_HEALTH_PATH, buildAnyImage, removeImages } from "../fixtures/any-image/image";
 import { SERVER_SCRIPT, TestServer, startTestServer, stopTestServer } from "../hosts/server";
-import { TestStack, httpGet, requireEngines, run, waitFor } from "./harness";
+import { ROOT, TestStack, httpGet, requireEngines, run, waitFor } from "./harness";
 import { underLoad } from "./loadProbe";
 
 const MANAGER = { name: "opsbook-m51", address: "10.213.0.51" };
@@ -150,6 +151,25 @@ ${nodesYaml}
     it("c. a second pulumi up changes nothing", async () => {
         const again = await stack.pulumi(["preview", "--diff", "--non-interactive", "--expect-no-changes"]);
         assert.equal(again.code, 0, `a second deploy would change something:\n${again.stdout}\n${again.stderr}`);
+    });
+
+    it("c2. `opsbook exec` reaches a task that runs on another node than the manager", async () => {
+        const labels = stackNodeLabels({ project: "opsbook", stack: stack.name });
+        const w53 = (await nodeLabels()).find((n) => n.labels[labels.node] === "w53")!.id;
+        // Out of band, for this check only: every api task on w53, none on the manager.
+        const only53 = `node.labels.${labels.node}==w53`;
+        await onManager("service", "update", "--detach", "--constraint-add", only53, outputs.services.api);
+        try {
+            await waitFor("the api's tasks on w53 only", 120, () => taskNodes(outputs.services.api), (n) => n.length === 3 && n.every((id) => id === w53));
+            const exec = await run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "exec", "api", "--", "cat", "/etc/hostname"], { env: stack.env });
+            assert.equal(exec.code, 0, `opsbook exec failed:\n${exec.stdout}\n${exec.stderr}`);
+            const onW53 = await dockerCli(["ps", "-q", "--filter", `label=com.docker.swarm.service.name=${outputs.services.api}`], { engine: { host: `ssh://root@${WORKERS[1].address}`, sshOptions: sshOptions(servers.w53.knownHosts, servers.w53.identityFile) } });
+            assert.ok(onW53.stdout.split("\n").some((id) => id && exec.stdout.trim().startsWith(id.slice(0, 12))), `the hostname ${exec.stdout.trim()} is not a container on w53 (${onW53.stdout.trim()})`);
+        } finally {
+            // --force: Swarm does not move running tasks back by itself.
+            await onManager("service", "update", "--detach", "--force", "--constraint-rm", only53, outputs.services.api);
+            await waitFor("the api spread again", 120, () => taskNodes(outputs.services.api), (n) => n.length === 3 && new Set(n).size >= 2);
+        }
     });
 
     it("d. releases a new tag on three nodes under steady load through the manager's gateway: 0 failed requests", async () => {
