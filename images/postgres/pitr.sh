@@ -248,13 +248,15 @@ info() {
 repo_info() {
 	local dir="${1:-}" raw code msg
 	[ -n "$dir" ] && [ -d "$dir" ] || die "repo-info: no repository directory ${dir:-given}"
-	raw="$(pgbr --repo1-path="$dir" info --output=json 2>&1)" || die "pgbackrest info of $dir failed: $(head -c 300 <<<"$raw" | tr -cd '[:print:] ')"
-	code="$(jq -r '(.[0].repo[0].status.code // .[0].status.code // 99)' <<<"$raw" 2>/dev/null || echo 99)"
-	msg="$(jq -r '(.[0].repo[0].status.message // .[0].status.message // "")' <<<"$raw" 2>/dev/null || true)"
-	if [ "$code" = 99 ] && grep -Eq 'unable to load info file|FormatError|CryptoError|cipher' <<<"$msg"; then
+	raw="$(pgbr --repo1-path="$dir" info --output=json 2>/dev/null)" || die "pgbackrest info of $dir failed"
+	# Read as text first: the message then holds the undecrypted bytes, which are not always
+	# valid JSON string content.
+	if grep -aEq 'unable to load info file|FormatError|CryptoError' <<<"$raw"; then
 		log "this stack's repository key does not decrypt the repository in $dir"
 		exit 3
 	fi
+	code="$(jq -r '(.[0].repo[0].status.code // .[0].status.code // 99)' <<<"$raw" 2>/dev/null || echo 99)"
+	msg="$(jq -r '(.[0].repo[0].status.message // .[0].status.message // "")' <<<"$raw" 2>/dev/null || true)"
 	if [ "$code" != 0 ] && [ "$code" != 2 ]; then
 		die "the repository in $dir cannot be read: $(head -c 300 <<<"$msg" | tr -cd '[:print:] ')"
 	fi
@@ -331,8 +333,11 @@ restore_now() {
 	restore_args
 	t0="$(date +%s%N)"
 	log "restoring PGDATA from $REQ_SET (${REQ_TYPE}${REQ_TARGET:+ to $REQ_TARGET}), delta"
-	if ! pgbr restore --delta "${RESTORE_ARGS[@]}" >&2; then
-		jq -c --arg at "$(iso "$(now_epoch)")" '. + { status: "failed", failedAt: $at }' <<<"$req" > "$RESTORED"
+	# pgBackRest's own words go to the container log and, shortened, into the record that
+	# `npm run backup` reports (they name files and options, never the passphrase).
+	if ! pgbr restore --delta "${RESTORE_ARGS[@]}" 2> >(tee "$SCRATCH/restore.err" >&2); then
+		jq -c --arg at "$(iso "$(now_epoch)")" --arg p "$(grep -a 'ERROR\|HINT' "$SCRATCH/restore.err" 2>/dev/null | tail -n 3 | tr -cd '[:print:]\n' | tr '\n' ' ' | cut -c1-500)" \
+			'. + { status: "failed", failedAt: $at, problem: $p }' <<<"$req" > "$RESTORED"
 		die "pgbackrest restore failed; PGDATA may be partly restored. Restore again (npm run backup -- restore --to latest) or from the safety backup"
 	fi
 	# Read-only until the operator confirms (seed 004): from the server's first session on, for

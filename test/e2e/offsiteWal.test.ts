@@ -184,7 +184,10 @@ describe("host loss: a fresh stack restores Postgres from the off-site pgBackRes
         const t0 = Date.now();
         const res = await backupCli(fresh, ["restore", "--from-offsite", "--to", "latest", "--force"]);
         const restoreSeconds = (Date.now() - t0) / 1000;
-        assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+        if (res.code !== 0) {
+            const logs = await docker("service", "logs", "--tail", "80", (await fresh.outputs()).postgresService);
+            assert.fail(`${res.stdout}\n${res.stderr}\n--- Postgres log:\n${logs.stdout}\n${logs.stderr}`);
+        }
         assert.match(res.stderr, /fetched the pgBackRest repository of database \d+ from the off-site copy: snapshot [0-9a-f]{8}/);
         assert.match(res.stdout, /^Restored Postgres of stack e2e-offwal2-\w+ to the latest archived point .* of the lost database \d+ in \d+ s\.$/m);
         assert.match(res.stdout, /READ-ONLY/);
