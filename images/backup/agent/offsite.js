@@ -82,6 +82,33 @@ function restic(oc, args, timeoutMs = 6 * 60 * 60_000) {
     });
 }
 
+/** restic's answer when the lock it needs is held by another restic. @param {string} stderr */
+function lockedOut(stderr) {
+    return /repository is already locked|unable to create lock/i.test(stderr);
+}
+
+/**
+ * restic, run again while the repository is locked by another restic of this stack: the
+ * repository is shipped to every few seconds (a shared lock for a second or two) beside the daily
+ * copy, whose `check` and `prune` need it alone, as does the shipper's hourly prune. restic 0.14
+ * has no --retry-lock, so the wait is here.
+ * @param {OffsiteConfig} oc @param {string[]} args @param {number} timeoutMs @param {number} waitForMs
+ */
+async function resticWaitingForLock(oc, args, timeoutMs, waitForMs) {
+    const deadline = Date.now() + waitForMs;
+    for (;;) {
+        const res = await restic(oc, args, timeoutMs);
+        if (res.code === 0 || !lockedOut(res.stderr) || Date.now() >= deadline) {
+            return res;
+        }
+        // Jittered, so two waiting agents do not keep colliding.
+        await new Promise((r) => setTimeout(r, 1000 + Math.random() * 1000));
+    }
+}
+
+/** How long the daily copy waits for a lock held by a shipment (or the shipper's prune). */
+const COPY_LOCK_WAIT_MS = 10 * 60_000;
+
 /** @param {{ code: number, stderr: string }} res @param {OffsiteConfig} oc @param {string} what */
 function failed(res, oc, what) {
     return new Error(`${what}: ${op.offsiteFailure(res.stderr, oc.target)}`);
@@ -116,19 +143,19 @@ async function unlockStale(oc) {
     await restic(oc, ["unlock"], 120_000);
 }
 
-/** @param {string} dir @returns {import("./offsitePlan").OffsiteStatus | undefined} */
-function readStatus(dir) {
+/** The status record `file` (STATUS_FILE or WAL_STATUS_FILE) in `dir`, or undefined. @param {string} dir @param {string} [file] @returns {any} */
+function readStatus(dir, file = STATUS_FILE) {
     try {
-        const text = readIfExists(path.join(dir, STATUS_FILE));
+        const text = readIfExists(path.join(dir, file));
         return text ? JSON.parse(text) : undefined;
     } catch {
         return undefined;
     }
 }
 
-/** @param {string} dir @param {import("./offsitePlan").OffsiteStatus} status */
-function writeStatus(dir, status) {
-    writeFileAtomic(path.join(dir, STATUS_FILE), `${JSON.stringify(status, null, 2)}\n`);
+/** @param {string} dir @param {object} status @param {string} [file] */
+function writeStatus(dir, status, file = STATUS_FILE) {
+    writeFileAtomic(path.join(dir, file), `${JSON.stringify(status, null, 2)}\n`);
 }
 
 /**
@@ -155,7 +182,7 @@ async function copyOffsite(oc, cfg, step, systemId) {
             .concat(["*.pgbackrest.tmp"])
             .flatMap((p) => ["--exclude", p]);
         const tags = [op.TAGS.location, ...(systemId ? [op.systemTag(systemId)] : [])].flatMap((t) => ["--tag", t]);
-        const backup = await restic(oc, ["backup", cfg.dir, "--json", "--host", oc.hostname, ...tags, ...excludes]);
+        const backup = await resticWaitingForLock(oc, ["backup", cfg.dir, "--json", "--host", oc.hostname, ...tags, ...excludes], 6 * 60 * 60_000, COPY_LOCK_WAIT_MS);
         const vanished = backup.code === 3 ? op.onlyVanishedFiles(`${backup.stdout}\n${backup.stderr}`, (p) => fs.existsSync(p)) : undefined;
         if (vanished) {
             step(`off-site: ${vanished.length} file(s) changed while being copied (${vanished.slice(0, 3).map((p) => path.relative(cfg.dir, p)).join(", ")}); the next copy takes them`);
@@ -168,11 +195,11 @@ async function copyOffsite(oc, cfg, step, systemId) {
         status.bytesProcessed = summary?.total_bytes_processed;
         status.filesProcessed = summary?.total_files_processed;
         step(`off-site: snapshot ${status.lastSnapshot ?? "?"}: ${plan.formatSize(status.bytesProcessed ?? 0)} in ${status.filesProcessed ?? "?"} files, ${plan.formatSize(status.bytesAdded ?? 0)} new after dedup and compression`);
-        const forget = await restic(oc, op.forgetArgs(cfg.keep));
+        const forget = await resticWaitingForLock(oc, op.forgetArgs(cfg.keep), 6 * 60 * 60_000, COPY_LOCK_WAIT_MS);
         if (forget.code !== 0) {
             throw failed(forget, oc, "restic forget --prune");
         }
-        const check = await restic(oc, ["check"]);
+        const check = await resticWaitingForLock(oc, ["check"], 6 * 60 * 60_000, COPY_LOCK_WAIT_MS);
         if (check.code !== 0) {
             throw new Error(`restic check of the off-site repository failed: ${firstLines(check.stderr || check.stdout, 4)}`);
         }
@@ -305,17 +332,7 @@ async function listOffsite(oc, cfg) {
 
 /** @param {string} dir */
 function readWalStatus(dir) {
-    try {
-        const text = readIfExists(path.join(dir, WAL_STATUS_FILE));
-        return text ? JSON.parse(text) : undefined;
-    } catch {
-        return undefined;
-    }
-}
-
-/** restic's answer when another restic holds an exclusive lock (the daily copy's prune or check). @param {string} stderr */
-function lockedOut(stderr) {
-    return /repository is already locked|unable to create lock/i.test(stderr);
+    return readStatus(dir, WAL_STATUS_FILE);
 }
 
 /**
@@ -339,15 +356,7 @@ async function shipRepository(oc, args, step) {
             throw new Error(`${args.repoDir} holds no WAL archive yet (Postgres has not made its stanza)`);
         }
         const tags = [op.TAGS.wal, ...(args.systemId ? [op.systemTag(args.systemId)] : [])].flatMap((t) => ["--tag", t]);
-        const deadline = Date.now() + args.retryForMs;
-        let backup;
-        for (;;) {
-            backup = await restic(oc, ["backup", args.repoDir, "--json", "--host", oc.hostname, ...tags, "--exclude", "*.pgbackrest.tmp", "--exclude", path.join(args.repoDir, "*.tmp")], 30 * 60_000);
-            if (!(backup.code === 1 && lockedOut(backup.stderr) && Date.now() < deadline)) {
-                break;
-            }
-            await new Promise((r) => setTimeout(r, 3000));
-        }
+        const backup = await resticWaitingForLock(oc, ["backup", args.repoDir, "--json", "--host", oc.hostname, ...tags, "--exclude", "*.pgbackrest.tmp", "--exclude", path.join(args.repoDir, "*.tmp")], 30 * 60_000, args.retryForMs);
         const vanished = backup.code === 3 ? op.onlyVanishedFiles(`${backup.stdout}\n${backup.stderr}`, (p) => fs.existsSync(p)) : undefined;
         if (backup.code !== 0 && !vanished) {
             throw failed(backup, oc, "shipping the pgBackRest repository (restic backup)");
@@ -361,7 +370,7 @@ async function shipRepository(oc, args, step) {
         status.lastError = null;
         status.durationMs = Date.now() - started.getTime();
         if (args.prune) {
-            const forget = await restic(oc, [...op.walForgetArgs(), "--prune"], 30 * 60_000);
+            const forget = await resticWaitingForLock(oc, [...op.walForgetArgs(), "--prune"], 30 * 60_000, args.retryForMs);
             if (forget.code !== 0 && !lockedOut(forget.stderr)) {
                 throw failed(forget, oc, "restic forget --prune of shipped snapshots");
             }
@@ -372,7 +381,7 @@ async function shipRepository(oc, args, step) {
         status.lastErrorAt = new Date().toISOString();
         step(`off-site WAL shipping: FAILED: ${status.lastError}`);
     }
-    writeFileAtomic(path.join(args.dir, WAL_STATUS_FILE), `${JSON.stringify(status, null, 2)}\n`);
+    writeStatus(args.dir, status, WAL_STATUS_FILE);
     return status;
 }
 
