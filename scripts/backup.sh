@@ -172,6 +172,18 @@ need_pitr() {
         exit 2
     fi
 }
+# confirm_by_stack_name WHAT SAFETY: says what will be replaced and what is taken first, then asks
+# for the stack's name on stdin; anything else aborts with nothing changed.
+confirm_by_stack_name() {
+    echo "$1" >&2
+    echo "$2 Type the stack name ($stack) to go on:" >&2
+    local answer=""
+    read -r answer || true
+    if [[ "$answer" != "$stack" ]]; then
+        echo "backup: aborted (you typed '${answer}'); nothing was changed" >&2
+        exit 1
+    fi
+}
 is_label() { [[ "$1" =~ ^[0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?$ ]]; }
 if [[ "$cmd" == restore && -n "$name" ]] && is_label "$name"; then
     # A pgBackRest backup named like a dump: the same as --to <label>.
@@ -211,15 +223,8 @@ restore_pitr() {
         return 0
     fi
     if [[ $force == 0 ]]; then
-        echo "This replaces ALL data of Postgres in stack $stack with $describe." >&2
-        echo "A pgBackRest safety backup is taken first; Postgres restarts and stays read-only until 'npm run backup -- confirm'." >&2
-        echo "Type the stack name ($stack) to go on:" >&2
-        local answer=""
-        read -r answer || true
-        if [[ "$answer" != "$stack" ]]; then
-            echo "backup: aborted (you typed '${answer}'); nothing was changed" >&2
-            exit 1
-        fi
+        confirm_by_stack_name "This replaces ALL data of Postgres in stack $stack with $describe." \
+            "A pgBackRest safety backup is taken first; Postgres restarts and stays read-only until 'npm run backup -- confirm'."
     fi
     local safety safety_label
     safety="$(pitr_cmd backup --type incr --trigger pre-restore --no-prove)" || { echo "backup: the safety backup failed; nothing was changed" >&2; exit 1; }
@@ -294,15 +299,8 @@ restore_pitr_offsite() {
         *) flags_to=() ;;
     esac
     if [[ $force == 0 ]]; then
-        echo "This replaces ALL data of Postgres in stack $stack with $describe, restored from the off-site copy." >&2
-        echo "A verified dump of the current data is taken first; Postgres restarts and stays read-only until 'npm run backup -- confirm'." >&2
-        echo "Type the stack name ($stack) to go on:" >&2
-        local answer=""
-        read -r answer || true
-        if [[ "$answer" != "$stack" ]]; then
-            echo "backup: aborted (you typed '${answer}'); nothing was changed" >&2
-            exit 1
-        fi
+        confirm_by_stack_name "This replaces ALL data of Postgres in stack $stack with $describe, restored from the off-site copy." \
+            "A verified dump of the current data is taken first; Postgres restarts and stays read-only until 'npm run backup -- confirm'."
     fi
     # The safety copy is a dump by the agent: this stack's own pgBackRest repository is about to
     # be set aside, and after a key change it may not even open.
@@ -446,14 +444,7 @@ case "$cmd" in
         age="$(json_get "$chosen" 'j.ageSeconds < 120 ? j.ageSeconds + " s" : j.ageSeconds < 7200 ? Math.round(j.ageSeconds / 60) + " min" : Math.round(j.ageSeconds / 3600) + " h"')"
         describe="$name ($status, taken $age ago)"
         if [[ $force == 0 ]]; then
-            echo "This replaces the live data of $target in stack $stack with $describe." >&2
-            echo "A safety backup of the current data is taken first. Type the stack name ($stack) to go on:" >&2
-            answer=""
-            read -r answer || true
-            if [[ "$answer" != "$stack" ]]; then
-                echo "backup: aborted (you typed '${answer}'); nothing was changed" >&2
-                exit 1
-            fi
+            confirm_by_stack_name "This replaces the live data of $target in stack $stack with $describe." "A safety backup of the current data is taken first."
         fi
         step_done "restoring $describe"
         restore_flags=(--confirmed --json)
