@@ -222,10 +222,6 @@ export async function serviceLogs(ctx: StackContext, service: string, opts: { fo
     return (await ctx.engine()).attached([...args, swarm]);
 }
 
-/**
- * `docker exec` in the service's newest running task on this engine: runs exactly what the person
- * typed, nothing assumed inside the image. Exits with the command's own exit code.
- */
 /** The service's first running task on the stack's nodes; UNAVAILABLE (with where to look) when none runs. */
 async function runningTask(ctx: StackContext, service: string): Promise<{ engine: Engine; task: string }> {
     const swarm = await ctx.swarmService(service);
@@ -243,6 +239,10 @@ export async function commandInService(ctx: StackContext, service: string, comma
     return { ok: res.code === 0, kind: "command", exitCode: res.code, output: res.stdout, error: res.code === 0 ? undefined : res.stderr.trim() || undefined };
 }
 
+/**
+ * `docker exec` in a running task of the service, on the node that runs it: runs exactly what the
+ * person typed, nothing assumed inside the image. Exits with the command's own exit code.
+ */
 export async function execInService(ctx: StackContext, service: string, typed: string[]): Promise<number> {
     // `exec api -- ls`: the `--` that ends opsbook's own options is not part of the command.
     const command = typed[0] === "--" ? typed.slice(1) : typed;

@@ -46,19 +46,29 @@ export function engineFailureHint(stderr: string, host: string): string {
     return "see the error above";
 }
 
+/** The ssh options for a host of the stack's config: its known_hosts line and key file (`~/` expanded). */
+function stackSshOptions(host: { readonly knownHosts?: string; readonly identityFile?: string }): string[] {
+    return sshOptions(host.knownHosts ?? "", host.identityFile?.replace(/^~\//, `${process.env.HOME ?? ""}/`));
+}
+
+/** The last lines of a failed `docker info`, for the message that names the key (never empty). */
+function failureDetail(info: { code: number; stderr: string }): string {
+    return info.stderr.trim().split("\n").filter(Boolean).slice(-2).join(" / ") || `exit ${info.code}`;
+}
+
 /**
  * The connection docker CLI calls use for a stack's engine: undefined for this machine's default
  * engine. Also what the `opsbook` CLI uses, so it acts on the engine the stack deploys to.
  */
 export function engineConnection(spec: Spec["engine"]): EngineConnection | undefined {
     const parsed = parseEngineHost(spec.host);
-    const ssh = "kind" in parsed && parsed.kind === "ssh" ? sshOptions(spec.knownHosts ?? "", spec.identityFile?.replace(/^~\//, `${process.env.HOME ?? ""}/`)) : [];
+    const ssh = "kind" in parsed && parsed.kind === "ssh" ? stackSshOptions(spec) : [];
     return spec.host === LOCAL_ENGINE_HOST ? undefined : { host: spec.host, sshOptions: ssh };
 }
 
 /** The connection to a node of `opsbook:engine.nodes` (always over SSH, as the spec requires). */
 export function nodeConnection(node: Spec["engine"]["nodes"][string]): EngineConnection {
-    return { host: node.host, sshOptions: sshOptions(node.knownHosts ?? "", node.identityFile?.replace(/^~\//, `${process.env.HOME ?? ""}/`)) };
+    return { host: node.host, sshOptions: stackSshOptions(node) };
 }
 
 /**
@@ -72,9 +82,8 @@ export async function connectNodes(spec: Spec["engine"]): Promise<Record<string,
             const connection = nodeConnection(node);
             const info = await dockerCli(["info", "--format", "{{.Swarm.LocalNodeState}}"], { engine: connection, timeoutMs: 30_000 });
             if (info.code !== 0) {
-                const detail = info.stderr.trim().split("\n").filter(Boolean).slice(-2).join(" / ");
                 throw new pulumi.RunError(
-                    `\`opsbook:engine.nodes.${name}.host\` (${node.host}) does not answer: ${engineFailureHint(info.stderr, node.host)}. Tried: ssh there, then \`docker info\`; it said: ${detail || `exit ${info.code}`}`,
+                    `\`opsbook:engine.nodes.${name}.host\` (${node.host}) does not answer: ${engineFailureHint(info.stderr, node.host)}. Tried: ssh there, then \`docker info\`; it said: ${failureDetail(info)}`,
                 );
             }
             out[name] = connection;
@@ -97,8 +106,7 @@ export async function connectEngine(spec: Spec["engine"]): Promise<StackEngine> 
     const tried = parsed.kind === "ssh" ? `ssh to ${parsed.user}@${parsed.hostname}:${parsed.port}, then \`docker info\` there` : `\`docker info\` on ${parsed.socketPath}`;
     const info = await dockerCli(["info", "--format", "{{json .Swarm}}\n{{.DockerRootDir}}"], { engine: connection, timeoutMs: 30_000 });
     if (info.code !== 0) {
-        const detail = info.stderr.trim().split("\n").filter(Boolean).slice(-2).join(" / ");
-        throw new pulumi.RunError(`\`opsbook:engine.host\` (${spec.host}) does not answer: ${engineFailureHint(info.stderr, spec.host)}. Tried: ${tried}; it said: ${detail || `exit ${info.code}`}`);
+        throw new pulumi.RunError(`\`opsbook:engine.host\` (${spec.host}) does not answer: ${engineFailureHint(info.stderr, spec.host)}. Tried: ${tried}; it said: ${failureDetail(info)}`);
     }
     const [swarmJson, dataRoot] = info.stdout.trim().split("\n");
     let swarm: { LocalNodeState?: string; ControlAvailable?: boolean } = {};

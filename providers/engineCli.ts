@@ -8,8 +8,11 @@
 import { execFile, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as http from "http";
+import type * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import * as stream from "stream";
 
 /** How to reach an engine other than the local default; what the state records (nothing secret). */
 export interface EngineConnection {
@@ -131,28 +134,6 @@ export interface EngineApiAnswer {
     text: string;
 }
 
-/** The body of an HTTP/1.1 answer, chunked or not. Pure. */
-export function httpBody(head: string, body: Buffer): Buffer {
-    if (!/^transfer-encoding:\s*chunked/im.test(head)) {
-        return body;
-    }
-    const parts: Buffer[] = [];
-    let at = 0;
-    while (at < body.length) {
-        const lineEnd = body.indexOf("\r\n", at);
-        if (lineEnd < 0) {
-            break;
-        }
-        const size = parseInt(body.subarray(at, lineEnd).toString("latin1"), 16);
-        if (!(size > 0)) {
-            break;
-        }
-        parts.push(body.subarray(lineEnd + 2, lineEnd + 2 + size));
-        at = lineEnd + 2 + size + 2;
-    }
-    return Buffer.concat(parts);
-}
-
 /**
  * One Engine API request over `docker system dial-stdio` (the docker CLI's own way to the engine,
  * over SSH for an ssh:// engine): for what must not go on a command line, such as a swarm join
@@ -167,37 +148,43 @@ export function engineApi(engine: EngineConnection | undefined, method: "GET" | 
             reject(err);
             return;
         }
-        const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body), "utf8");
+        const payload = body === undefined ? "" : JSON.stringify(body);
         const dial = spawn("docker", ["system", "dial-stdio"], { env, stdio: ["pipe", "pipe", "pipe"] });
-        const out: Buffer[] = [];
         let err = "";
-        dial.stdout.on("data", (c: Buffer) => out.push(c));
         dial.stderr.on("data", (c: Buffer) => (err += c.toString()));
-        dial.stdin.on("error", () => undefined); // reported through the exit below
-        const timer = setTimeout(() => dial.kill("SIGTERM"), timeoutMs);
-        dial.on("close", (code) => {
-            clearTimeout(timer);
-            const raw = Buffer.concat(out);
-            const split = raw.indexOf("\r\n\r\n");
-            const status = /^HTTP\/1\.[01] (\d{3})/.exec(raw.subarray(0, 16).toString("latin1"));
-            if (split < 0 || !status) {
-                reject(new Error(`the engine at ${engine?.host ?? "the local socket"} gave no HTTP answer to ${method} ${apiPath} (exit ${code}): ${err.trim().split("\n").pop() ?? ""}`));
-                return;
-            }
-            const text = httpBody(raw.subarray(0, split).toString("latin1"), raw.subarray(split + 4)).toString("utf8");
-            let json: unknown;
-            try {
-                json = text.trim() === "" ? undefined : JSON.parse(text);
-            } catch {
-                json = undefined;
-            }
-            resolve({ status: Number(status[1]), json, text: text.trim() });
-        });
-        dial.stdin.end(
-            Buffer.concat([
-                Buffer.from(`${method} ${apiPath} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n`, "latin1"),
-                payload,
-            ]),
+        dial.stdin.on("error", () => undefined); // reported through the failed request below
+        const where = `the engine at ${engine?.host ?? "the local socket"}`;
+        // Node's own HTTP client over the dial's stdin and stdout (it handles chunked answers).
+        const req = http.request(
+            {
+                method,
+                path: apiPath,
+                host: "docker",
+                headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload), Connection: "close" },
+                createConnection: () => stream.Duplex.from({ readable: dial.stdout, writable: dial.stdin }) as net.Socket,
+                timeout: timeoutMs,
+            },
+            (res) => {
+                const chunks: Buffer[] = [];
+                res.on("data", (c: Buffer) => chunks.push(c));
+                res.on("end", () => {
+                    dial.kill("SIGTERM");
+                    const text = Buffer.concat(chunks).toString("utf8").trim();
+                    let json: unknown;
+                    try {
+                        json = text === "" ? undefined : JSON.parse(text);
+                    } catch {
+                        json = undefined;
+                    }
+                    resolve({ status: res.statusCode ?? 0, json, text });
+                });
+            },
         );
+        req.on("timeout", () => req.destroy(new Error(`${where} did not answer ${method} ${apiPath} within ${timeoutMs / 1000} s`)));
+        req.on("error", (e) => {
+            dial.kill("SIGTERM");
+            reject(new Error(`${where} gave no HTTP answer to ${method} ${apiPath}: ${e.message}; ${err.trim().split("\n").pop() ?? ""}`));
+        });
+        req.end(payload);
     });
 }
