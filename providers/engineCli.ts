@@ -12,7 +12,6 @@ import * as http from "http";
 import type * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import * as stream from "stream";
 
 /** How to reach an engine other than the local default; what the state records (nothing secret). */
 export interface EngineConnection {
@@ -155,13 +154,17 @@ export function engineApi(engine: EngineConnection | undefined, method: "GET" | 
         dial.stdin.on("error", () => undefined); // reported through the failed request below
         const where = `the engine at ${engine?.host ?? "the local socket"}`;
         // Node's own HTTP client over the dial's stdin and stdout (it handles chunked answers).
+        // `stream` is required here, not imported at the top: Pulumi's closure serializer cannot
+        // serialize the module object of `stream` (Node 20.20: "Remote object was not 'function'"),
+        // and every dynamic provider that uses this file captures its top-level imports.
+        const { Duplex } = require("stream") as typeof import("stream");
         const req = http.request(
             {
                 method,
                 path: apiPath,
                 host: "docker",
                 headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload), Connection: "close" },
-                createConnection: () => stream.Duplex.from({ readable: dial.stdout, writable: dial.stdin }) as net.Socket,
+                createConnection: () => Duplex.from({ readable: dial.stdout, writable: dial.stdin }) as net.Socket,
                 timeout: timeoutMs,
             },
             (res) => {

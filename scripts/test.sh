@@ -27,11 +27,13 @@ eval "$(bash "$ROOT/scripts/toolchain.sh")"
 progress_init test
 run_step "type check (tsc)" npx --no-install tsc --noEmit -p tsconfig.json
 
+unit_files=(test/unit/*.test.ts test/policy/*.test.ts)
+e2e_files=(test/e2e/*.test.ts)
 files=()
 case "$which" in
-    all) files=(test/unit/*.test.ts test/policy/*.test.ts test/e2e/*.test.ts) ;;
-    unit) files=(test/unit/*.test.ts test/policy/*.test.ts) ;;
-    e2e) files=(test/e2e/*.test.ts) ;;
+    all) files=("${unit_files[@]}" "${e2e_files[@]}") ;;
+    unit) files=("${unit_files[@]}") ;;
+    e2e) files=("${e2e_files[@]}") ;;
     plugins) files=() ;;
     *) echo "test: unknown selection '$which'; use unit, e2e, plugins or nothing for all." >&2; exit 2 ;;
 esac
@@ -56,7 +58,21 @@ if [[ "$which" != "e2e" ]]; then
     # The reference app's own unit tests (cron matcher, preflight, SQLite driver, ...).
     run_step "reference app unit tests" bash -c "cd app && { [[ -d node_modules ]] || npm ci --no-audit --no-fund --loglevel=error; } && npm test --silent"
 fi
-step_done "running ${#files[@]} test files"
-# One file at a time: the e2e files share one Docker engine and two cores.
-node --import tsx --test --test-concurrency=1 "${files[@]}"
+failed=0
+if [[ "$which" != "e2e" ]]; then
+    step_done "running ${#unit_files[@]} unit and policy test files"
+    # A unit test that waits on an output that never resolves must fail, not hang the run: each
+    # test gets two minutes (they take milliseconds to seconds).
+    node --import tsx --test --test-concurrency=1 --test-timeout=120000 "${unit_files[@]}" || failed=1
+fi
+if [[ "$which" != "unit" ]]; then
+    step_done "running ${#e2e_files[@]} e2e test files"
+    # One file at a time: the e2e files share one Docker engine and two cores. Each e2e suite
+    # sets its own timeout.
+    node --import tsx --test --test-concurrency=1 "${e2e_files[@]}" || failed=1
+fi
 progress_total
+if [[ "$failed" != 0 ]]; then
+    echo "[test] FAILED: see the 'not ok' lines above" >&2
+    exit 1
+fi
