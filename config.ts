@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, SPEC_KEYS, Spec, SpecError, configKeyProblems, parseSpec } from "./components/spec";
 import { ReceiverSecretState, TELEGRAM_CHAT_ID, receiverProblems, receiverSecrets } from "./components/monitoring/settings";
 import { backupsEnabled } from "./components/backupPlan";
-import { OFFSITE_KEYS, encryptionKeyProblem, sshKeyProblem } from "./components/offsitePlan";
+import { OFFSITE_KEYS, encryptionKeyProblem, repositoryKeyProblem, sshKeyProblem } from "./components/offsitePlan";
 import { applyPreset } from "./presets";
 
 export interface StackSettings {
@@ -19,6 +19,11 @@ export interface StackSettings {
     readonly alertReceivers: { readonly values: Record<string, pulumi.Output<string>>; readonly state: ReceiverSecretState };
     /** The off-site copy's private key and encryption key (secret Outputs), when `backups.offsite` is set. */
     readonly offsite?: OffsiteSecrets;
+    /**
+     * `PITR_REPOSITORY_KEY` (secret Output), when set: the pgBackRest repository key of a stack
+     * whose repository this one restores after a host loss, used instead of a generated key.
+     */
+    readonly pitrRepositoryKey?: pulumi.Output<string>;
 }
 
 /** The stack secrets of `opsbook:backups.offsite`. */
@@ -148,6 +153,19 @@ export function readStackSettings(): StackSettings {
             };
         }
     }
+    // The repository key of a lost stack, kept offline by the operator: a secret, of a usable form.
+    let pitrRepositoryKey: pulumi.Output<string> | undefined;
+    if (config.get(OFFSITE_KEYS.repositoryKey) !== undefined) {
+        if (!runtimeConfig.isConfigSecret(`opsbook:${OFFSITE_KEYS.repositoryKey}`)) {
+            plain.push(OFFSITE_KEYS.repositoryKey);
+        }
+        const issue = repositoryKeyProblem(config.get(OFFSITE_KEYS.repositoryKey));
+        if (issue) {
+            offsiteIssues.push(issue);
+        } else {
+            pitrRepositoryKey = config.requireSecret(OFFSITE_KEYS.repositoryKey).apply((k) => k.trim());
+        }
+    }
     if (plain.length > 0 || receiverIssues.length > 0 || offsiteIssues.length > 0) {
         throw new SpecError([
             ...plain.map(
@@ -173,5 +191,6 @@ export function readStackSettings(): StackSettings {
         probePath,
         alertReceivers: { values: receiverValues, state: receiverState },
         ...(offsite ? { offsite } : {}),
+        ...(pitrRepositoryKey ? { pitrRepositoryKey } : {}),
     };
 }

@@ -25,7 +25,7 @@ import { MONITORING_ENDPOINTS, MONITORING_PORTS, monitoringPlan } from "./compon
 import { Backups } from "./components/backup";
 import { BackupLocation } from "./components/backupLocation";
 import { backupImageKeys, backupTargets, backupsEnabled, pointInTimeEnabled } from "./components/backupPlan";
-import { parseOffsiteTarget } from "./components/offsitePlan";
+import { defaultWalEverySeconds, parseOffsiteTarget } from "./components/offsitePlan";
 import { checkOffsiteTarget } from "./components/offsitePreflight";
 import { TelegramWebhookRegistration, telegramWebhookPlan } from "./components/webhook";
 import {
@@ -43,7 +43,7 @@ import {
 const MIGRATOR_URL_KEY = "MIGRATOR_DATABASE_URL";
 
 export = async () => {
-    const { project, stack, spec, userSecrets, probePath, alertReceivers, offsite } = readStackSettings();
+    const { project, stack, spec, userSecrets, probePath, alertReceivers, offsite, pitrRepositoryKey } = readStackSettings();
     // The engine answers and is a swarm manager, or nothing is registered.
     const engine = await connectEngine(spec.engine);
     // The off-site host answers, shows the configured host key and takes the key, or nothing is registered.
@@ -118,6 +118,7 @@ export = async () => {
               keepFull: spec.backups.pointInTime.keepFull,
               fullEveryHours: spec.backups.pointInTime.fullEveryHours,
               archiveTimeoutSeconds: spec.backups.pointInTime.archiveTimeoutSeconds,
+              keySource: pitrRepositoryKey ? ("PITR_REPOSITORY_KEY" as const) : ("generated" as const),
           }
         : undefined;
     const backupLocation = pitrSettings
@@ -133,7 +134,7 @@ export = async () => {
               database: spec.postgres.database,
               adminPasswordRotation: spec.rotation.POSTGRES_PASSWORD,
               keepDataOnDestroy: spec.postgres.keepDataOnDestroy,
-              ...(pitrSettings && backupLocation ? { pointInTime: { ...pitrSettings, backupVolumeName: backupLocation.volumeName } } : {}),
+              ...(pitrSettings && backupLocation ? { pointInTime: { ...pitrSettings, backupVolumeName: backupLocation.volumeName, ...(pitrRepositoryKey ? { repositoryKey: pitrRepositoryKey } : {}) } } : {}),
           }, onEngine)
         : undefined;
 
@@ -385,7 +386,15 @@ export = async () => {
                   location: backupLocation ?? spec.backups.location,
                   memoryMb: spec.backups.memoryMb,
                   ...(spec.backups.offsite && offsite
-                      ? { offsite: { target: spec.backups.offsite.target, knownHosts: spec.backups.offsite.knownHosts ?? "", sshKey: offsite.sshKey, encryptionKey: offsite.encryptionKey } }
+                      ? {
+                            offsite: {
+                                target: spec.backups.offsite.target,
+                                knownHosts: spec.backups.offsite.knownHosts ?? "",
+                                sshKey: offsite.sshKey,
+                                encryptionKey: offsite.encryptionKey,
+                                walEverySeconds: spec.backups.offsite.walEverySeconds ?? defaultWalEverySeconds(spec.backups.pointInTime.archiveTimeoutSeconds),
+                            },
+                        }
                       : {}),
                   ...(pitrSettings ? { pointInTime: pitrSettings } : {}),
               },

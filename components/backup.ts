@@ -68,6 +68,8 @@ export interface OffsiteArgs {
     readonly sshKey: pulumi.Input<string>;
     /** restic's repository password (secret; mounted as a file and read through RESTIC_PASSWORD_FILE). */
     readonly encryptionKey: pulumi.Input<string>;
+    /** Seconds between shipments of the pgBackRest repository off-site (with point-in-time recovery). Default 60. */
+    readonly walEverySeconds?: number;
 }
 
 /** The `backups` stack output. */
@@ -81,7 +83,7 @@ export interface BackupsSummary {
     /** The agent reports unhealthy when a target's newest verified backup (or the off-site copy) is older than this. */
     readonly staleAfter: string;
     /** Where the off-site copy is and how it is protected (nothing secret); null when there is none. */
-    readonly offsite: { readonly target: string; readonly encryption: string; readonly hostKey: string } | null;
+    readonly offsite: { readonly target: string; readonly encryption: string; readonly hostKey: string; readonly walEverySeconds?: number } | null;
     readonly targets: string[];
     /** URN of the BackupSchedule record (`pulumi refresh` updates what it reports). */
     readonly scheduleRecord: string;
@@ -179,6 +181,7 @@ export class Backups extends pulumi.ComponentResource {
                       BACKUP_OFFSITE_KNOWN_HOSTS: args.offsite.knownHosts.trim(),
                       // restic records it per snapshot; the agent's own hostname changes with every task.
                       BACKUP_OFFSITE_HOSTNAME: engineName(args.identity, "backup"),
+                      ...(args.pointInTime ? { BACKUP_OFFSITE_WAL_EVERY: String(args.offsite.walEverySeconds ?? 60) } : {}),
                   }
                 : {};
         const serviceArgs = swarmServiceArgs({
@@ -253,7 +256,12 @@ export class Backups extends pulumi.ComponentResource {
             staleAfter: formatAge(staleAfter),
             offsite:
                 offsiteTarget && !("error" in offsiteTarget)
-                    ? { target: offsiteTarget.display, encryption: `restic repository, key \`${OFFSITE_KEYS.encryptionKey}\` (keep a copy offline)`, hostKey: `only the line in \`${OFFSITE_KEYS.knownHosts}\`` }
+                    ? {
+                          target: offsiteTarget.display,
+                          encryption: `restic repository, key \`${OFFSITE_KEYS.encryptionKey}\` (keep a copy offline)`,
+                          hostKey: `only the line in \`${OFFSITE_KEYS.knownHosts}\``,
+                          ...(args.pointInTime && args.offsite ? { walEverySeconds: args.offsite.walEverySeconds ?? 60 } : {}),
+                      }
                     : null,
             targets: args.targets.map((t) => t.id),
             scheduleRecord: record.urn,

@@ -9,6 +9,12 @@ export type { OffsiteStatus, OffsiteTarget } from "../images/backup/agent/offsit
 export {
     KEYS as OFFSITE_KEYS,
     MIN_ENCRYPTION_KEY_LENGTH,
+    WAL_EVERY_LIMITS,
+    defaultWalEverySeconds,
+    pickRepositorySnapshot,
+    walForgetArgs,
+    walShippingHealth,
+    walStaleAfterSeconds,
     encryptionKeyProblem,
     forgetArgs,
     knownHostsKeyType,
@@ -21,6 +27,19 @@ export {
     sshKeyProblem,
     sshOptions,
 } from "../images/backup/agent/offsitePlan";
+
+/**
+ * What is wrong with `PITR_REPOSITORY_KEY` (undefined when fine). Never quotes the key. It is the
+ * `pitrRepositoryKey` output of the stack whose repository is to be read again: pgBackRest's
+ * repository passphrase, 64 characters as the stack generates it.
+ */
+export function repositoryKeyProblem(text: string | undefined): string | undefined {
+    const how = `set it to the \`pitrRepositoryKey\` you kept offline (README, "After losing the host"): \`pulumi config set --secret ${KEYS.repositoryKey}\` and paste it`;
+    if (text !== undefined && text.trim().length < 32) {
+        return `\`opsbook:${KEYS.repositoryKey}\` is shorter than 32 characters, so it is not a pgBackRest repository key of an opsbook stack; ${how}`;
+    }
+    return undefined;
+}
 
 /** The stack secrets the off-site copy needs (user-supplied, `pulumi config set --secret`). */
 export const OFFSITE_SECRETS = [KEYS.sshKey, KEYS.encryptionKey] as const;

@@ -29,6 +29,11 @@ export interface PointInTimeSettings {
     readonly fullEveryHours: number;
     /** archive_timeout in seconds. */
     readonly archiveTimeoutSeconds: number;
+    /**
+     * Where the repository key comes from: `generated` (@pulumi/random, exported as
+     * `pitrRepositoryKey`) or `PITR_REPOSITORY_KEY` (a lost stack's key, to restore its repository).
+     */
+    readonly keySource?: "generated" | "PITR_REPOSITORY_KEY";
 }
 
 /** What the `backups` output says about point-in-time recovery. */

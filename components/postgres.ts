@@ -34,6 +34,8 @@ export interface PostgresArgs {
     readonly pointInTime?: PointInTimeSettings & {
         /** The engine name of the backup location volume, mounted at /backups. */
         readonly backupVolumeName: pulumi.Input<string>;
+        /** The repository key to use instead of a generated one (secret): a lost stack's, to restore its repository. Default: generated. */
+        readonly repositoryKey?: pulumi.Input<string>;
     };
 }
 
@@ -91,7 +93,13 @@ export class Postgres extends pulumi.ComponentResource {
         // The repository key: 64 characters from @pulumi/random, delivered as a secret file that
         // `pitr write-config` turns into a 0600 pgBackRest config on the container's tmpfs. It has
         // no rotation stamp on purpose: a new key cannot read the backups the old one encrypted.
-        const pitrKey = pitr ? generatedPassword(`${name}-pitr-key`, 64, "initial", { parent: this, protect: false }) : undefined;
+        // A stack rebuilt after a host loss takes the lost stack's key instead (PITR_REPOSITORY_KEY):
+        // only that key opens the repository it restores from the off-site copy.
+        const pitrKey = pitr
+            ? pitr.repositoryKey !== undefined
+                ? pulumi.secret(pulumi.output(pitr.repositoryKey))
+                : generatedPassword(`${name}-pitr-key`, 64, "initial", { parent: this, protect: false })
+            : undefined;
         const pitrSecret = pitrKey ? swarmSecret(args.identity, "PITR_CIPHER_PASS", pitrKey, { parent: this }) : undefined;
         // Scratch space for restores that must not touch PGDATA; it outlives tasks so a restore
         // request written before a restart is there after it.

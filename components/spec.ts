@@ -9,7 +9,7 @@ import { TELEGRAM_API_BASE_URL, TELEGRAM_UPDATE_TYPES, webhookUrlProblem } from 
 import { backupIssues, locationProblem, scheduleProblem } from "./backupPlan";
 import { PITR_LIMITS } from "./pitrPlan";
 import { LOCAL_ENGINE_HOST, knownHostsProblems, parseEngineHost } from "./engineHost";
-import { OFFSITE_SECRETS, offsiteKnownHostsProblems, parseOffsiteTarget } from "./offsitePlan";
+import { OFFSITE_KEYS, OFFSITE_SECRETS, WAL_EVERY_LIMITS, offsiteKnownHostsProblems, parseOffsiteTarget } from "./offsitePlan";
 import { MonitoringSchema, receiverSecrets } from "./monitoring/settings";
 
 const imageRef = z
@@ -389,6 +389,17 @@ const OffsiteSchema = z
         target: z.string(),
         /** The off-site host's key as one known_hosts line: the only key accepted for it. */
         knownHosts: z.string().optional(),
+        /**
+         * Seconds between shipments of the pgBackRest repository (base backups + WAL archive)
+         * off-site, with point-in-time recovery on. Default: `pointInTime.archiveTimeoutSeconds`
+         * (60): a host loss then costs about two minutes of writes at most.
+         */
+        walEverySeconds: z
+            .number({ message: `must be a whole number of seconds from ${WAL_EVERY_LIMITS.min} to ${WAL_EVERY_LIMITS.max}` })
+            .int({ message: `must be a whole number of seconds from ${WAL_EVERY_LIMITS.min} to ${WAL_EVERY_LIMITS.max}` })
+            .min(WAL_EVERY_LIMITS.min, { message: `must be from ${WAL_EVERY_LIMITS.min} to ${WAL_EVERY_LIMITS.max}: below ${WAL_EVERY_LIMITS.min} s restic's per-snapshot work (listing, index upload) would keep the link busy` })
+            .max(WAL_EVERY_LIMITS.max, { message: `must be from ${WAL_EVERY_LIMITS.min} to ${WAL_EVERY_LIMITS.max}` })
+            .optional(),
     })
     .strict()
     .superRefine((offsite, ctx) => {
@@ -726,7 +737,8 @@ export function configKeyProblems(keys: readonly string[], spec?: Pick<Spec, "se
         }
         const specKeyMatch = specKeys.find((k) => k === key.toLowerCase());
         if (SECRET_KEY_NAME.test(key) && !specKeyMatch) {
-            if (spec === undefined || userSecrets.has(key)) {
+            // PITR_REPOSITORY_KEY: the key of a repository restored after a host loss (see config.ts).
+            if (spec === undefined || userSecrets.has(key) || key === OFFSITE_KEYS.repositoryKey) {
                 continue;
             }
             const remove = `remove it with \`pulumi config rm ${key}\``;

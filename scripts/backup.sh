@@ -16,6 +16,15 @@
 #        verified backup missing here; the newest of them is restored) back from the off-site copy
 #        alone into the stack's backup location, then restore it as above
 #   npm run backup -- fetch-offsite [NAME] [--stack S]  only bring backups back from the off-site copy
+#   npm run backup -- restore --from-offsite --to latest|TIME [--force] [--stack S]
+#        after the loss of the whole host (database AND backup location): bring the lost stack's
+#        pgBackRest repository back from the off-site copy alone (the newest shipment, at most
+#        `backups.offsite.walEverySeconds` old), then restore Postgres from it: the newest proven
+#        base backup plus every shipped WAL segment (latest) or up to TIME. The stack must run with
+#        the lost stack's key: `pulumi config set --secret PITR_REPOSITORY_KEY` (its
+#        `pitrRepositoryKey`, kept offline) and deploy first; without it, or with another key,
+#        the restore is refused before anything changes. The fetched repository becomes the
+#        stack's (its own is kept aside as pgbackrest.replaced-<stamp>); read-only until `confirm`.
 #
 # Point-in-time recovery (Postgres with pgBackRest, `backups.pointInTime`, on by default):
 #   npm run backup -- restore --to "2026-12-01 14:04:00" [--scratch] [--force] [--stack S]
@@ -95,8 +104,8 @@ if [[ $scratch == 1 && -z "$to" ]]; then
     echo "backup: --scratch restores to a point in time; add --to \"YYYY-MM-DD HH:MM:SS\" (or latest)" >&2
     exit 2
 fi
-if [[ -n "$to" && $from_offsite == 1 ]]; then
-    echo "backup: --to restores from the pgBackRest repository here; --from-offsite brings back a dump or SQLite backup: use one" >&2
+if [[ -n "$to" && $from_offsite == 1 && $scratch == 1 ]]; then
+    echo "backup: --from-offsite --to restores the lost stack's database into this one; --scratch is for the repository here" >&2
     exit 2
 fi
 if [[ -n "$name" && "$cmd" != verify && "$cmd" != restore && "$cmd" != fetch-offsite ]]; then
@@ -224,7 +233,12 @@ restore_pitr() {
     pitr_cmd request-restore --set "$set" "${flags_to[@]}"
     step_done "restore requested; restarting Postgres ($postgres_service) to carry it out"
     docker service update --force --detach=false --quiet "$postgres_service" >/dev/null
-    local status="" i
+    wait_restored "$t0" "$safety_label" "$describe"
+}
+
+# wait_restored T0 UNDO DESCRIBE: waits until Postgres has restored and promoted, then reports.
+wait_restored() {
+    local t0="$1" safety_label="$2" describe="$3" status="" i result
     for i in $(seq 1 600); do
         status="$(json_get "$(pitr_cmd restored 2>/dev/null || echo null)" 'j && j.requestedAt && j.status' 2>/dev/null || true)"
         if [[ "$status" == failed ]]; then break; fi
@@ -248,6 +262,62 @@ restore_pitr() {
     echo "  1. Make the services read-only too (writes answer 503, seed 004):  npx opsbook read-only on --stack $stack"
     echo "  2. Check the data; then allow writes:  npm run backup -- confirm --stack $stack  &&  npx opsbook read-only off --stack $stack"
     echo "  Undo (the data as it was just before): npm run backup -- restore $safety_label --stack $stack"
+}
+
+# restore_pitr_offsite: after the loss of the host, the lost stack's repository from the off-site
+# copy alone (see the help above). Every refusal comes before anything of the stack changes.
+restore_pitr_offsite() {
+    need_pitr
+    local key_source fetched dir info rc=0 plan set type target describe flags_to=() t0 safety_label
+    key_source="$(json_get "$outputs" 'j.backups.pointInTime.keySource || "generated"')"
+    if [[ "$key_source" != PITR_REPOSITORY_KEY ]]; then
+        echo "backup: \`opsbook:PITR_REPOSITORY_KEY\` is not set: stack $stack runs with a key it generated, which cannot open the lost stack's pgBackRest repository. Set it to the lost stack's \`pitrRepositoryKey\` you kept offline (\`pulumi config set --secret PITR_REPOSITORY_KEY --stack $stack\`, paste it), deploy (\`npm run deploy -- $stack\`), and run this again; nothing was changed" >&2
+        exit 2
+    fi
+    t0=$(date +%s%N)
+    fetched="$(agent_cmd fetch-offsite-repository)" || { echo "backup: nothing was changed" >&2; exit 1; }
+    dir="$(json_get "$fetched" 'j.directory')"
+    step_done "fetched the pgBackRest repository of database $(json_get "$fetched" 'j.systemId') from the off-site copy: snapshot $(json_get "$fetched" 'j.snapshot') of $(json_get "$fetched" 'j.snapshotTime') ($(json_get "$fetched" 'j.bytes') bytes in $(json_get "$fetched" '(j.durationMs / 1000).toFixed(1)') s)"
+    info="$(pitr_cmd repo-info "$dir")" || rc=$?
+    if [[ $rc == 3 ]]; then
+        echo "backup: \`opsbook:PITR_REPOSITORY_KEY\` does not open the pgBackRest repository fetched from the off-site copy (snapshot $(json_get "$fetched" 'j.snapshot')): it is not the \`pitrRepositoryKey\` of the stack that made it. Set the right key (\`pulumi config set --secret PITR_REPOSITORY_KEY --stack $stack\`), deploy, and run this again; nothing was changed" >&2
+        exit 2
+    elif [[ $rc != 0 ]]; then
+        echo "backup: the fetched repository cannot be read; nothing was changed" >&2
+        exit 1
+    fi
+    plan_flags=(plan --to "$to")
+    [[ $force == 1 ]] && plan_flags+=(--force)
+    plan="$(pitr_target "${plan_flags[@]}" <<<"$info")" || exit $?
+    set="$(json_get "$plan" 'j.set')"
+    type="$(json_get "$plan" 'j.type')"
+    target="$(json_get "$plan" 'j.target || ""')"
+    describe="$(json_get "$plan" 'j.describe') of the lost database $(json_get "$fetched" 'j.systemId')"
+    case "$type" in
+        time) flags_to=(--to "$target") ;;
+        default) flags_to=(--to latest) ;;
+        *) flags_to=() ;;
+    esac
+    if [[ $force == 0 ]]; then
+        confirm_by_stack_name "This replaces ALL data of Postgres in stack $stack with $describe, restored from the off-site copy." \
+            "A verified dump of the current data is taken first; Postgres restarts and stays read-only until 'npm run backup -- confirm'."
+    fi
+    # The safety copy is a dump by the agent: this stack's own pgBackRest repository is about to
+    # be set aside, and after a key change it may not even open.
+    agent_cmd now >/dev/null || { echo "backup: the safety backup (a dump of the current data) failed; nothing was changed" >&2; exit 1; }
+    safety_label="$(json_get "$(agent_cmd list --json)" 'j.backups.filter((b) => b.restoreDefault).map((b) => b.name)[0]')"
+    step_done "safety backup $safety_label"
+    pitr_cmd request-restore --set "$set" "${flags_to[@]}"
+    # Postgres archives into the live repository directory: it is stopped while the fetched one takes its place.
+    docker service scale --detach=false "$postgres_service=0" >/dev/null 2>&1
+    step_done "Postgres ($postgres_service) stopped"
+    agent_cmd swap-repository >/dev/null
+    step_done "the fetched repository is the stack's now (its own kept as pgbackrest.replaced-<stamp>); starting Postgres to restore"
+    docker service scale --detach=false "$postgres_service=1" >/dev/null 2>&1
+    wait_restored "$t0" "$safety_label" "$describe"
+    [[ $json == 1 ]] && return 0
+    echo "  3. The database's roles have the lost stack's passwords: once confirmed, apply this stack's again (any new value re-applies every role):"
+    echo "       pulumi config set --path 'opsbook:rotation.POSTGRES_APP_PASSWORD' 1 --stack $stack && npm run deploy -- $stack   (README, \"After losing the host\")"
 }
 flags=()
 [[ $json == 1 ]] && flags+=(--json)
@@ -320,6 +390,11 @@ case "$cmd" in
         echo "Postgres of stack $stack accepts writes again. If the services are read-only: npx opsbook read-only off --stack $stack"
         ;;
     restore)
+        if [[ -n "$to" && $from_offsite == 1 ]]; then
+            restore_pitr_offsite
+            progress_total
+            exit 0
+        fi
         if [[ -n "$to" ]]; then
             restore_pitr
             progress_total

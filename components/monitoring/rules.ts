@@ -23,7 +23,7 @@ export interface RuleFile {
 }
 
 /** The alert names, each a section of the README's "Monitoring and alerts". */
-export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "DiskSpaceLow", "MemoryNearLimit", "BackupStale", "OffsiteCopyStale", "PitrProofFailed", "TelegramWebhookFailing", "MonitoringTargetDown"] as const;
+export const ALERTS = ["ServiceDown", "HeartbeatStale", "HighErrorRate", "PostgresUnreachable", "RedisUnreachable", "DiskSpaceLow", "MemoryNearLimit", "BackupStale", "OffsiteCopyStale", "OffsiteWalStale", "PitrProofFailed", "TelegramWebhookFailing", "MonitoringTargetDown"] as const;
 export type AlertName = (typeof ALERTS)[number];
 
 /** A PromQL string literal (Go's double-quoted syntax, which JSON's escaping matches for these values). */
@@ -166,6 +166,19 @@ export function alertRules(plan: MonitoringPlan): RuleFile {
                   `The off-site copy of stack ${stack}'s backups ({{ $labels.offsite }}) has not succeeded within two schedule periods: ` +
                       `{{ if gt $value 0.0 }}the last copy is {{ $value | humanizeDuration }} old{{ else }}no copy has succeeded yet{{ end }}. A loss of this host would lose the backups made since.`,
                   `\`npm run backup -- status\` shows the copy's last error (host unreachable, key refused, host key changed); fix it, then \`npm run backup -- now\`.`,
+              ),
+              // Only a stack with point-in-time recovery and an off-site target has the series. The
+              // agent's verdict allows three shipping intervals plus a minute; two more minutes here
+              // ride out a daily copy's prune holding the repository. Every minute of it is a minute
+              // of acknowledged writes a host loss would cost.
+              rule(
+                  "OffsiteWalStale",
+                  "backups",
+                  ageWhereStale("opsbook_backup_offsite_wal_age_seconds", "opsbook_backup_offsite_wal_fresh", "offsite"),
+                  2 * 60,
+                  `Stack ${stack}'s pgBackRest repository (base backups and WAL) has not been shipped off-site to {{ $labels.offsite }} within its bound: ` +
+                      `{{ if gt $value 0.0 }}the last shipment is {{ $value | humanizeDuration }} old{{ else }}nothing has been shipped yet{{ end }}. A loss of this host now would lose the writes made since.`,
+                  `\`npm run backup -- status\` shows \`offsiteWal.lastError\` (host unreachable, key refused, no stanza yet); the agent retries every \`backups.offsite.walEverySeconds\` by itself once the cause is fixed.`,
               ),
               // Only a stack with point-in-time recovery has the series. At once: a corrupt archive
               // means restores to a time past it may be impossible, and every hour widens the gap.

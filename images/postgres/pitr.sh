@@ -21,6 +21,8 @@
 #                                  scratch instance + sanity query; records the proof
 #   pitr verify                    pgbackrest verify of the whole repository (WAL and backups)
 #   pitr info                      JSON: backups with proofs, archive lag, restorable range
+#   pitr repo-info DIR             the same for another repository (one fetched from the off-site
+#                                  copy); exit 3 when this stack's key does not open it
 #   pitr restore-scratch --set LABEL [--to TIME | --to latest]
 #                                  restore into a scratch instance, copy the database into the
 #                                  live server as <db>_pitr_<stamp> for inspection
@@ -214,7 +216,7 @@ backup() {
 info() {
 	ensure_config
 	local raw lag='null' archiver='{}' ready=0
-	raw="$(pgbr info --output=json 2>/dev/null || echo '[]')"
+	raw="$(pgbr --repo1-path="$REPO" info --output=json 2>/dev/null || echo '[]')"
 	if archiver="$(psql_live -d postgres -c "select json_build_object('lastArchivedWal', last_archived_wal, 'lastArchivedAt', last_archived_time, 'secondsSinceLastArchived', round(extract(epoch from now() - last_archived_time)), 'failedCount', failed_count, 'lastFailedWal', last_failed_wal, 'lastFailedAt', last_failed_time, 'currentWal', pg_walfile_name(pg_current_wal_lsn()), 'archiveTimeoutSeconds', current_setting('archive_timeout')) from pg_stat_archiver" 2>/dev/null)"; then :; else archiver='null'; fi
 	ready="$(find "$PGDATA/pg_wal/archive_status" -name '*.ready' 2>/dev/null | wc -l)"
 	jq -n --argjson raw "$raw" --argjson proofs "$(cat "$PROOFS" 2>/dev/null || echo '{}')" --argjson archiver "$archiver" \
@@ -237,6 +239,30 @@ info() {
 			}],
 			restored: $restored
 		}'
+}
+
+# A repository brought back from the off-site copy, read with this stack's key before anything
+# changes. pgBackRest 2.45 exits 0 from `info` whatever it finds: a key that does not decrypt
+# backup.info shows as the repository's status 99 ("unable to load info file"), and that is
+# exit 3 here, without pgBackRest's message (it quotes the undecrypted bytes).
+repo_info() {
+	local dir="${1:-}" raw code msg
+	[ -n "$dir" ] && [ -d "$dir" ] || die "repo-info: no repository directory ${dir:-given}"
+	raw="$(pgbr --repo1-path="$dir" info --output=json 2>/dev/null)" || die "pgbackrest info of $dir failed"
+	# Read as text first: the message then holds the undecrypted bytes, which are not always
+	# valid JSON string content.
+	if grep -aEq 'unable to load info file|FormatError|CryptoError' <<<"$raw"; then
+		log "this stack's repository key does not decrypt the repository in $dir"
+		exit 3
+	fi
+	code="$(jq -r '(.[0].repo[0].status.code // .[0].status.code // 99)' <<<"$raw" 2>/dev/null || echo 99)"
+	msg="$(jq -r '(.[0].repo[0].status.message // .[0].status.message // "")' <<<"$raw" 2>/dev/null || true)"
+	if [ "$code" != 0 ] && [ "$code" != 2 ]; then
+		die "the repository in $dir cannot be read: $(head -c 300 <<<"$msg" | tr -cd '[:print:] ')"
+	fi
+	REPO="$dir"
+	PROOFS="$dir/opsbook-proofs.json"
+	info | jq --arg sys "$(jq -r '.[0].db[-1]["system-id"] // empty' <<<"$raw")" '. + { systemId: $sys }'
 }
 
 # Parses --set LABEL and --to TIME|latest into REQ_SET, REQ_TYPE, REQ_TARGET.
@@ -307,8 +333,11 @@ restore_now() {
 	restore_args
 	t0="$(date +%s%N)"
 	log "restoring PGDATA from $REQ_SET (${REQ_TYPE}${REQ_TARGET:+ to $REQ_TARGET}), delta"
-	if ! pgbr restore --delta "${RESTORE_ARGS[@]}" >&2; then
-		jq -c --arg at "$(iso "$(now_epoch)")" '. + { status: "failed", failedAt: $at }' <<<"$req" > "$RESTORED"
+	# pgBackRest's own words go to the container log and, shortened, into the record that
+	# `npm run backup` reports (they name files and options, never the passphrase).
+	if ! pgbr restore --delta "${RESTORE_ARGS[@]}" 2> >(tee "$SCRATCH/restore.err" >&2); then
+		jq -c --arg at "$(iso "$(now_epoch)")" --arg p "$(grep -a 'ERROR\|HINT' "$SCRATCH/restore.err" 2>/dev/null | tail -n 3 | tr -cd '[:print:]\n' | tr '\n' ' ' | cut -c1-500)" \
+			'. + { status: "failed", failedAt: $at, problem: $p }' <<<"$req" > "$RESTORED"
 		die "pgbackrest restore failed; PGDATA may be partly restored. Restore again (npm run backup -- restore --to latest) or from the safety backup"
 	fi
 	# Read-only until the operator confirms (seed 004): from the server's first session on, for
@@ -391,12 +420,13 @@ case "$cmd" in
 	prove) with_lock prove "$@" ;;
 	verify) verify_repo ;;
 	info) info ;;
+	repo-info) repo_info "$@" ;;
 	restore-scratch) with_lock restore_scratch "$@" ;;
 	request-restore) request_restore "$@" ;;
 	restore-now) restore_now ;;
 	restored) cat "$RESTORED" 2>/dev/null || echo null ;;
 	confirm) confirm ;;
 	sabotage-wal) sabotage_wal ;;
-	help | -h | --help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//' ;;
+	help | -h | --help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//' ;;
 	*) die "unknown command $cmd; see pitr help" ;;
 esac

@@ -37,6 +37,7 @@ describe("Backups under mocks", () => {
     let mod: typeof BackupModule;
     let postgresSummary: BackupModule.BackupsSummary;
     let offsiteSummary: BackupModule.BackupsSummary;
+    let shippingSummary: BackupModule.BackupsSummary;
 
     before(async () => {
         mod = await import("../../components/backup");
@@ -65,9 +66,26 @@ describe("Backups under mocks", () => {
             postgresAdminUrl: pulumi.secret(`postgres://opsbook_admin:${PASSWORD}@postgres:5432/app`),
             offsite: { target: "sftp://backup@10.213.0.41/srv/opsbook", knownHosts: HOST_LINE, sshKey: pulumi.secret(SSH_KEY), encryptionKey: pulumi.secret(ENCRYPTION_KEY) },
         });
+        const shipping = new mod.Backups("offwal", {
+            identity: { project: "opsbook", stack: "offwal" },
+            network: network("net-4"),
+            image,
+            targets: [{ id: "postgres-app", kind: "postgres", database: "app" }],
+            postgresAdminUrl: pulumi.secret(`postgres://opsbook_admin:${PASSWORD}@postgres:5432/app`),
+            pointInTime: { keepFull: 7, fullEveryHours: 24, archiveTimeoutSeconds: 30, keySource: "generated" },
+            offsite: { target: "sftp://backup@10.213.0.41/srv/opsbook", knownHosts: HOST_LINE, sshKey: pulumi.secret(SSH_KEY), encryptionKey: pulumi.secret(ENCRYPTION_KEY), walEverySeconds: 15 },
+        });
+        shippingSummary = await unwrap(shipping.summary);
         postgresSummary = await unwrap(pg.summary);
         offsiteSummary = await unwrap(off.summary);
         await unwrap(lite.summary);
+    });
+
+    it("ships the pgBackRest repository off-site every walEverySeconds when point-in-time recovery and an off-site target are on", () => {
+        assert.equal(byName("offwal-agent").inputs.taskSpec.containerSpec.env.BACKUP_OFFSITE_WAL_EVERY, "15");
+        assert.equal(byName("off-agent").inputs.taskSpec.containerSpec.env.BACKUP_OFFSITE_WAL_EVERY, undefined, "nothing to ship without point-in-time recovery");
+        assert.equal(shippingSummary.offsite?.walEverySeconds, 15);
+        assert.equal(shippingSummary.pointInTime?.keySource, "generated");
     });
 
     it("runs one hardened, unpublished agent service with a memory limit and a health check on the age of the last verified backup", () => {

@@ -99,6 +99,11 @@ describe("the backup agent's /metrics", () => {
         const withCopy = agent.metricsText({ ok: true, staleAfterSeconds: 10, targets: [], offsite: { ok: false, target: "sftp://b@h/p", ageSeconds: null } });
         assert.match(withCopy, /^opsbook_backup_offsite_fresh\{offsite="sftp:\/\/b@h\/p"\} 0$/m);
         assert.doesNotMatch(withCopy, /offsite_age_seconds\{/, "no age before the first copy");
+        assert.doesNotMatch(withCopy, /offsite_wal/, "no shipping series without point-in-time recovery");
+        const shipped = agent.metricsText({ ok: true, staleAfterSeconds: 10, targets: [], offsiteWal: { ok: true, target: "sftp://b@h/p", ageSeconds: 12, staleAfterSeconds: 90 } });
+        assert.match(shipped, /^opsbook_backup_offsite_wal_fresh\{offsite="sftp:\/\/b@h\/p"\} 1$/m);
+        assert.match(shipped, /^opsbook_backup_offsite_wal_age_seconds\{offsite="sftp:\/\/b@h\/p"\} 12$/m);
+        assert.match(shipped, /^opsbook_backup_offsite_wal_stale_after_seconds\{offsite="sftp:\/\/b@h\/p"\} 90$/m);
         const proofs = JSON.stringify({ "20261201-030000F": { ok: true, provenAt: "2026-12-01T03:05:00Z" }, "20261202-030000F": { ok: false, provenAt: "2026-12-02T03:06:00Z", problem: "invalid result" } });
         const newest = agent.newestProof(proofs, new Date("2026-12-02T04:06:00Z"));
         assert.deepEqual(newest, { label: "20261202-030000F", ok: false, provenAt: "2026-12-02T03:06:00Z", ageSeconds: 3600, problem: "invalid result" });

@@ -288,6 +288,31 @@ function casesFor(plan: MonitoringPlan): Case[] {
                 },
             ],
         });
+        const walRule = find("OffsiteWalStale");
+        cases.push({
+            name: "the shipped pgBackRest repository falling behind",
+            input: [
+                // Shipped every 10 s (age under 90 s) for 5 minutes, then stuck: the agent's verdict turns at 3 intervals + 60 s.
+                { series: series("opsbook_backup_offsite_wal_fresh", copy), values: "1x20 0x40" },
+                { series: series("opsbook_backup_offsite_wal_age_seconds", copy), values: "10x20 100+15x40" },
+            ],
+            checks: [
+                { eval_time: "6m", alertname: "OffsiteWalStale", exp_alerts: [] },
+                {
+                    eval_time: "8m",
+                    alertname: "OffsiteWalStale",
+                    exp_alerts: [
+                        {
+                            exp_labels: { ...copy, ...walRule.labels },
+                            exp_annotations: annotations(
+                                walRule,
+                                `Stack ${stack}'s pgBackRest repository (base backups and WAL) has not been shipped off-site to sftp://backup@10.0.0.9/srv/opsbook within its bound: the last shipment is 4m 25s old. A loss of this host now would lose the writes made since.`,
+                            ),
+                        },
+                    ],
+                },
+            ],
+        });
         cases.push({
             name: "a backup gone stale, another never verified",
             input: [

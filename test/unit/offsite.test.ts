@@ -16,6 +16,12 @@ import {
     sftpCommand,
     sshKeyProblem,
     OffsiteTarget,
+    defaultWalEverySeconds,
+    pickRepositorySnapshot,
+    repositoryKeyProblem,
+    walForgetArgs,
+    walShippingHealth,
+    walStaleAfterSeconds,
 } from "../../components/offsitePlan";
 import { configKeyProblems, parseSpec } from "../../components/spec";
 import type { ManifestEntry } from "../../components/backupPlan";
@@ -145,8 +151,13 @@ describe("what a failed off-site connection means", () => {
 
 describe("off-site retention and health", () => {
     it("prunes snapshots by the stack's retention, grouped by path (every agent task has another hostname)", () => {
-        assert.deepEqual(forgetArgs({ days: 7, weeks: 4, months: 6 }), ["forget", "--group-by", "paths", "--keep-last", "1", "--keep-within", "7d", "--keep-weekly", "4", "--keep-monthly", "6", "--prune"]);
-        assert.deepEqual(forgetArgs({ days: 3, weeks: 0, months: 0 }), ["forget", "--group-by", "paths", "--keep-last", "1", "--keep-within", "3d", "--prune"]);
+        // Only the location's snapshots (tag opsbook): the shipped repository's have their own retention.
+        assert.deepEqual(forgetArgs({ days: 7, weeks: 4, months: 6 }), ["forget", "--tag", "opsbook", "--group-by", "paths", "--keep-last", "1", "--keep-within", "7d", "--keep-weekly", "4", "--keep-monthly", "6", "--prune"]);
+        assert.deepEqual(forgetArgs({ days: 3, weeks: 0, months: 0 }), ["forget", "--tag", "opsbook", "--group-by", "paths", "--keep-last", "1", "--keep-within", "3d", "--prune"]);
+    });
+
+    it("keeps the shipped repository's snapshots for an hour and the newest three, never for the location's retention", () => {
+        assert.deepEqual(walForgetArgs(), ["forget", "--tag", "opsbook-wal", "--group-by", "paths", "--keep-last", "3", "--keep-within", "1h"]);
     });
 
     it("is healthy only when the last attempt worked and the last copy is fresh", () => {
@@ -205,5 +216,56 @@ describe("a copy made while Postgres archives WAL beside it", () => {
         // No error message at all (exit 3 for another reason): not explained, so a failure.
         assert.equal(onlyVanishedFiles(JSON.stringify({ message_type: "summary" }), () => false), undefined);
         assert.equal(onlyVanishedFiles([error(gone), JSON.stringify({ message_type: "error", error: {}, during: "scan" })].join("\n"), () => false), undefined);
+    });
+});
+
+describe("continuous shipping of the pgBackRest repository", () => {
+    it("ships as often as archive_timeout by default, within 10..3600 s", () => {
+        assert.equal(defaultWalEverySeconds(60), 60);
+        assert.equal(defaultWalEverySeconds(10), 10);
+        assert.equal(defaultWalEverySeconds(7200), 3600);
+        assert.equal(defaultWalEverySeconds(3), 10);
+    });
+
+    it("counts a shipment stale after three intervals and a minute, and shows the last error without failing on it alone", () => {
+        const now = new Date("2026-12-02T12:00:00Z");
+        assert.equal(walStaleAfterSeconds(60), 240);
+        assert.deepEqual(walShippingHealth({ lastShippedAt: "2026-12-02T11:59:00Z" }, now, 60), { ok: true, ageSeconds: 60, staleAfterSeconds: 240 });
+        const retried = walShippingHealth({ lastShippedAt: "2026-12-02T11:58:00Z", lastError: "repository is already locked" }, now, 60);
+        assert.equal(retried.ok, true, "one failed attempt within the bound is no verdict");
+        const stale = walShippingHealth({ lastShippedAt: "2026-12-02T11:50:00Z", lastError: "no SSH server answered" }, now, 60);
+        assert.deepEqual([stale.ok, stale.ageSeconds], [false, 600]);
+        assert.match(stale.problem ?? "", /last shipped off-site 600 s ago, more than 240 s; the last attempt failed: no SSH server answered/);
+        assert.match(walShippingHealth(undefined, now, 60).problem ?? "", /has not been shipped off-site yet/);
+    });
+
+    it("restores from the newest snapshot of another database than the stack's own, shipped or of the whole location", () => {
+        const snapshots = [
+            { id: "aaaa1111", time: "2026-12-02T10:00:00Z", tags: ["opsbook", "pg-system-111"] },
+            { id: "bbbb2222", time: "2026-12-02T10:59:50Z", tags: ["opsbook-wal", "pg-system-111"] },
+            { id: "cccc3333", time: "2026-12-02T10:59:40Z", tags: ["opsbook-wal", "pg-system-111"] },
+            // The fresh stack ships its own new repository before anyone restores: never a candidate.
+            { id: "dddd4444", time: "2026-12-02T11:20:00Z", tags: ["opsbook-wal", "pg-system-222"] },
+            { id: "eeee5555", time: "2026-12-02T11:30:00Z", tags: ["opsbook"] },
+        ];
+        assert.deepEqual(pickRepositorySnapshot(snapshots, "222"), { id: "bbbb2222", time: "2026-12-02T10:59:50Z", systemId: "111", shipped: true });
+        assert.deepEqual(pickRepositorySnapshot(snapshots.slice(0, 1), "222"), { id: "aaaa1111", time: "2026-12-02T10:00:00Z", systemId: "111", shipped: false });
+        const none = pickRepositorySnapshot(snapshots.slice(3), "222");
+        assert.ok("problem" in none);
+        assert.match(none.problem, /holds no pgBackRest repository of another database to restore from \(2 snapshot\(s\), all of this stack's own database 222 or untagged\)/);
+    });
+
+    it("takes walEverySeconds from the spec within its range, and PITR_REPOSITORY_KEY as a user secret", () => {
+        const offsite = { target: "sftp://u@h/x", knownHosts: `h ssh-ed25519 ${HOST_KEY}` };
+        assert.equal(parseSpec({ services: SERVICES, backups: { offsite: { ...offsite, walEverySeconds: 15 } } }).backups.offsite?.walEverySeconds, 15);
+        assert.equal(parseSpec({ services: SERVICES, backups: { offsite } }).backups.offsite?.walEverySeconds, undefined);
+        const [low] = problems({ ...offsite, walEverySeconds: 5 });
+        assert.match(low, /backups\.offsite\.walEverySeconds.*must be from 10 to 3600/);
+        assert.match(problems({ ...offsite, walEverySeconds: 1.5 })[0], /must be a whole number of seconds from 10 to 3600/);
+        assert.deepEqual(configKeyProblems(["opsbook:PITR_REPOSITORY_KEY"], parseSpec({ services: SERVICES })), []);
+        assert.equal(repositoryKeyProblem("k".repeat(64)), undefined);
+        const short = repositoryKeyProblem("short-key");
+        assert.match(short ?? "", /`opsbook:PITR_REPOSITORY_KEY` is shorter than 32 characters.*pitrRepositoryKey/);
+        assert.ok(!(short ?? "").includes("short-key"), "the message quotes the key");
     });
 });

@@ -15,13 +15,20 @@
 //   list --offsite [--json]        the backups the off-site copy holds, by snapshot
 //   fetch-offsite [name] [--json]  bring `name` (default: every verified backup missing here) back
 //                                  from the off-site copy into this location; then `restore` it
+//   fetch-offsite-repository [--json]
+//                                  bring the pgBackRest repository of the lost database (the newest
+//                                  off-site snapshot of another cluster than this stack's) back
+//                                  beside the live one, as <repo>.offsite
+//   swap-repository                make <repo>.offsite the live repository (the old one is kept
+//                                  aside); only while Postgres is stopped (npm run backup does it)
 //
 // Env: BACKUP_DIR (/backups), BACKUP_SCHEDULE, BACKUP_KEEP_DAYS|WEEKS|MONTHS, BACKUP_TARGETS (JSON),
 // BACKUP_POSTGRES_URL or BACKUP_POSTGRES_URL_FILE (secret), BACKUP_LOCATION (how it is shown to people),
 // BACKUP_METRICS_PORT (`serve` answers GET /metrics there for the stack's Prometheus; 0: off);
 // off-site (optional): BACKUP_OFFSITE_TARGET (sftp://user@host[:port]/path), BACKUP_OFFSITE_KNOWN_HOSTS
 // (one line), BACKUP_OFFSITE_SSH_KEY_FILE and BACKUP_OFFSITE_PASSWORD_FILE (secret files), BACKUP_OFFSITE_HOSTNAME;
-// BACKUP_PITR_REPO (the pgBackRest repository directory to make for Postgres, when PITR is on).
+// BACKUP_PITR_REPO (the pgBackRest repository directory to make for Postgres, when PITR is on);
+// BACKUP_OFFSITE_WAL_EVERY (seconds between shipments of that repository off-site, with off-site and PITR on).
 "use strict";
 const fs = require("fs");
 const http = require("http");
@@ -59,6 +66,8 @@ function loadConfig(env = process.env) {
         }
         return n;
     };
+    const pitrRepo = env.BACKUP_PITR_REPO || undefined;
+    const offsiteConfig = offsite.loadOffsiteConfig(env);
     const keep = { days: count("BACKUP_KEEP_DAYS", 7, 1), weeks: count("BACKUP_KEEP_WEEKS", 4, 0), months: count("BACKUP_KEEP_MONTHS", 6, 0) };
     /** @type {Target[]} */
     let targets;
@@ -91,9 +100,11 @@ function loadConfig(env = process.env) {
         targets,
         conn,
         location: env.BACKUP_LOCATION || dir,
-        offsite: offsite.loadOffsiteConfig(env),
+        offsite: offsiteConfig,
         /** The pgBackRest repository directory to make for Postgres, when point-in-time recovery is on. */
-        pitrRepo: env.BACKUP_PITR_REPO || undefined,
+        pitrRepo,
+        /** Seconds between shipments of the pgBackRest repository off-site (0: not shipped: no off-site target or no PITR). */
+        walEverySeconds: offsiteConfig && pitrRepo ? count("BACKUP_OFFSITE_WAL_EVERY", 60, offsitePlan.WAL_EVERY_LIMITS.min) : 0,
     };
 }
 
@@ -102,7 +113,7 @@ function loadConfig(env = process.env) {
 // ---------------------------------------------------------------------------------------------
 // The backup location: backup files, manifest.json (the record) and status.json (the last status)
 
-const RESERVED = new Set(["manifest.json", "status.json", "lost+found", offsite.STATUS_FILE]);
+const RESERVED = new Set(["manifest.json", "status.json", "lost+found", offsite.STATUS_FILE, offsite.WAL_STATUS_FILE]);
 
 /** How soon a target without a recent verified backup is tried again. */
 const RETRY_MS = 10 * 60_000;
@@ -248,6 +259,7 @@ function statusOf(cfg) {
     const holder = lockHolder();
     const health = plan.healthOf({ entries, targets: cfg.targets.map((t) => t.id), now, staleAfterSeconds: cfg.staleAfterSeconds });
     const copy = cfg.offsite ? offsiteStatusOf(cfg, now) : undefined;
+    const shipped = cfg.offsite && cfg.walEverySeconds > 0 ? walStatusOf(cfg, now) : undefined;
     let pitrProof;
     if (cfg.pitrRepo) {
         try {
@@ -257,6 +269,9 @@ function statusOf(cfg) {
         }
     }
     return {
+        // The shipped repository's verdict is reported (status, /metrics, the OffsiteWalStale
+        // alert) but is not part of the agent's health: that gates the first deploy, which must
+        // not wait for Postgres's stanza, and Swarm restarting the agent would not ship sooner.
         ok: health.ok && !manifestProblem && (copy === undefined || copy.ok),
         checkedAt: now.toISOString(),
         location: cfg.location,
@@ -269,6 +284,7 @@ function statusOf(cfg) {
         ...(manifestProblem ? { problem: manifestProblem } : {}),
         targets: health.targets,
         offsite: copy ?? null,
+        ...(shipped ? { offsiteWal: shipped } : {}),
         ...(cfg.pitrRepo ? { pitrProof: pitrProof ?? null } : {}),
     };
 }
@@ -294,12 +310,42 @@ function offsiteStatusOf(cfg, now) {
     };
 }
 
+/** The shipped pgBackRest repository's status as `status`, `health` and /metrics show it. @param {Config} cfg @param {Date} now */
+function walStatusOf(cfg, now) {
+    const oc = /** @type {NonNullable<Config["offsite"]>} */ (cfg.offsite);
+    const recorded = offsite.readWalStatus(cfg.dir);
+    const current = recorded && recorded.target === oc.target.display ? recorded : undefined;
+    const verdict = offsitePlan.walShippingHealth(current, now, cfg.walEverySeconds);
+    return {
+        ok: verdict.ok,
+        target: oc.target.display,
+        everySeconds: cfg.walEverySeconds,
+        staleAfterSeconds: verdict.staleAfterSeconds,
+        lastShippedAt: current?.lastShippedAt ?? null,
+        ageSeconds: verdict.ageSeconds,
+        lastSnapshot: current?.lastSnapshot ?? null,
+        systemId: current?.systemId ?? null,
+        durationMs: current?.durationMs ?? null,
+        bytesAdded: current?.bytesAdded ?? null,
+        lastError: current?.lastError ?? null,
+        ...(verdict.problem ? { problem: verdict.problem } : {}),
+    };
+}
+
+/** The Postgres cluster's system identifier, or undefined when it cannot be read now (the server is down). @param {Config} cfg */
+async function systemIdOf(cfg) {
+    if (!cfg.conn || !cfg.pitrRepo) {
+        return undefined;
+    }
+    return pg.systemIdentifier(cfg.conn).catch(() => undefined);
+}
+
 /** Copies the location off-site when the stack has an off-site target. Call with the lock held. @param {Config} cfg @param {Progress} progress */
 async function copyOffsite(cfg, progress) {
     if (!cfg.offsite) {
         return undefined;
     }
-    const result = await offsite.copyOffsite(cfg.offsite, cfg, (s) => progress.step(s));
+    const result = await offsite.copyOffsite(cfg.offsite, cfg, (s) => progress.step(s), await systemIdOf(cfg));
     writeStatus(cfg);
     return result;
 }
@@ -678,6 +724,32 @@ async function cmdRestore(cfg, args) {
 }
 
 /** @param {Config} cfg */
+async function cmdFetchRepository(cfg) {
+    if (!cfg.offsite || !cfg.pitrRepo) {
+        throw new Error(`the stack has no off-site copy of a pgBackRest repository to fetch; set \`${offsitePlan.KEYS.target}\`, \`${offsitePlan.KEYS.knownHosts}\`, ${offsitePlan.KEYS.sshKey} and ${offsitePlan.KEYS.encryptionKey} as they were, keep \`opsbook:backups.pointInTime\` on, and deploy`);
+    }
+    const oc = cfg.offsite;
+    const repoDir = cfg.pitrRepo;
+    const progress = new Progress();
+    const ownSystemId = await systemIdOf(cfg);
+    if (!ownSystemId) {
+        throw new Error("cannot read this stack's Postgres system identifier (is Postgres up?); it tells the lost database's repository from this stack's own; nothing was changed");
+    }
+    const result = await withLock("fetch repository from off-site", 60 * 60_000, progress, () => offsite.fetchRepository(oc, { dir: cfg.dir, repoDir, ownSystemId }, (s) => progress.step(s)));
+    printJson({ ...result, ownSystemId });
+    return 0;
+}
+
+/** @param {Config} cfg */
+function cmdSwapRepository(cfg) {
+    if (!cfg.pitrRepo) {
+        throw new Error("the stack has no pgBackRest repository (`opsbook:backups.pointInTime` is off)");
+    }
+    printJson(offsite.swapRepository(cfg.pitrRepo, plan.stamp(new Date()).toLowerCase()));
+    return 0;
+}
+
+/** @param {Config} cfg */
 function cmdHealth(cfg) {
     const s = statusOf(cfg);
     // One short line: the engine keeps 4 KiB of health output, and the BackupSchedule resource
@@ -689,6 +761,7 @@ function cmdHealth(cfg) {
         ...(s.problem ? { problem: s.problem } : {}),
         ...(s.running ? { running: s.running.what } : {}),
         ...(s.offsite ? { offsite: { ok: s.offsite.ok, ageSeconds: s.offsite.ageSeconds, ...(s.offsite.problem ? { problem: s.offsite.problem.slice(0, 300) } : {}) } } : {}),
+        ...(s.offsiteWal ? { offsiteWal: { ok: s.offsiteWal.ok, ageSeconds: s.offsiteWal.ageSeconds, ...(s.offsiteWal.problem ? { problem: s.offsiteWal.problem.slice(0, 300) } : {}) } } : {}),
         targets: s.targets.map((t) => ({
             target: t.target,
             ok: t.ok,
@@ -814,6 +887,32 @@ async function serve(cfg) {
         });
     }
 
+    // The pgBackRest repository goes off-site every walEverySeconds, beside the schedule: a host
+    // loss then costs about archive_timeout + this interval of writes, not a schedule period.
+    // Not under the agent's lock (a backup run holds it for minutes); restic itself lets
+    // backups run side by side.
+    if (cfg.offsite && cfg.pitrRepo && cfg.walEverySeconds > 0) {
+        const oc = cfg.offsite;
+        const repoDir = cfg.pitrRepo;
+        const everyMs = cfg.walEverySeconds * 1000;
+        progress.step(`off-site: shipping ${repoDir} every ${cfg.walEverySeconds} s`);
+        (async () => {
+            for (let n = 0; !stopping; n++) {
+                const t0 = Date.now();
+                const shipped = await offsite.shipRepository(
+                    oc,
+                    // Prune shipped snapshots about hourly; retry a locked repository for most of one interval.
+                    { dir: cfg.dir, repoDir, systemId: await systemIdOf(cfg), prune: n > 0 && n % Math.max(1, Math.round(3600 / cfg.walEverySeconds)) === 0, retryForMs: Math.max(5000, everyMs - 5000) },
+                    (s) => progress.step(s),
+                );
+                if (n === 0 && !shipped.lastError) {
+                    progress.step(`off-site: repository shipped (snapshot ${shipped.lastSnapshot}, ${shipped.durationMs} ms)`);
+                }
+                await sleep(Math.max(1000, everyMs - (Date.now() - t0)));
+            }
+        })().catch((err) => progress.step(`off-site WAL shipping stopped: ${redact(/** @type {Error} */ (err).message)}`));
+    }
+
     // A target is due when it has no verified backup younger than one period: at the first start,
     // after the host was off at the scheduled time, or after a failed run. Due targets are backed
     // up at start and then retried every RETRY_MS, so the health signal recovers within minutes
@@ -884,6 +983,10 @@ async function main() {
             return args.includes("--offsite") ? cmdListOffsite(cfg, flags(args)) : cmdList(cfg, args);
         case "fetch-offsite":
             return cmdFetchOffsite(cfg, args);
+        case "fetch-offsite-repository":
+            return cmdFetchRepository(cfg);
+        case "swap-repository":
+            return cmdSwapRepository(cfg);
         case "verify":
             return cmdVerify(cfg, args);
         case "restore":
@@ -894,7 +997,7 @@ async function main() {
         case "health":
             return cmdHealth(cfg);
         default:
-            throw new Error(`unknown command \`${cmd}\`; commands: serve, now, list, verify, restore, fetch-offsite, status, health`);
+            throw new Error(`unknown command \`${cmd}\`; commands: serve, now, list, verify, restore, fetch-offsite, fetch-offsite-repository, swap-repository, status, health`);
     }
 }
 

@@ -16,6 +16,10 @@ const { firstLines, redact, runTool, toolEnv, writeFileAtomic, readIfExists } = 
 
 /** Written here, beside the backups, and never copied: it describes the copies. */
 const STATUS_FILE = "offsite.json";
+/** The same for the shipped pgBackRest repository. */
+const WAL_STATUS_FILE = "offsite-wal.json";
+/** Where `fetch-offsite-repository` puts the repository it brings back, until `swap-repository` makes it the live one. */
+const FETCHED_REPO_SUFFIX = ".offsite";
 /** Where fetched files land before they are moved into the location (same filesystem: a rename). */
 const FETCH_DIR = ".offsite-fetch";
 /** The one known_hosts line, as ssh reads it; /tmp is the task's own tmpfs. */
@@ -78,6 +82,33 @@ function restic(oc, args, timeoutMs = 6 * 60 * 60_000) {
     });
 }
 
+/** restic's answer when the lock it needs is held by another restic. @param {string} stderr */
+function lockedOut(stderr) {
+    return /repository is already locked|unable to create lock/i.test(stderr);
+}
+
+/**
+ * restic, run again while the repository is locked by another restic of this stack: the
+ * repository is shipped to every few seconds (a shared lock for a second or two) beside the daily
+ * copy, whose `check` and `prune` need it alone, as does the shipper's hourly prune. restic 0.14
+ * has no --retry-lock, so the wait is here.
+ * @param {OffsiteConfig} oc @param {string[]} args @param {number} timeoutMs @param {number} waitForMs
+ */
+async function resticWaitingForLock(oc, args, timeoutMs, waitForMs) {
+    const deadline = Date.now() + waitForMs;
+    for (;;) {
+        const res = await restic(oc, args, timeoutMs);
+        if (res.code === 0 || !lockedOut(res.stderr) || Date.now() >= deadline) {
+            return res;
+        }
+        // Jittered, so two waiting agents do not keep colliding.
+        await new Promise((r) => setTimeout(r, 1000 + Math.random() * 1000));
+    }
+}
+
+/** How long the daily copy waits for a lock held by a shipment (or the shipper's prune). */
+const COPY_LOCK_WAIT_MS = 10 * 60_000;
+
 /** @param {{ code: number, stderr: string }} res @param {OffsiteConfig} oc @param {string} what */
 function failed(res, oc, what) {
     return new Error(`${what}: ${op.offsiteFailure(res.stderr, oc.target)}`);
@@ -112,19 +143,19 @@ async function unlockStale(oc) {
     await restic(oc, ["unlock"], 120_000);
 }
 
-/** @param {string} dir @returns {import("./offsitePlan").OffsiteStatus | undefined} */
-function readStatus(dir) {
+/** The status record `file` (STATUS_FILE or WAL_STATUS_FILE) in `dir`, or undefined. @param {string} dir @param {string} [file] @returns {any} */
+function readStatus(dir, file = STATUS_FILE) {
     try {
-        const text = readIfExists(path.join(dir, STATUS_FILE));
+        const text = readIfExists(path.join(dir, file));
         return text ? JSON.parse(text) : undefined;
     } catch {
         return undefined;
     }
 }
 
-/** @param {string} dir @param {import("./offsitePlan").OffsiteStatus} status */
-function writeStatus(dir, status) {
-    writeFileAtomic(path.join(dir, STATUS_FILE), `${JSON.stringify(status, null, 2)}\n`);
+/** @param {string} dir @param {object} status @param {string} [file] */
+function writeStatus(dir, status, file = STATUS_FILE) {
+    writeFileAtomic(path.join(dir, file), `${JSON.stringify(status, null, 2)}\n`);
 }
 
 /**
@@ -133,8 +164,9 @@ function writeStatus(dir, status) {
  * @param {OffsiteConfig} oc
  * @param {{ dir: string, keep: { days: number, weeks: number, months: number } }} cfg
  * @param {(s: string) => void} step
+ * @param {string} [systemId] the Postgres cluster whose pgBackRest repository the location holds
  */
-async function copyOffsite(oc, cfg, step) {
+async function copyOffsite(oc, cfg, step, systemId) {
     const started = new Date();
     const previous = readStatus(cfg.dir);
     /** @type {import("./offsitePlan").OffsiteStatus} */
@@ -145,11 +177,12 @@ async function copyOffsite(oc, cfg, step) {
         // Work files of a running backup and this file are left out; everything else (backups,
         // manifest, another tool's repository such as pgbackrest/) goes.
         // pgBackRest writes each file as <name>.pgbackrest.tmp and renames it when complete.
-        const excludes = [STATUS_FILE, FETCH_DIR, "*.partial", "*.tmp-*", ".write-probe-*", "lost+found"]
+        const excludes = [STATUS_FILE, WAL_STATUS_FILE, FETCH_DIR, `*${FETCHED_REPO_SUFFIX}`, "*.partial", "*.tmp-*", ".write-probe-*", "lost+found"]
             .map((p) => path.join(cfg.dir, p))
             .concat(["*.pgbackrest.tmp"])
             .flatMap((p) => ["--exclude", p]);
-        const backup = await restic(oc, ["backup", cfg.dir, "--json", "--host", oc.hostname, "--tag", "opsbook", ...excludes]);
+        const tags = [op.TAGS.location, ...(systemId ? [op.systemTag(systemId)] : [])].flatMap((t) => ["--tag", t]);
+        const backup = await resticWaitingForLock(oc, ["backup", cfg.dir, "--json", "--host", oc.hostname, ...tags, ...excludes], 6 * 60 * 60_000, COPY_LOCK_WAIT_MS);
         const vanished = backup.code === 3 ? op.onlyVanishedFiles(`${backup.stdout}\n${backup.stderr}`, (p) => fs.existsSync(p)) : undefined;
         if (vanished) {
             step(`off-site: ${vanished.length} file(s) changed while being copied (${vanished.slice(0, 3).map((p) => path.relative(cfg.dir, p)).join(", ")}); the next copy takes them`);
@@ -162,11 +195,11 @@ async function copyOffsite(oc, cfg, step) {
         status.bytesProcessed = summary?.total_bytes_processed;
         status.filesProcessed = summary?.total_files_processed;
         step(`off-site: snapshot ${status.lastSnapshot ?? "?"}: ${plan.formatSize(status.bytesProcessed ?? 0)} in ${status.filesProcessed ?? "?"} files, ${plan.formatSize(status.bytesAdded ?? 0)} new after dedup and compression`);
-        const forget = await restic(oc, op.forgetArgs(cfg.keep));
+        const forget = await resticWaitingForLock(oc, op.forgetArgs(cfg.keep), 6 * 60 * 60_000, COPY_LOCK_WAIT_MS);
         if (forget.code !== 0) {
             throw failed(forget, oc, "restic forget --prune");
         }
-        const check = await restic(oc, ["check"]);
+        const check = await resticWaitingForLock(oc, ["check"], 6 * 60 * 60_000, COPY_LOCK_WAIT_MS);
         if (check.code !== 0) {
             throw new Error(`restic check of the off-site repository failed: ${firstLines(check.stderr || check.stdout, 4)}`);
         }
@@ -297,4 +330,132 @@ async function listOffsite(oc, cfg) {
     return { target: oc.target.display, snapshots: snapshots.map((s) => ({ id: s.id, time: s.time, backups: s.entries.length })), backups: rows };
 }
 
-module.exports = { STATUS_FILE, FETCH_DIR, loadOffsiteConfig, copyOffsite, fetchOffsite, listOffsite, readStatus, openRepository, unlockStale };
+/** @param {string} dir */
+function readWalStatus(dir) {
+    return readStatus(dir, WAL_STATUS_FILE);
+}
+
+/**
+ * Ships the pgBackRest repository (base backups and the WAL archive) off-site as one restic
+ * snapshot, tagged with the cluster it belongs to, then forgets shipped snapshots no longer
+ * needed (a prune, which rewrites pack files, runs only every `pruneEvery` shipments). Never
+ * throws: the outcome is recorded in offsite-wal.json. Runs beside the daily copy (restic allows
+ * concurrent backups); when the daily copy's prune or check holds the repository exclusively the
+ * shipment is retried for up to `retryForMs`.
+ * @param {OffsiteConfig} oc
+ * @param {{ dir: string, repoDir: string, systemId: string | undefined, prune: boolean, retryForMs: number }} args
+ * @param {(s: string) => void} step
+ */
+async function shipRepository(oc, args, step) {
+    const started = new Date();
+    const previous = readWalStatus(args.dir);
+    /** @type {Record<string, any>} */
+    const status = { ...(previous && previous.target === oc.target.display ? previous : {}), target: oc.target.display, lastAttemptAt: started.toISOString() };
+    try {
+        if (!fs.existsSync(path.join(args.repoDir, "archive"))) {
+            throw new Error(`${args.repoDir} holds no WAL archive yet (Postgres has not made its stanza)`);
+        }
+        const tags = [op.TAGS.wal, ...(args.systemId ? [op.systemTag(args.systemId)] : [])].flatMap((t) => ["--tag", t]);
+        const backup = await resticWaitingForLock(oc, ["backup", args.repoDir, "--json", "--host", oc.hostname, ...tags, "--exclude", "*.pgbackrest.tmp", "--exclude", path.join(args.repoDir, "*.tmp")], 30 * 60_000, args.retryForMs);
+        const vanished = backup.code === 3 ? op.onlyVanishedFiles(`${backup.stdout}\n${backup.stderr}`, (p) => fs.existsSync(p)) : undefined;
+        if (backup.code !== 0 && !vanished) {
+            throw failed(backup, oc, "shipping the pgBackRest repository (restic backup)");
+        }
+        const summary = op.jsonLines(backup.stdout).find((m) => m.message_type === "summary");
+        // The data is as of the moment restic started reading: that bounds what a restore replays.
+        status.lastShippedAt = started.toISOString();
+        status.lastSnapshot = summary?.snapshot_id?.slice(0, 8);
+        status.bytesAdded = summary?.data_added;
+        status.systemId = args.systemId ?? null;
+        status.lastError = null;
+        status.durationMs = Date.now() - started.getTime();
+        if (args.prune) {
+            const forget = await resticWaitingForLock(oc, [...op.walForgetArgs(), "--prune"], 30 * 60_000, args.retryForMs);
+            if (forget.code !== 0 && !lockedOut(forget.stderr)) {
+                throw failed(forget, oc, "restic forget --prune of shipped snapshots");
+            }
+            status.prunedAt = new Date().toISOString();
+        }
+    } catch (err) {
+        status.lastError = redact(/** @type {Error} */ (err).message);
+        status.lastErrorAt = new Date().toISOString();
+        step(`off-site WAL shipping: FAILED: ${status.lastError}`);
+    }
+    writeStatus(args.dir, status, WAL_STATUS_FILE);
+    return status;
+}
+
+/**
+ * Brings a pgBackRest repository back from the off-site copy into `<repoDir>.offsite`, beside
+ * the live one (which is not touched): the newest snapshot of a cluster other than `ownSystemId`
+ * (op.pickRepositorySnapshot). Files come back group-writable, so Postgres (a member of this
+ * uid's group) can archive into the repository once it is the live one.
+ * @param {OffsiteConfig} oc
+ * @param {{ dir: string, repoDir: string, ownSystemId: string | undefined }} args
+ * @param {(s: string) => void} step
+ */
+async function fetchRepository(oc, args, step) {
+    const started = Date.now();
+    await openRepository(oc, false, step);
+    const listed = await restic(oc, ["snapshots", "--json"], 300_000);
+    if (listed.code !== 0) {
+        throw failed(listed, oc, "listing the off-site snapshots");
+    }
+    const pick = op.pickRepositorySnapshot(JSON.parse(listed.stdout || "[]"), args.ownSystemId);
+    if ("problem" in pick) {
+        throw new Error(`${pick.problem} at ${oc.target.display}; nothing was changed`);
+    }
+    const dest = `${args.repoDir}${FETCHED_REPO_SUFFIX}`;
+    const staging = path.join(args.dir, FETCH_DIR);
+    fs.rmSync(staging, { recursive: true, force: true });
+    fs.rmSync(dest, { recursive: true, force: true });
+    fs.mkdirSync(staging, { recursive: true });
+    try {
+        step(`off-site: restic restore ${pick.id.slice(0, 8)} (${pick.shipped ? "shipped repository" : "copy of the location"} of database ${pick.systemId}, ${pick.time}): ${args.repoDir}`);
+        const res = await restic(oc, ["restore", pick.id, "--target", staging, "--include", args.repoDir]);
+        if (res.code !== 0) {
+            throw failed(res, oc, `restic restore ${pick.id.slice(0, 8)}`);
+        }
+        const landed = path.join(staging, args.repoDir);
+        if (!fs.existsSync(landed)) {
+            throw new Error(`snapshot ${pick.id.slice(0, 8)} holds no ${args.repoDir}`);
+        }
+        let bytes = 0;
+        const open = (/** @type {string} */ p) => {
+            const st = fs.lstatSync(p);
+            if (st.isDirectory()) {
+                fs.chmodSync(p, 0o2770);
+                fs.readdirSync(p).forEach((n) => open(path.join(p, n)));
+            } else if (st.isFile()) {
+                bytes += st.size;
+                fs.chmodSync(p, 0o660);
+            }
+        };
+        open(landed);
+        fs.renameSync(landed, dest);
+        return { target: oc.target.display, snapshot: pick.id.slice(0, 8), snapshotTime: pick.time, shipped: pick.shipped, systemId: pick.systemId, directory: dest, bytes, durationMs: Date.now() - started };
+    } finally {
+        fs.rmSync(staging, { recursive: true, force: true });
+    }
+}
+
+/**
+ * Makes the fetched repository the live one: the stack's own repository is kept aside as
+ * `<repoDir>.replaced-<stamp>`, never deleted. Only while Postgres is stopped (npm run backup
+ * scales it to 0 first): it archives into the live directory.
+ * @param {string} repoDir @param {string} stamp
+ */
+function swapRepository(repoDir, stamp) {
+    const fetched = `${repoDir}${FETCHED_REPO_SUFFIX}`;
+    if (!fs.existsSync(fetched)) {
+        throw new Error(`there is no fetched repository at ${fetched}; run fetch-offsite-repository first`);
+    }
+    const aside = `${repoDir}.replaced-${stamp}`;
+    if (fs.existsSync(repoDir)) {
+        fs.renameSync(repoDir, aside);
+    }
+    fs.renameSync(fetched, repoDir);
+    return { live: repoDir, replaced: fs.existsSync(aside) ? aside : null };
+}
+
+module.exports = { STATUS_FILE, WAL_STATUS_FILE, FETCHED_REPO_SUFFIX, shipRepository, readWalStatus, fetchRepository, swapRepository, FETCH_DIR, loadOffsiteConfig, copyOffsite, fetchOffsite, listOffsite, readStatus, openRepository, unlockStale };

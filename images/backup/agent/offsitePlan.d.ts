@@ -27,7 +27,15 @@ export interface OffsiteStatus {
     checkedAt?: string;
 }
 
-export const KEYS: { readonly target: string; readonly knownHosts: string; readonly sshKey: string; readonly encryptionKey: string };
+export const KEYS: { readonly target: string; readonly knownHosts: string; readonly sshKey: string; readonly encryptionKey: string; readonly walEverySeconds: string; readonly repositoryKey: string };
+export const TAGS: { readonly location: string; readonly wal: string };
+export const WAL_EVERY_LIMITS: { readonly min: number; readonly max: number };
+export function walForgetArgs(): string[];
+export function defaultWalEverySeconds(archiveTimeoutSeconds: number): number;
+export function walStaleAfterSeconds(everySeconds: number): number;
+export function walShippingHealth(status: { lastShippedAt?: string; lastError?: string | null } | undefined, now: Date, everySeconds: number): { ok: boolean; ageSeconds: number | null; staleAfterSeconds: number; problem?: string };
+export function systemTag(systemId: string): string;
+export function pickRepositorySnapshot(snapshots: { id: string; time: string; tags?: string[] | null }[], ownSystemId: string | undefined): { id: string; time: string; systemId: string; shipped: boolean } | { problem: string };
 export const MIN_ENCRYPTION_KEY_LENGTH: number;
 export function parseOffsiteTarget(value: string): OffsiteTarget | { error: string };
 export function sshKeyProblem(text: string | undefined): string | undefined;

@@ -19,7 +19,16 @@ const KEYS = Object.freeze({
     knownHosts: "opsbook:backups.offsite.knownHosts",
     sshKey: "OFFSITE_SSH_KEY",
     encryptionKey: "OFFSITE_ENCRYPTION_KEY",
+    walEverySeconds: "opsbook:backups.offsite.walEverySeconds",
+    /** The pgBackRest repository key a fresh stack restores an off-site repository with (README, "After losing the host"). */
+    repositoryKey: "PITR_REPOSITORY_KEY",
 });
+
+/** Tags of the two kinds of snapshot: the whole backup location after each backup run, and the pgBackRest repository shipped every few seconds. */
+const TAGS = Object.freeze({ location: "opsbook", wal: "opsbook-wal" });
+
+/** Limits of `backups.offsite.walEverySeconds`: the spec, its messages and the agent agree. */
+const WAL_EVERY_LIMITS = Object.freeze({ min: 10, max: 3600 });
 
 /** The shortest encryption key accepted: restic derives its keys from it with scrypt, but a short password is still guessable. */
 const MIN_ENCRYPTION_KEY_LENGTH = 32;
@@ -177,7 +186,91 @@ function offsiteFailure(stderr, target) {
  * @returns {string[]}
  */
 function forgetArgs(keep) {
-    return ["forget", "--group-by", "paths", "--keep-last", "1", "--keep-within", `${keep.days}d`, ...(keep.weeks > 0 ? ["--keep-weekly", String(keep.weeks)] : []), ...(keep.months > 0 ? ["--keep-monthly", String(keep.months)] : []), "--prune"];
+    // Only the location's snapshots: the shipped repository snapshots have their own, shorter retention (walForgetArgs).
+    return ["forget", "--tag", TAGS.location, "--group-by", "paths", "--keep-last", "1", "--keep-within", `${keep.days}d`, ...(keep.weeks > 0 ? ["--keep-weekly", String(keep.weeks)] : []), ...(keep.months > 0 ? ["--keep-monthly", String(keep.months)] : []), "--prune"];
+}
+
+/**
+ * `restic forget` arguments for the shipped pgBackRest repository: a shipped snapshot is only
+ * needed until the next one lands (each holds the whole repository, and restic stores what did
+ * not change once), so the newest few and the last hour are kept; the daily copies of the
+ * location keep the longer history. Without this the repository would gain a snapshot every
+ * `walEverySeconds`, forever.
+ * @returns {string[]}
+ */
+function walForgetArgs() {
+    return ["forget", "--tag", TAGS.wal, "--group-by", "paths", "--keep-last", "3", "--keep-within", "1h"];
+}
+
+/**
+ * The default shipping interval: as often as Postgres closes a WAL segment on an idle server
+ * (archive_timeout), so a host loss costs at most about archive_timeout + this interval + one
+ * transfer; never below the floor, where restic's per-snapshot work would dominate.
+ * @param {number} archiveTimeoutSeconds
+ */
+function defaultWalEverySeconds(archiveTimeoutSeconds) {
+    return Math.min(WAL_EVERY_LIMITS.max, Math.max(WAL_EVERY_LIMITS.min, Math.round(archiveTimeoutSeconds)));
+}
+
+/**
+ * When the shipped repository counts as stale: three intervals missed, plus a minute for a slow
+ * transfer or a restic lock held by the daily copy's prune.
+ * @param {number} everySeconds
+ */
+function walStaleAfterSeconds(everySeconds) {
+    return 3 * everySeconds + 60;
+}
+
+/**
+ * The verdict on the shipped repository, from its status record: healthy when the newest
+ * successful shipment is younger than walStaleAfterSeconds. A failed attempt alone does not make
+ * it unhealthy (the next one retries within seconds); its error is shown.
+ * @param {{ lastShippedAt?: string, lastError?: string | null } | undefined} status
+ * @param {Date} now
+ * @param {number} everySeconds
+ * @returns {{ ok: boolean, ageSeconds: number | null, staleAfterSeconds: number, problem?: string }}
+ */
+function walShippingHealth(status, now, everySeconds) {
+    const staleAfterSeconds = walStaleAfterSeconds(everySeconds);
+    const age = status?.lastShippedAt ? Math.max(0, Math.round((now.getTime() - Date.parse(status.lastShippedAt)) / 1000)) : null;
+    const why = status?.lastError ? `; the last attempt failed: ${status.lastError}` : "";
+    if (age === null) {
+        return { ok: false, ageSeconds: null, staleAfterSeconds, problem: `the pgBackRest repository has not been shipped off-site yet${why}` };
+    }
+    if (age > staleAfterSeconds) {
+        return { ok: false, ageSeconds: age, staleAfterSeconds, problem: `the pgBackRest repository was last shipped off-site ${age} s ago, more than ${staleAfterSeconds} s${why}` };
+    }
+    return { ok: true, ageSeconds: age, staleAfterSeconds };
+}
+
+/** The snapshot tag that names the Postgres cluster a shipped repository belongs to. @param {string} systemId */
+function systemTag(systemId) {
+    return `pg-system-${systemId}`;
+}
+
+/**
+ * Which off-site snapshot a fresh stack restores its pgBackRest repository from: the newest one
+ * (shipped or of the whole location) of a Postgres cluster other than the stack's own. After the
+ * host is lost, the fresh stack's agent ships its own new, empty repository to the same place
+ * before anyone restores; those snapshots carry the fresh cluster's system identifier and are
+ * passed over. Snapshots without a cluster tag (made before tags existed) are not candidates.
+ * @param {{ id: string, time: string, tags?: string[] | null }[]} snapshots
+ * @param {string | undefined} ownSystemId
+ * @returns {{ id: string, time: string, systemId: string, shipped: boolean } | { problem: string }}
+ */
+function pickRepositorySnapshot(snapshots, ownSystemId) {
+    const candidates = snapshots
+        .map((s) => {
+            const tag = (s.tags ?? []).find((t) => t.startsWith("pg-system-"));
+            return { id: s.id, time: s.time, systemId: tag ? tag.slice("pg-system-".length) : "", shipped: (s.tags ?? []).includes(TAGS.wal) };
+        })
+        .filter((s) => s.systemId !== "" && s.systemId !== ownSystemId)
+        .sort((a, b) => Date.parse(b.time) - Date.parse(a.time));
+    if (candidates.length === 0) {
+        const own = snapshots.length > 0 ? ` (${snapshots.length} snapshot(s), all of this stack's own database${ownSystemId ? ` ${ownSystemId}` : ""} or untagged)` : "";
+        return { problem: `the off-site copy holds no pgBackRest repository of another database to restore from${own}` };
+    }
+    return candidates[0];
 }
 
 /**
@@ -284,6 +377,14 @@ module.exports = {
     jsonLines,
     onlyVanishedFiles,
     KEYS,
+    TAGS,
+    WAL_EVERY_LIMITS,
+    walForgetArgs,
+    defaultWalEverySeconds,
+    walStaleAfterSeconds,
+    walShippingHealth,
+    systemTag,
+    pickRepositorySnapshot,
     MIN_ENCRYPTION_KEY_LENGTH,
     parseOffsiteTarget,
     sshKeyProblem,

@@ -101,6 +101,7 @@ export function metricsText(status: {
     problem?: string;
     targets: { target: string; ok: boolean; lastVerified: { ageSeconds: number } | null }[];
     offsite?: { ok: boolean; target: string; ageSeconds?: number | null } | null;
+    offsiteWal?: { ok: boolean; target: string; ageSeconds?: number | null; staleAfterSeconds: number } | null;
     pitrProof?: { label: string; ok: boolean; ageSeconds: number } | null;
 }): string;
 

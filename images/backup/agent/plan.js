@@ -484,7 +484,7 @@ function newestProof(text, now) {
  * there is none); the staleness bound; whether the manifest could be read. Names and ages only.
  * With an off-site target, its verdict and the age of the last copy likewise; with point-in-time
  * recovery, whether the newest pgBackRest backup's proof passed.
- * @param {{ ok: boolean, staleAfterSeconds: number, problem?: string, targets: { target: string, ok: boolean, lastVerified: { ageSeconds: number } | null }[], offsite?: { ok: boolean, target: string, ageSeconds?: number | null } | null, pitrProof?: { label: string, ok: boolean, ageSeconds: number } | null }} status
+ * @param {{ ok: boolean, staleAfterSeconds: number, problem?: string, targets: { target: string, ok: boolean, lastVerified: { ageSeconds: number } | null }[], offsite?: { ok: boolean, target: string, ageSeconds?: number | null } | null, offsiteWal?: { ok: boolean, target: string, ageSeconds?: number | null, staleAfterSeconds: number } | null, pitrProof?: { label: string, ok: boolean, ageSeconds: number } | null }} status
  * @returns {string}
  */
 function metricsText(status) {
@@ -514,6 +514,18 @@ function metricsText(status) {
         if (typeof status.offsite.ageSeconds === "number") {
             gauge("opsbook_backup_offsite_age_seconds", "Age of the last successful off-site copy.", [[where, status.offsite.ageSeconds]]);
         }
+    }
+    if (status.offsiteWal) {
+        const where = `{offsite=${label(status.offsiteWal.target)}}`;
+        gauge(
+            "opsbook_backup_offsite_wal_fresh",
+            "1 when the pgBackRest repository (base backups and WAL archive) was shipped off-site within opsbook_backup_offsite_wal_stale_after_seconds.",
+            [[where, status.offsiteWal.ok ? 1 : 0]],
+        );
+        if (typeof status.offsiteWal.ageSeconds === "number") {
+            gauge("opsbook_backup_offsite_wal_age_seconds", "Age of the last successful shipment of the pgBackRest repository off-site (the writes a host loss would cost, plus archive_timeout).", [[where, status.offsiteWal.ageSeconds]]);
+        }
+        gauge("opsbook_backup_offsite_wal_stale_after_seconds", "Three shipping intervals plus a minute.", [[where, status.offsiteWal.staleAfterSeconds]]);
     }
     if (status.pitrProof) {
         const which = `{label=${label(status.pitrProof.label)}}`;

@@ -349,4 +349,17 @@ async function verify(conn, file, expected, scratch) {
     }
 }
 
-module.exports = { parseConnection, dump, verify, restoreLive, databaseExists, dropLeftovers, redact };
+/**
+ * The cluster's system identifier: it names the pgBackRest repository a cluster archives into
+ * (a restored cluster keeps its origin's), so off-site snapshots of that repository are tagged with it.
+ * @param {Connection} conn
+ */
+async function systemIdentifier(conn) {
+    const out = (await psql(conn, "postgres", "SELECT system_identifier FROM pg_control_system()")).trim();
+    if (!/^\d+$/.test(out)) {
+        throw new Error("pg_control_system() returned no system identifier");
+    }
+    return out;
+}
+
+module.exports = { systemIdentifier, parseConnection, dump, verify, restoreLive, databaseExists, dropLeftovers, redact };
