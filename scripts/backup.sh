@@ -264,6 +264,22 @@ wait_restored() {
     echo "  Undo (the data as it was just before): npm run backup -- restore $safety_label --stack $stack"
 }
 
+# wait_task_exited SERVICE: waits until no task of SERVICE still runs. `docker service scale
+# --detach=false SERVICE=0` returns as soon as no task is meant to run, while the last container
+# may still be shutting down on the data volume: a task started then finds its postmaster.pid
+# (pgBackRest refuses to restore over it) or, worse, a live server on the same PGDATA.
+wait_task_exited() {
+    local i
+    for i in $(seq 1 120); do
+        if ! docker service ps "$1" --format '{{.CurrentState}}' 2>/dev/null | grep -Eq '^(New|Pending|Assigned|Accepted|Preparing|Ready|Starting|Running)'; then
+            return 0
+        fi
+        sleep 1
+    done
+    echo "backup: a task of $1 still runs 120 s after it was told to stop ('docker service ps $1' shows it); nothing was restored. Start it again with 'docker service scale $1=1'" >&2
+    exit 1
+}
+
 # restore_pitr_offsite: after the loss of the host, the lost stack's repository from the off-site
 # copy alone (see the help above). Every refusal comes before anything of the stack changes.
 restore_pitr_offsite() {
@@ -310,6 +326,7 @@ restore_pitr_offsite() {
     pitr_cmd request-restore --set "$set" "${flags_to[@]}"
     # Postgres archives into the live repository directory: it is stopped while the fetched one takes its place.
     docker service scale --detach=false "$postgres_service=0" >/dev/null 2>&1
+    wait_task_exited "$postgres_service"
     step_done "Postgres ($postgres_service) stopped"
     agent_cmd swap-repository >/dev/null
     step_done "the fetched repository is the stack's now (its own kept as pgbackrest.replaced-<stamp>); starting Postgres to restore"

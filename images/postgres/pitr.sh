@@ -335,8 +335,12 @@ restore_now() {
 	log "restoring PGDATA from $REQ_SET (${REQ_TYPE}${REQ_TARGET:+ to $REQ_TARGET}), delta"
 	# pgBackRest's own words go to the container log and, shortened, into the record that
 	# `npm run backup` reports (they name files and options, never the passphrase).
-	if ! pgbr restore --delta "${RESTORE_ARGS[@]}" 2> >(tee "$SCRATCH/restore.err" >&2); then
-		jq -c --arg at "$(iso "$(now_epoch)")" --arg p "$(grep -a 'ERROR\|HINT' "$SCRATCH/restore.err" 2>/dev/null | tail -n 3 | tr -cd '[:print:]\n' | tr '\n' ' ' | cut -c1-500)" \
+	# pgBackRest writes its console messages (log-level-console) to stdout: both streams are kept.
+	local rc=0
+	pgbr restore --delta "${RESTORE_ARGS[@]}" >"$SCRATCH/restore.err" 2>&1 || rc=$?
+	cat "$SCRATCH/restore.err" >&2
+	if [ "$rc" -ne 0 ]; then
+		jq -c --arg at "$(iso "$(now_epoch)")" --arg p "$( { grep -a 'ERROR\|HINT' "$SCRATCH/restore.err" || tail -n 3 "$SCRATCH/restore.err"; } 2>/dev/null | tail -n 3 | tr -cd '[:print:]\n' | tr '\n' ' ' | cut -c1-500)" \
 			'. + { status: "failed", failedAt: $at, problem: $p }' <<<"$req" > "$RESTORED"
 		die "pgbackrest restore failed; PGDATA may be partly restored. Restore again (npm run backup -- restore --to latest) or from the safety backup"
 	fi

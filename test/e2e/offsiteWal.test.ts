@@ -188,7 +188,8 @@ describe("host loss: a fresh stack restores Postgres from the off-site pgBackRes
             const logs = await docker("service", "logs", "--tail", "80", (await fresh.outputs()).postgresService);
             assert.fail(`${res.stdout}\n${res.stderr}\n--- Postgres log:\n${logs.stdout}\n${logs.stderr}`);
         }
-        assert.match(res.stderr, /fetched the pgBackRest repository of database \d+ from the off-site copy: snapshot [0-9a-f]{8}/);
+        const lostSystemId = /fetched the pgBackRest repository of database (\d+) from the off-site copy: snapshot [0-9a-f]{8}/.exec(res.stderr)?.[1];
+        assert.ok(lostSystemId, res.stderr);
         assert.match(res.stdout, /^Restored Postgres of stack e2e-offwal2-\w+ to the latest archived point .* of the lost database \d+ in \d+ s\.$/m);
         assert.match(res.stdout, /READ-ONLY/);
 
@@ -216,8 +217,16 @@ describe("host loss: a fresh stack restores Postgres from the off-site pgBackRes
         assert.match(refused.stderr, /read-only transaction/);
         const confirm = await backupCli(fresh, ["confirm"]);
         assert.equal(confirm.code, 0, confirm.stderr);
-        // The restored cluster keeps archiving into the repository it came from, and ships it again.
-        const s = await waitFor("the restored database archived and shipped again", 120, () => status(fresh), (st) => st.offsiteWal?.ok === true && st.pointInTime?.archive?.server?.lastArchivedAt !== null);
-        assert.ok(s.offsiteWal.systemId, JSON.stringify(s.offsiteWal));
+        const confirmedAt = Date.now();
+        // The restored cluster keeps archiving into the repository it came from, and ships it
+        // again, tagged as the lost database (a shipment made while the server was restarting
+        // carries no database tag: the agent reads the identifier from the live server).
+        const s = await waitFor(
+            "the restored database archived and shipped again",
+            120,
+            () => status(fresh),
+            (st) => st.offsiteWal?.ok === true && Date.parse(st.offsiteWal.lastShippedAt) > confirmedAt && st.offsiteWal.systemId !== null && st.pointInTime?.archive?.server?.lastArchivedAt !== null,
+        );
+        assert.equal(s.offsiteWal.systemId, lostSystemId, JSON.stringify(s.offsiteWal));
     });
 });
