@@ -7,7 +7,8 @@
 #   npm test -- unit         # only test/unit and test/policy (no stack deployed; the promtool
 #                            # tests run `docker run` of the monitoring image), with the Go tests
 #                            # of the monitoring image's two exporters
-#   npm test -- e2e          # only test/e2e
+#   npm test -- e2e          # only test/e2e: most files two at a time, then those that need the
+#                            # machine alone (engine restarts, more engines, measurements under load)
 #   npm test -- plugins      # only the provider plugins' Go tests (random, docker: real engine)
 set -euo pipefail
 
@@ -66,10 +67,21 @@ if [[ "$which" != "e2e" ]]; then
     node --import tsx --test --test-concurrency=1 --test-timeout=120000 "${unit_files[@]}" || failed=1
 fi
 if [[ "$which" != "unit" ]]; then
-    step_done "running ${#e2e_files[@]} e2e test files"
-    # One file at a time: the e2e files share one Docker engine and two cores. Each e2e suite
-    # sets its own timeout.
-    node --import tsx --test --test-concurrency=1 "${e2e_files[@]}" || failed=1
+    # Files that must have the machine to themselves: they restart the Docker engine, run three
+    # more engines, or measure failed requests, alert delays and outages under load.
+    alone=(test/e2e/swarmGuarantees.test.ts test/e2e/multiNode.test.ts test/e2e/remoteEngine.test.ts
+        test/e2e/release.test.ts test/e2e/rotation.test.ts test/e2e/monitoring.test.ts test/e2e/anyImage.test.ts)
+    shared=()
+    for f in "${e2e_files[@]}"; do
+        [[ " ${alone[*]} " == *" $f "* ]] || shared+=("$f")
+    done
+    # The rest run two at a time: each makes its own stacks (random names), test hosts and ports,
+    # and most of their time is spent waiting on health checks and schedules. Each suite sets its
+    # own timeout.
+    step_done "running ${#shared[@]} e2e test files, two at a time"
+    node --import tsx --test --test-concurrency=2 "${shared[@]}" || failed=1
+    step_done "running ${#alone[@]} e2e test files, one at a time"
+    node --import tsx --test --test-concurrency=1 "${alone[@]}" || failed=1
 fi
 progress_total
 if [[ "$failed" != 0 ]]; then

@@ -92,6 +92,11 @@ up() {
 	local address="$1"
 	[[ "$address" =~ ^10\.213\.0\.([0-9]+)$ && ${BASH_REMATCH[1]} -ge 2 && ${BASH_REMATCH[1]} -le 254 ]] ||
 		fail "ADDRESS must be in 10.213.0.2-254 (the bridge's network): $address"
+	# Test files run two at a time: what their servers share (apt-get, the bridge, the forward
+	# rule) is set up by one at a time.
+	mkdir -p "$CACHE"
+	exec 8>"$CACHE/test-hosts.lock"
+	flock -w 600 8 || fail "another test host's set-up held $CACHE/test-hosts.lock for 10 minutes"
 	command -v sshd >/dev/null 2>&1 || [[ -x /usr/sbin/sshd ]] || {
 		progress "installing openssh-server (apt-get)"
 		mkdir -p "$CACHE/logs"
@@ -109,6 +114,7 @@ up() {
 		ip link set "$BRIDGE" up
 	fi
 	iptables -C FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null || iptables -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
+	flock -u 8
 	ip netns add "$NAME"
 	ip link add "$VETH" type veth peer name eth0 netns "$NAME"
 	ip link set "$VETH" master "$BRIDGE" up
