@@ -192,13 +192,12 @@ if [[ "$cmd" == restore && -n "$name" ]] && is_label "$name"; then
 fi
 
 # restore_pitr: the point-in-time restore (see the help above).
-restore_pitr() {
-    need_pitr
-    local info plan set type target describe flags_to=() t0 result
-    info="$(pitr_cmd info)" || exit 1
-    plan_flags=(plan --to "$to")
+# plan_restore INFO: the backup and recovery target that meet --to over INFO (`pitr info`'s JSON),
+# into the caller's set, type, target, describe and flags_to; exits when --to cannot be met.
+plan_restore() {
+    local plan plan_flags=(plan --to "$to")
     [[ $force == 1 ]] && plan_flags+=(--force)
-    plan="$(pitr_target "${plan_flags[@]}" <<<"$info")" || exit $?
+    plan="$(pitr_target "${plan_flags[@]}" <<<"$1")" || exit $?
     set="$(json_get "$plan" 'j.set')"
     type="$(json_get "$plan" 'j.type')"
     target="$(json_get "$plan" 'j.target || ""')"
@@ -208,6 +207,13 @@ restore_pitr() {
         default) flags_to=(--to latest) ;;
         *) flags_to=() ;;
     esac
+}
+
+restore_pitr() {
+    need_pitr
+    local info set type target describe flags_to=() t0 result
+    info="$(pitr_cmd info)" || exit 1
+    plan_restore "$info"
     t0=$(date +%s%N)
     if [[ $scratch == 1 ]]; then
         step_done "restoring $describe into a scratch instance"
@@ -284,7 +290,7 @@ wait_task_exited() {
 # copy alone (see the help above). Every refusal comes before anything of the stack changes.
 restore_pitr_offsite() {
     need_pitr
-    local key_source fetched dir info rc=0 plan set type target describe flags_to=() t0 safety_label
+    local key_source fetched dir info rc=0 set type target describe flags_to=() t0 safety_label
     key_source="$(json_get "$outputs" 'j.backups.pointInTime.keySource || "generated"')"
     if [[ "$key_source" != PITR_REPOSITORY_KEY ]]; then
         echo "backup: \`opsbook:PITR_REPOSITORY_KEY\` is not set: stack $stack runs with a key it generated, which cannot open the lost stack's pgBackRest repository. Set it to the lost stack's \`pitrRepositoryKey\` you kept offline (\`pulumi config set --secret PITR_REPOSITORY_KEY --stack $stack\`, paste it), deploy (\`npm run deploy -- $stack\`), and run this again; nothing was changed" >&2
@@ -302,18 +308,8 @@ restore_pitr_offsite() {
         echo "backup: the fetched repository cannot be read; nothing was changed" >&2
         exit 1
     fi
-    plan_flags=(plan --to "$to")
-    [[ $force == 1 ]] && plan_flags+=(--force)
-    plan="$(pitr_target "${plan_flags[@]}" <<<"$info")" || exit $?
-    set="$(json_get "$plan" 'j.set')"
-    type="$(json_get "$plan" 'j.type')"
-    target="$(json_get "$plan" 'j.target || ""')"
-    describe="$(json_get "$plan" 'j.describe') of the lost database $(json_get "$fetched" 'j.systemId')"
-    case "$type" in
-        time) flags_to=(--to "$target") ;;
-        default) flags_to=(--to latest) ;;
-        *) flags_to=() ;;
-    esac
+    plan_restore "$info"
+    describe="$describe of the lost database $(json_get "$fetched" 'j.systemId')"
     if [[ $force == 0 ]]; then
         confirm_by_stack_name "This replaces ALL data of Postgres in stack $stack with $describe, restored from the off-site copy." \
             "A verified dump of the current data is taken first; Postgres restarts and stays read-only until 'npm run backup -- confirm'."

@@ -12,7 +12,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { TestStack, backupCli, docker, httpGet, httpPost, postgresApiConfig, requireEngines, run, taskContainer, waitFor } from "./harness";
-import { TestServer, startTestServer, stopTestServer } from "../hosts/server";
+import { TestServer, startOffsiteHost, stopTestServer } from "../hosts/server";
 
 // An address of its own on the test bridge (.21 and .31 belong to other tests).
 const HOST_NAME = "opsbook-os1";
@@ -58,9 +58,7 @@ describe("off-site copies over SFTP, encrypted, and a fresh stack restored from 
 
     before(async () => {
         requireEngines();
-        host = await startTestServer(HOST_NAME, HOST_ADDRESS, { sshdOnly: true });
-        assert.ok(host.dataDir, "the sshd-only host reported no data directory");
-        target = `sftp://root@${HOST_ADDRESS}${host.dataDir}/opsbook`;
+        ({ host, target } = await startOffsiteHost(HOST_NAME, HOST_ADDRESS));
     });
     after(async () => {
         await first.dispose();

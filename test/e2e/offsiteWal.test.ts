@@ -12,7 +12,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { TestStack, agentMetrics, backupCli, docker, httpPost, postgresApiConfig, requireEngines, taskContainer, waitFor } from "./harness";
-import { TestServer, startTestServer, stopTestServer } from "../hosts/server";
+import { TestServer, startOffsiteHost, stopTestServer } from "../hosts/server";
 
 // Addresses of this file on the test bridge (.41/.42 belong to offsite.test.ts).
 const HOST_NAME = "opsbook-os3";
@@ -58,9 +58,7 @@ describe("host loss: a fresh stack restores Postgres from the off-site pgBackRes
 
     before(async () => {
         requireEngines();
-        host = await startTestServer(HOST_NAME, HOST_ADDRESS, { sshdOnly: true });
-        assert.ok(host.dataDir, "the sshd-only host reported no data directory");
-        target = `sftp://root@${HOST_ADDRESS}${host.dataDir}/opsbook`;
+        ({ host, target } = await startOffsiteHost(HOST_NAME, HOST_ADDRESS));
     });
     after(async () => {
         await lost.dispose();

@@ -43,6 +43,15 @@ export async function startTestServer(name: string, address: string, opts: { ssh
     return { name, address, knownHosts: vars.SERVER_KNOWN_HOSTS, identityFile: vars.SERVER_IDENTITY_FILE, ...(vars.SERVER_DATA_DIR ? { dataDir: vars.SERVER_DATA_DIR } : {}) };
 }
 
+/** An sshd-only host that holds off-site copies, and the `backups.offsite.target` of a stack on it. */
+export async function startOffsiteHost(name: string, address: string): Promise<{ host: TestServer; target: string }> {
+    const host = await startTestServer(name, address, { sshdOnly: true });
+    if (!host.dataDir) {
+        throw new Error(`the sshd-only host ${name} reported no data directory`);
+    }
+    return { host, target: `sftp://root@${address}${host.dataDir}/opsbook` };
+}
+
 export async function stopTestServer(name: string): Promise<void> {
     await run("bash", [SERVER_SCRIPT, "down", name]);
 }
