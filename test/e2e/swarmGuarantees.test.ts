@@ -443,7 +443,17 @@ describe("swarm guarantees: rollback, one Postgres per volume, stable endpoints,
         assert.equal(answeredWhileDown, undefined, `the api answered (${answeredWhileDown}) at ${endpoints.api} while the engine was stopped: it did not really stop`);
         const started = Date.now();
         for (const [name, url] of Object.entries(endpoints)) {
-            const res = await waitFor(`${name} answering at ${url} after the engine restart`, 180, () => httpGet(`${url}/`), (r) => r.status === 200);
+            const res = await waitFor(`${name} answering at ${url} after the engine restart`, 180, () => httpGet(`${url}/`), (r) => r.status === 200).catch(async (err: Error) => {
+                // What the gateway and the service look like when it does not come back.
+                const service: string = outputs.services[name];
+                const seen = await Promise.all([
+                    docker("service", "ps", "--no-trunc", "--format", "{{.Name}} {{.CurrentState}} {{.Error}}", service),
+                    docker("exec", gateway, "getent", "hosts", `tasks.${service}`),
+                    docker("inspect", "--format", "{{.State.Status}} started {{.State.StartedAt}} networks {{json .NetworkSettings.Networks}}", gateway),
+                    docker("logs", "--tail", "15", gateway),
+                ]);
+                throw new Error(`${err.message}\n${seen.map((r) => `${r.stdout}${r.stderr}`.trim()).join("\n---\n")}`);
+            });
             assert.equal(res.body.release, "v1");
         }
         const services = await waitFor("every service of the stack back to full strength", 180, () => replicaCounts(), (c) => c.length > 0 && c.every((s) => s.running === s.desired));
