@@ -62,10 +62,25 @@ export class Engine {
         });
     }
 
-    /** The running task containers of a swarm service, newest first. */
-    async runningTasks(swarmService: string): Promise<string[]> {
-        const out = await this.dockerOk(["ps", "--filter", `label=com.docker.swarm.service.name=${swarmService}`, "--filter", "status=running", "--format", "{{.Names}}"]);
-        return out.split("\n").filter(Boolean);
+    /**
+     * The running task containers of a swarm service, newest first, each with its swarm task. A
+     * container still shows as running while Swarm stops it (for its stop grace period).
+     */
+    async runningTasks(swarmService: string): Promise<{ container: string; taskId: string }[]> {
+        const out = await this.dockerOk(["ps", "--filter", `label=com.docker.swarm.service.name=${swarmService}`, "--filter", "status=running", "--format", '{{.Names}} {{.Label "com.docker.swarm.task.id"}}']);
+        return out
+            .split("\n")
+            .filter(Boolean)
+            .map((line) => {
+                const [container, taskId = ""] = line.split(" ");
+                return { container, taskId };
+            });
+    }
+
+    /** The IDs of a swarm service's tasks that Swarm wants running (a manager's answer; empty when the service is gone). */
+    async wantedTaskIds(swarmService: string): Promise<Set<string>> {
+        const res = await this.docker(["service", "ps", "--no-trunc", "--filter", "desired-state=running", "--format", "{{.ID}}", swarmService]);
+        return new Set(res.code === 0 ? res.stdout.split("\n").filter(Boolean) : []);
     }
 
     /** `docker service inspect` of several services at once, parsed. */

@@ -133,15 +133,19 @@ export class StackContext {
     /**
      * A running task of a swarm service and the engine that runs it: the manager's first, then
      * each node of `opsbook:engine.nodes` (a task's container is reachable only through its own
-     * node's engine). Undefined when none runs anywhere.
+     * node's engine). Only a task Swarm wants running: one it is stopping (a release, a drain, a
+     * moved constraint) still has a running container for its grace period, and would be gone
+     * under the command. Undefined when none runs anywhere.
      */
     async runningTask(swarmService: string): Promise<{ engine: Engine; task: string } | undefined> {
         const spec = await this.spec();
-        const engines = [new Engine(engineConnection(spec.engine)), ...Object.values(spec.engine.nodes).map((node) => new Engine(nodeConnection(node)))];
+        const manager = new Engine(engineConnection(spec.engine));
+        const engines = [manager, ...Object.values(spec.engine.nodes).map((node) => new Engine(nodeConnection(node)))];
+        const wanted = await manager.wantedTaskIds(swarmService);
         for (const engine of engines) {
-            const [task] = await engine.runningTasks(swarmService);
-            if (task) {
-                return { engine, task };
+            const found = (await engine.runningTasks(swarmService)).find((t) => wanted.has(t.taskId));
+            if (found) {
+                return { engine, task: found.container };
             }
         }
         return undefined;
