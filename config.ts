@@ -6,6 +6,9 @@ import { ReceiverSecretState, TELEGRAM_CHAT_ID, receiverProblems, receiverSecret
 import { backupsEnabled } from "./components/backupPlan";
 import { OFFSITE_KEYS, encryptionKeyProblem, repositoryKeyProblem, sshKeyProblem } from "./components/offsitePlan";
 import { applyPreset } from "./presets";
+import { parseEngineHost } from "./components/engineHost";
+import { ENGINE_TLS_KEYS, EngineTlsMaterial, EngineTlsSecrets, engineTlsProblems, writeEngineTls } from "./components/engineTls";
+import { ENGINE_TLS_FILES } from "./providers/engineCli";
 
 export interface StackSettings {
     readonly project: string;
@@ -24,6 +27,8 @@ export interface StackSettings {
      * whose repository this one restores after a host loss, used instead of a generated key.
      */
     readonly pitrRepositoryKey?: pulumi.Output<string>;
+    /** A tcp:// engine's TLS material (secret Outputs), for the docker provider. */
+    readonly engineTls?: EngineTlsSecrets;
 }
 
 /** The stack secrets of `opsbook:backups.offsite`. */
@@ -166,7 +171,25 @@ export function readStackSettings(): StackSettings {
             pitrRepositoryKey = config.requireSecret(OFFSITE_KEYS.repositoryKey).apply((k) => k.trim());
         }
     }
-    if (plain.length > 0 || receiverIssues.length > 0 || offsiteIssues.length > 0) {
+    // A tcp:// engine's TLS material: all three, as secrets, in PEM form; written to this
+    // machine's private directory for the docker CLI calls (components/engineTls.ts).
+    let engineTls: EngineTlsSecrets | undefined;
+    const engineTlsIssues: string[] = [];
+    const engineHost = parseEngineHost(spec.engine.host);
+    if ("kind" in engineHost && engineHost.kind === "tcp") {
+        const values = Object.fromEntries(ENGINE_TLS_FILES.map((file) => [file, config.get(ENGINE_TLS_KEYS[file])])) as Partial<EngineTlsMaterial>;
+        const plainTls = new Set(Object.values(ENGINE_TLS_KEYS).filter((name) => config.get(name) !== undefined && !runtimeConfig.isConfigSecret(`opsbook:${name}`)));
+        engineTlsIssues.push(...engineTlsProblems(values, plainTls));
+        if (engineTlsIssues.length === 0) {
+            writeEngineTls(engineHost.host, values as EngineTlsMaterial);
+            engineTls = {
+                ca: config.requireSecret(ENGINE_TLS_KEYS["ca.pem"]),
+                cert: config.requireSecret(ENGINE_TLS_KEYS["cert.pem"]),
+                key: config.requireSecret(ENGINE_TLS_KEYS["key.pem"]),
+            };
+        }
+    }
+    if (plain.length > 0 || receiverIssues.length > 0 || offsiteIssues.length > 0 || engineTlsIssues.length > 0) {
         throw new SpecError([
             ...plain.map(
                 (name) =>
@@ -175,6 +198,7 @@ export function readStackSettings(): StackSettings {
             ),
             ...receiverIssues,
             ...offsiteIssues,
+            ...engineTlsIssues,
         ]);
     }
     const probePath = process.env.OPSBOOK_PROBE;
@@ -192,5 +216,6 @@ export function readStackSettings(): StackSettings {
         alertReceivers: { values: receiverValues, state: receiverState },
         ...(offsite ? { offsite } : {}),
         ...(pitrRepositoryKey ? { pitrRepositoryKey } : {}),
+        ...(engineTls ? { engineTls } : {}),
     };
 }

@@ -4,7 +4,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackSettings } from "./config";
-import { connectEngine, connectNodes } from "./components/engine";
+import { connectEngine, connectNodes, nodeProvider, trafficNodes } from "./components/engine";
 import { SwarmNodes } from "./components/swarmNodes";
 import { LocalImage, resolveLocalImages } from "./components/images";
 import { ImageDelivery } from "./providers/imageDelivery";
@@ -43,9 +43,9 @@ import {
 const MIGRATOR_URL_KEY = "MIGRATOR_DATABASE_URL";
 
 export = async () => {
-    const { project, stack, spec, userSecrets, probePath, alertReceivers, offsite, pitrRepositoryKey } = readStackSettings();
+    const { project, stack, spec, userSecrets, probePath, alertReceivers, offsite, pitrRepositoryKey, engineTls } = readStackSettings();
     // The engine answers and is a swarm manager, or nothing is registered.
-    const engine = await connectEngine(spec.engine);
+    const engine = await connectEngine(spec.engine, engineTls);
     // The off-site host answers, shows the configured host key and takes the key, or nothing is registered.
     const offsiteTarget = spec.backups.offsite && offsite ? parseOffsiteTarget(spec.backups.offsite.target) : undefined;
     if (offsiteTarget && !("error" in offsiteTarget) && offsite) {
@@ -75,10 +75,12 @@ export = async () => {
     // (once per image ID), as does every other node of the swarm (no registry in between: what
     // runs on each node is byte for byte what was built here), and services wait for that
     // through the ID they run, and for the nodes to be joined and labelled.
-    // Where an image can run: the gateway is a container on the manager; Postgres, Redis and the
-    // backup agent keep volumes, so they run on the data node only; anything else anywhere.
+    // Where an image can run: the gateway is a container on each traffic node; Postgres, Redis and
+    // the backup agent keep volumes, so they run on the data node only; anything else anywhere.
+    const traffic = trafficNodes(spec.engine);
     const dataOnly = new Set(["opsbook:images.postgres", "opsbook:images.redis", ...Object.keys(backupImageKeys(spec))]);
-    const runsOn = (key: string, node: string) => key !== "opsbook:images.gateway" && (!dataOnly.has(key) || spec.engine.dataNode === node);
+    const runsOn = (key: string, node: string) =>
+        key === "opsbook:images.gateway" ? traffic.some((t) => t.node === node) : !dataOnly.has(key) || spec.engine.dataNode === node;
     const delivered = new Map<string, pulumi.Output<string>>();
     const imageId = (key: string): pulumi.Input<string> => {
         const remoteManager = engine.connection && engine.remote ? engine.connection : undefined;
@@ -107,7 +109,7 @@ export = async () => {
     const secrets = new StackSecrets("secrets", { generated }, onEngine);
     const secretValues = { ...secrets.values, ...userSecrets };
 
-    const networks = new StackNetworks("network", { identity }, onEngine);
+    const networks = new StackNetworks("network", { identity, encryptData: spec.engine.encryptDataNetwork }, onEngine);
     const probe = new HealthProbe("health-probe", { identity, binaryPath: probePath }, onEngine);
 
     // The backup location is made before Postgres when Postgres archives into it (pgBackRest's
@@ -297,8 +299,8 @@ export = async () => {
 
     // Prometheus and Alertmanager are published by the gateway beside the services, on 127.0.0.1.
     const gatewayNames = [...published, ...(spec.monitoring.enabled ? MONITORING_ENDPOINTS : [])];
-    // Where the gateway publishes them (a server's name when the stack runs on a server's engine).
-    const monitoringUrl = (name: string) => `http://${engine.endpointHost}:${derivedHostPort(identity, name)}`;
+    // Where the first traffic node's gateway publishes them (a server's name when it publishes on every address).
+    const monitoringUrl = (name: string) => `http://${traffic[0].endpointHost}:${derivedHostPort(identity, name)}`;
     const monitoring = spec.monitoring.enabled
         ? (() => {
               const telegram = spec.monitoring.receivers.telegram;
@@ -330,34 +332,45 @@ export = async () => {
           })()
         : undefined;
 
-    const gateway =
+    // One gateway per traffic node, each on its own node's engine; the manager's keeps the
+    // resource name it always had. A node's gateway starts once the node is in the swarm (the edge
+    // network reaches it then) and has the gateway image.
+    const gateways =
         gatewayNames.length > 0
-            ? new Gateway(
-                  "gateway",
-                  {
-                      identity,
-                      network: networks.edge,
-                      image: image("opsbook:images.gateway"),
-                      backends: [
-                          ...published.map((name) => ({
-                              name,
-                              serviceName: services.get(name)!.serviceName,
-                              port: spec.services[name].port,
-                              hostPort: spec.services[name].hostPort,
-                          })),
-                          ...(monitoring
-                              ? [
-                                    { name: "alertmanager", serviceName: monitoring.alertmanagerService, port: MONITORING_PORTS.alertmanager },
-                                    { name: "prometheus", serviceName: monitoring.prometheusService, port: MONITORING_PORTS.prometheus },
-                                ]
-                              : []),
-                      ],
-                      bindAddress: engine.publishAddress,
-                      endpointHost: engine.endpointHost,
-                  },
-                  { ...onEngine, dependsOn: [...published.map((name) => services.get(name)!), ...(monitoring ? [monitoring] : [])] },
+            ? traffic.map(
+                  (t) =>
+                      new Gateway(
+                          t.node === "manager" ? "gateway" : `gateway-${t.node}`,
+                          {
+                              identity,
+                              network: networks.edge,
+                              image: image("opsbook:images.gateway"),
+                              backends: [
+                                  ...published.map((name) => ({
+                                      name,
+                                      serviceName: services.get(name)!.serviceName,
+                                      port: spec.services[name].port,
+                                      hostPort: spec.services[name].hostPort,
+                                  })),
+                                  ...(monitoring
+                                      ? [
+                                            { name: "alertmanager", serviceName: monitoring.alertmanagerService, port: MONITORING_PORTS.alertmanager },
+                                            { name: "prometheus", serviceName: monitoring.prometheusService, port: MONITORING_PORTS.prometheus },
+                                        ]
+                                      : []),
+                              ],
+                              bindAddress: t.publishAddress,
+                              endpointHost: t.endpointHost,
+                              ...(t.node === "manager" ? {} : { node: t.node }),
+                          },
+                          {
+                              providers: [t.node === "manager" ? engine.provider : nodeProvider(t.node, nodeConnections[t.node])],
+                              dependsOn: [...published.map((name) => services.get(name)!), ...(monitoring ? [monitoring] : []), ...(swarmNodes && t.node !== "manager" ? [swarmNodes] : [])],
+                          },
+                      ),
               )
-            : undefined;
+            : [];
+    const gateway = gateways[0];
 
     // Telegram learns a new secret token only once the service (and the gateway before it) runs
     // with it; updates refused in between are retried by Telegram.
@@ -365,7 +378,7 @@ export = async () => {
         ? new TelegramWebhookRegistration(
               "telegram-webhook",
               { ...webhookPlan, secretToken: secretValues.TELEGRAM_WEBHOOK_SECRET },
-              { ...onEngine, dependsOn: [services.get(webhookPlan.service)!, ...(gateway ? [gateway] : [])] },
+              { ...onEngine, dependsOn: [services.get(webhookPlan.service)!, ...gateways] },
           )
         : undefined;
 
@@ -402,15 +415,16 @@ export = async () => {
           )
         : undefined;
 
-    const publishedUrls = (pick: (url: string, healthPath: string) => string) =>
-        gateway
-            ? gateway.urls.apply((u) =>
+    const publishedUrlsOf = (g: Gateway | undefined, pick: (url: string, healthPath: string) => string) =>
+        g
+            ? g.urls.apply((u) =>
                   Object.fromEntries(Object.entries(u).flatMap(([name, url]) => (name in spec.services ? [[name, pick(url, spec.services[name].healthPath)]] : []))),
               )
             : pulumi.output({});
+    const publishedUrls = (pick: (url: string, healthPath: string) => string) => publishedUrlsOf(gateway, pick);
 
     const outputs = {
-        /** Base URL of each published service, on `opsbook:engine.publishAddress` (127.0.0.1 by default). */
+        /** Base URL of each published service, through the first traffic node's gateway (the manager's on `opsbook:engine.publishAddress`, 127.0.0.1, by default). */
         endpoints: publishedUrls((url) => url),
         /** Health URL of each published service. */
         healthChecks: publishedUrls((url, path) => `${url}${path}`),
@@ -427,6 +441,9 @@ export = async () => {
         redisService: redis?.serviceName,
         schedulerService: scheduler?.serviceName,
         gatewayContainer: gateway?.containerName,
+        /** With several traffic nodes: each one's endpoints, by node. */
+        trafficEndpoints:
+            gateways.length > 1 ? pulumi.all(Object.fromEntries(gateways.map((g, i) => [traffic[i].node, publishedUrlsOf(g, (url) => url)]))) : undefined,
         /** The Telegram webhook as last registered or refreshed: its URL, backlog and last delivery error. */
         telegramWebhook: webhook ? { url: webhook.url, pendingUpdateCount: webhook.pendingUpdateCount, lastErrorMessage: webhook.lastErrorMessage } : undefined,
         /** Where backups are, the agent service, the schedule and what to run next. */

@@ -6,6 +6,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { EngineConnection, dockerCli } from "../providers/engineCli";
 import { LOCAL_ENGINE_HOST, parseEngineHost, sshOptions } from "./engineHost";
+import { EngineTlsSecrets, engineTlsDir } from "./engineTls";
 import { Spec } from "./spec";
 
 export interface StackEngine {
@@ -33,6 +34,23 @@ export function engineFailureHint(stderr: string, host: string): string {
     }
     if (/Permission denied \(publickey/i.test(stderr)) {
         return "the server refused the key: add its public key to the user's ~/.ssh/authorized_keys on the server, and load the private key into ssh-agent (`ssh-add`) or name it in `opsbook:engine.identityFile`";
+    }
+    if (host.startsWith("tcp://")) {
+        if (/certificate signed by unknown authority|certificate verify failed/i.test(stderr)) {
+            return "the engine's certificate is not signed by the CA in `opsbook:ENGINE_TLS_CA`: set the CA that signed the engine's certificate (the connection was refused, nothing was sent)";
+        }
+        if (/certificate is valid for|doesn't contain any IP SANs|not valid for any names/i.test(stderr)) {
+            return `the engine's certificate does not name ${host.replace(/^tcp:\/\//, "").replace(/:\d+$/, "")}: give \`opsbook:engine.host\` a name or address the certificate holds, or have the engine's certificate made for it`;
+        }
+        if (/bad certificate|certificate required|unknown certificate authority|tls: .*certificate/i.test(stderr)) {
+            return "the engine refused the client certificate: `opsbook:ENGINE_TLS_CERT` and `opsbook:ENGINE_TLS_KEY` must be a pair signed by the CA the engine's --tlscacert names";
+        }
+        if (/HTTP response to HTTPS client|server gave HTTP response/i.test(stderr)) {
+            return "the engine answers without TLS there, which opsbook never uses: start dockerd with --tlsverify, --tlscacert, --tlscert and --tlskey (README, \"A server over TLS\")";
+        }
+        if (/Connection timed out|i\/o timeout|No route to host|connection refused|no such host|Network is unreachable/i.test(stderr)) {
+            return `no engine answered at ${host.replace(/^tcp:\/\//, "")}: check the address and port, and that dockerd listens there (-H tcp://0.0.0.0:2376 --tlsverify)`;
+        }
     }
     if (/Connection timed out|Operation timed out|No route to host|Connection refused|Could not resolve hostname|Network is unreachable/i.test(stderr)) {
         return `no SSH server answered at ${host.replace(/^ssh:\/\//, "")}: check the address and port, and that sshd runs there`;
@@ -62,6 +80,9 @@ function failureDetail(info: { code: number; stderr: string }): string {
  */
 export function engineConnection(spec: Spec["engine"]): EngineConnection | undefined {
     const parsed = parseEngineHost(spec.host);
+    if ("kind" in parsed && parsed.kind === "tcp") {
+        return { host: parsed.host, sshOptions: [], tlsDir: engineTlsDir(parsed.host) };
+    }
     const ssh = "kind" in parsed && parsed.kind === "ssh" ? stackSshOptions(spec) : [];
     return spec.host === LOCAL_ENGINE_HOST ? undefined : { host: spec.host, sshOptions: ssh };
 }
@@ -69,6 +90,33 @@ export function engineConnection(spec: Spec["engine"]): EngineConnection | undef
 /** The connection to a node of `opsbook:engine.nodes` (always over SSH, as the spec requires). */
 export function nodeConnection(node: Spec["engine"]["nodes"][string]): EngineConnection {
     return { host: node.host, sshOptions: stackSshOptions(node) };
+}
+
+/** Where one traffic node's gateway publishes, and the host name in its URLs. */
+export interface TrafficNode {
+    /** `manager`, or a name in `opsbook:engine.nodes`. */
+    readonly node: string;
+    readonly publishAddress: string;
+    readonly endpointHost: string;
+}
+
+/** The host in a gateway's URLs: its publish address, or the server's name when it publishes on every address. Pure. */
+function endpointHostOf(publishAddress: string, host: string): string {
+    const parsed = parseEngineHost(host);
+    return publishAddress === "0.0.0.0" && "kind" in parsed && parsed.kind !== "unix" ? parsed.hostname : publishAddress;
+}
+
+/** The traffic nodes of `opsbook:engine.trafficNodes`, in order (the first one's URLs are the stack's endpoints). Pure. */
+export function trafficNodes(spec: Spec["engine"]): TrafficNode[] {
+    return spec.trafficNodes.map((node) => {
+        const { host, publishAddress } = node === "manager" ? spec : spec.nodes[node];
+        return { node, publishAddress, endpointHost: endpointHostOf(publishAddress, host) };
+    });
+}
+
+/** The docker provider of a node of `opsbook:engine.nodes`, for what runs on that node alone (its gateway). */
+export function nodeProvider(name: string, connection: EngineConnection): docker.Provider {
+    return new docker.Provider(`engine-${name}`, { host: connection.host, ...(connection.sshOptions.length > 0 ? { sshOpts: connection.sshOptions } : {}) });
 }
 
 /**
@@ -96,14 +144,23 @@ export async function connectNodes(spec: Spec["engine"]): Promise<Record<string,
  * Checks that the engine answers and is a swarm manager (a RunError naming `opsbook:engine.host`
  * and what was tried, before any resource is registered), then makes the stack's docker provider.
  */
-export async function connectEngine(spec: Spec["engine"]): Promise<StackEngine> {
+export async function connectEngine(spec: Spec["engine"], tls?: EngineTlsSecrets): Promise<StackEngine> {
     const parsed = parseEngineHost(spec.host);
     if ("error" in parsed) {
         // The spec refuses it first; kept for callers that skip the spec.
         throw new pulumi.RunError(`\`opsbook:engine.host\` ${parsed.error}`);
     }
     const connection = engineConnection(spec);
-    const tried = parsed.kind === "ssh" ? `ssh to ${parsed.user}@${parsed.hostname}:${parsed.port}, then \`docker info\` there` : `\`docker info\` on ${parsed.socketPath}`;
+    const tried =
+        parsed.kind === "ssh"
+            ? `ssh to ${parsed.user}@${parsed.hostname}:${parsed.port}, then \`docker info\` there`
+            : parsed.kind === "tcp"
+              ? `\`docker info\` at ${parsed.hostname}:${parsed.port} over TLS (the CA of ENGINE_TLS_CA, the client certificate of ENGINE_TLS_CERT)`
+              : `\`docker info\` on ${parsed.socketPath}`;
+    if (parsed.kind === "tcp" && !tls) {
+        // config.ts refuses the stack first; kept for callers that skip it.
+        throw new pulumi.RunError(`\`opsbook:engine.host\` (${spec.host}) is a tcp:// engine and the stack has no TLS material: set ENGINE_TLS_CA, ENGINE_TLS_CERT and ENGINE_TLS_KEY as secrets`);
+    }
     const info = await dockerCli(["info", "--format", "{{json .Swarm}}\n{{.DockerRootDir}}"], { engine: connection, timeoutMs: 30_000 });
     if (info.code !== 0) {
         throw new pulumi.RunError(`\`opsbook:engine.host\` (${spec.host}) does not answer: ${engineFailureHint(info.stderr, spec.host)}. Tried: ${tried}; it said: ${failureDetail(info)}`);
@@ -116,7 +173,7 @@ export async function connectEngine(spec: Spec["engine"]): Promise<StackEngine> 
         // reported below as "not a swarm manager"
     }
     if (swarm.ControlAvailable !== true) {
-        const where = parsed.kind === "ssh" ? `on ${parsed.hostname}` : "here";
+        const where = parsed.kind === "unix" ? "here" : `on ${parsed.hostname}`;
         throw new pulumi.RunError(
             `\`opsbook:engine.host\` (${spec.host}) answers but is not a swarm manager (swarm state: ${swarm.LocalNodeState || "unknown"}): ` +
                 `opsbook deploys swarm services; run \`docker swarm init --advertise-addr <its address>\` ${where} (the toolchain does it for the local engine)`,
@@ -126,7 +183,9 @@ export async function connectEngine(spec: Spec["engine"]): Promise<StackEngine> 
         // The local default stays implicit (the provider's own default, or DOCKER_HOST), as before.
         ...(connection ? { host: spec.host } : {}),
         ...(connection && connection.sshOptions.length > 0 ? { sshOpts: connection.sshOptions } : {}),
+        // The material itself, as secrets: a destroy from the state needs no file on this machine.
+        ...(parsed.kind === "tcp" && tls ? { caMaterial: tls.ca, certMaterial: tls.cert, keyMaterial: tls.key } : {}),
     });
-    const endpointHost = spec.publishAddress === "0.0.0.0" && parsed.kind === "ssh" ? parsed.hostname : spec.publishAddress;
-    return { provider, connection, remote: parsed.kind === "ssh", publishAddress: spec.publishAddress, endpointHost, dataRoot: dataRoot?.trim() || "/var/lib/docker" };
+    const endpointHost = endpointHostOf(spec.publishAddress, spec.host);
+    return { provider, connection, remote: parsed.kind !== "unix", publishAddress: spec.publishAddress, endpointHost, dataRoot: dataRoot?.trim() || "/var/lib/docker" };
 }

@@ -8,15 +8,21 @@ export const LOCAL_ENGINE_HOST = "unix:///var/run/docker.sock";
 
 export type EngineHost =
     | { kind: "unix"; host: string; socketPath: string }
-    | { kind: "ssh"; host: string; user: string; hostname: string; port: number };
+    | { kind: "ssh"; host: string; user: string; hostname: string; port: number }
+    | { kind: "tcp"; host: string; hostname: string; port: number };
+
+/** The engine's TLS port by Docker's convention (2375 is its port without TLS, never accepted). */
+export const ENGINE_TLS_PORT = 2376;
 
 /**
  * Parses `opsbook:engine.host`. Returns the parsed host or the reason it is refused (a sentence
- * that says what is accepted). TCP is refused for now: the engine API without TLS is never
- * acceptable, and TLS material is not wired yet; SSH gives the same reach.
+ * that says what is accepted). A tcp:// engine is always reached with TLS, verified both ways
+ * (components/engineTls.ts): the engine API without TLS is never acceptable.
  */
 export function parseEngineHost(value: string): EngineHost | { error: string } {
-    const accepted = "use unix:///path/to/docker.sock (this machine's engine) or ssh://user@host[:port] (a server's engine, reached over SSH)";
+    const accepted =
+        "use unix:///path/to/docker.sock (this machine's engine), ssh://user@host[:port] (a server's engine, reached over SSH) " +
+        `or tcp://host[:port] (a server's engine with TLS, port ${ENGINE_TLS_PORT} by default)`;
     if (value.startsWith("unix://")) {
         const socketPath = value.slice("unix://".length);
         return socketPath.startsWith("/") ? { kind: "unix", host: value, socketPath } : { error: `names no absolute socket path; ${accepted}` };
@@ -33,7 +39,18 @@ export function parseEngineHost(value: string): EngineHost | { error: string } {
         return { kind: "ssh", host: value.replace(/\/$/, ""), user: m[1], hostname: m[2], port };
     }
     if (value.startsWith("tcp://")) {
-        return { error: `is a TCP engine address: opsbook does not reach an engine over TCP yet (an engine API without TLS must never be used, and TLS client certificates are not wired in yet); ${accepted}` };
+        const m = /^tcp:\/\/([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::(\d{1,5}))?\/?$/.exec(value);
+        if (!m) {
+            return { error: `is not of the form tcp://host[:port]; ${accepted}` };
+        }
+        const port = m[2] ? Number(m[2]) : ENGINE_TLS_PORT;
+        if (port < 1 || port > 65535) {
+            return { error: `has port ${port}, outside 1-65535; ${accepted}` };
+        }
+        if (port === 2375) {
+            return { error: `names port 2375, Docker's port for an engine API without TLS, which opsbook never uses: listen with --tlsverify on ${ENGINE_TLS_PORT} (README, "A server over TLS"); ${accepted}` };
+        }
+        return { kind: "tcp", host: `tcp://${m[1]}:${port}`, hostname: m[1], port };
     }
     return { error: `is not an engine address; ${accepted}` };
 }

@@ -31,6 +31,8 @@ export interface GatewayArgs {
     readonly endpointHost?: string;
     /** Memory limit in MiB. Default 64. */
     readonly memoryMb?: number;
+    /** The node of `opsbook:engine.nodes` it runs on; undefined: the manager (whose gateway keeps the name it always had). */
+    readonly node?: string;
 }
 
 /** First listen port inside the gateway; services take consecutive ports in name order. */
@@ -60,8 +62,10 @@ export function gatewayRoutes(routes: { name: string; listenPort: number; servic
 }
 
 /**
- * The stack's traffic entry point: one nginx, a standalone container on the stack's edge network,
- * publishing every http service on 127.0.0.1 at a port that never moves. It resolves each
+ * The stack's traffic entry point on one node: one nginx, a standalone container on the stack's
+ * edge network, publishing every http service on 127.0.0.1 at a port that never moves. (Each
+ * traffic node has its own: a swarm service could publish only on every address of a node, with
+ * no 127.0.0.1 binding.) It resolves each
  * service's healthy tasks through the engine's DNS (`tasks.<service>`) at request time, so a
  * release needs no change here: Swarm adds a new task to DNS once it is healthy and removes an
  * old one before stopping it, and a request refused by a stopping task is sent to another.
@@ -92,7 +96,7 @@ export class Gateway extends pulumi.ComponentResource {
         const container = new docker.Container(
             `${name}-nginx`,
             {
-                name: engineName(args.identity, "gateway"),
+                name: args.node ? engineName(args.identity, "gateway", args.node) : engineName(args.identity, "gateway"),
                 image: args.image.id,
                 envs: [pulumi.interpolate`GATEWAY_ROUTES=${routes}`],
                 labels: Object.entries({ ...labels, "opsbook.image-ref": args.image.reference }).map(([label, value]) => ({ label, value })),

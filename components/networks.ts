@@ -11,11 +11,13 @@ export interface StackNetwork {
 export interface StackNetworksArgs {
     /** Which stack the networks belong to; names and labels derive from it. */
     readonly identity: StackIdentity;
+    /** Encrypt the data network between nodes (IPsec). Default true. */
+    readonly encryptData?: boolean;
 }
 
 /**
  * The stack's two overlay networks. `data`: Postgres, Redis, the services and the backup agent;
- * encrypted between nodes, and not attachable, so only the stack's own services join it. `edge`:
+ * encrypted between nodes (unless `opsbook:engine.encryptDataNetwork` is false), and not attachable, so only the stack's own services join it. `edge`:
  * the gateway and the http services it routes to; attachable, because the gateway is a standalone
  * container published on 127.0.0.1 (a swarm service cannot publish on one address only).
  */
@@ -31,7 +33,9 @@ export class StackNetworks extends pulumi.ComponentResource {
                 name: engineName(args.identity, "data"),
                 driver: "overlay",
                 attachable: false,
-                options: { encrypted: "true" },
+                // Without the option the overlay is plain VXLAN between nodes (on one node no
+                // packet leaves the host either way).
+                options: args.encryptData === false ? {} : { encrypted: "true" },
                 labels: labelList(stackLabels(args.identity, "network")),
             },
             // The engine adds the VXLAN id it picked to the options, which would read as a change;

@@ -9,6 +9,7 @@ import { TELEGRAM_API_BASE_URL, TELEGRAM_UPDATE_TYPES, webhookUrlProblem } from 
 import { backupIssues, locationProblem, scheduleProblem } from "./backupPlan";
 import { PITR_LIMITS } from "./pitrPlan";
 import { LOCAL_ENGINE_HOST, knownHostsProblems, parseEngineHost } from "./engineHost";
+import { ENGINE_TLS_KEYS } from "./engineTls";
 import { OFFSITE_KEYS, OFFSITE_SECRETS, WAL_EVERY_LIMITS, offsiteKnownHostsProblems, parseOffsiteTarget } from "./offsitePlan";
 import { MonitoringSchema, receiverSecrets } from "./monitoring/settings";
 
@@ -46,6 +47,8 @@ const NodeSchema = z
         identityFile: z.string().regex(/^(\/|~\/)/, { message: "must be an absolute path (or start with ~/)" }).optional(),
         /** The address the node advertises to the swarm; default the host of `host`. */
         advertiseAddress: z.ipv4({ message: "must be the node's IPv4 address on the network the swarm's nodes share" }).optional(),
+        /** Where this node's gateway publishes the endpoints, when it is one of `trafficNodes` (as `opsbook:engine.publishAddress` is for the manager). */
+        publishAddress: z.ipv4({ message: "must be an IPv4 address of the node, such as 127.0.0.1 (the default) or the node's own address" }).default("127.0.0.1"),
     })
     .strict();
 
@@ -71,12 +74,32 @@ const EngineSchema = z
         nodes: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { message: "must be a node name: lower case letters, digits and -, starting with a letter" }), NodeSchema).default({}),
         /** Where Postgres, Redis and every service with a volume run: `manager` (the default) or a name in `nodes`. */
         dataNode: z.string().default("manager"),
+        /**
+         * The nodes that receive traffic: each runs a gateway publishing every endpoint on its own
+         * `publishAddress` (`manager`, the default, or names in `nodes`). The first one's URLs are
+         * the stack's `endpoints`.
+         */
+        trafficNodes: z.array(z.string()).min(1, { message: "must name at least one node (`manager` is the default)" }).default(["manager"]),
+        /**
+         * The data network (Postgres, Redis, the services) is encrypted between nodes with IPsec
+         * (Docker's `encrypted` overlay). `false` only for servers whose kernel has no IPsec ESP
+         * (README, "Several servers"); read when the network is made, at the first deploy.
+         */
+        encryptDataNetwork: z.boolean().default(true),
     })
     .strict()
     .superRefine((engine, ctx) => {
+        const known = () => `neither \`manager\` nor a node of \`opsbook:engine.nodes\` (${Object.keys(engine.nodes).join(", ") || "none"})`;
         if (engine.dataNode !== "manager" && !(engine.dataNode in engine.nodes)) {
-            ctx.addIssue({ code: "custom", path: ["dataNode"], message: `names \`${engine.dataNode}\`, which is neither \`manager\` nor a node of \`opsbook:engine.nodes\` (${Object.keys(engine.nodes).join(", ") || "none"})` });
+            ctx.addIssue({ code: "custom", path: ["dataNode"], message: `names \`${engine.dataNode}\`, which is ${known()}` });
         }
+        engine.trafficNodes.forEach((node, i) => {
+            if (node !== "manager" && !(node in engine.nodes)) {
+                ctx.addIssue({ code: "custom", path: ["trafficNodes", i], message: `names \`${node}\`, which is ${known()}` });
+            } else if (engine.trafficNodes.indexOf(node) !== i) {
+                ctx.addIssue({ code: "custom", path: ["trafficNodes", i], message: `names \`${node}\` twice; list each node once` });
+            }
+        });
         for (const [name, node] of Object.entries(engine.nodes)) {
             const parsed = parseEngineHost(node.host);
             if ("error" in parsed || parsed.kind !== "ssh") {
@@ -701,7 +724,7 @@ function nearest(word: string, candidates: readonly string[]): string | undefine
  * Secrets are checked only once the spec is known (`spec`); other
  * namespaces belong to providers and the policy pack, not to us.
  */
-export function configKeyProblems(keys: readonly string[], spec?: Pick<Spec, "services" | "monitoring"> & Partial<Pick<Spec, "backups">>): string[] {
+export function configKeyProblems(keys: readonly string[], spec?: Pick<Spec, "services" | "monitoring"> & Partial<Pick<Spec, "backups" | "engine">>): string[] {
     const problems: string[] = [];
     const prefix = `${CONFIG_NAMESPACE}:`;
     const userSecrets = new Set<string>();
@@ -716,6 +739,11 @@ export function configKeyProblems(keys: readonly string[], spec?: Pick<Spec, "se
     // The off-site copy's key and encryption key (see config.ts).
     if (spec?.backups?.offsite) {
         OFFSITE_SECRETS.forEach((name) => userSecrets.add(name));
+    }
+    // A tcp:// engine's TLS material (components/engineTls.ts).
+    const engineHost = spec?.engine ? parseEngineHost(spec.engine.host) : undefined;
+    if (engineHost && "kind" in engineHost && engineHost.kind === "tcp") {
+        Object.values(ENGINE_TLS_KEYS).forEach((name) => userSecrets.add(name));
     }
     for (const [service, svc] of Object.entries(spec?.services ?? {})) {
         for (const [name, source] of Object.entries(svc.secretEnv)) {

@@ -1,7 +1,8 @@
 // Rules production needs and staging may waive: the runbooks' "in production, set X", a backup
 // schedule for the database, and images pinned to content. They are mandatory in code;
 // policies/config/staging.json turns them advisory or off, so the code has no stack-name branches.
-import type { PolicyConfigSchema, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { type PolicyConfigSchema, type ResourceValidationPolicy, type StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
+import * as docker from "@pulumi/docker";
 import { ReceiverSecretState, receiverProblems } from "../components/monitoring/settings";
 import { LABEL_ALERT_RECEIVERS, LABEL_MONITORING_PART } from "../components/naming";
 import { missingMessage } from "./env";
@@ -260,4 +261,31 @@ export const monitoringWithReceiver: StackValidationPolicy = {
     }),
 };
 
-export const productionPolicies = [envRequiredInProduction, backupsScheduled, imagesPinned, monitoringWithReceiver];
+/**
+ * The stack's data network (the overlay that is not attachable: Postgres, Redis and the services)
+ * is encrypted between nodes. On one node no packet leaves the host, but a production stack may
+ * gain nodes at any deploy, and the option is set only when the network is made.
+ */
+export const dataNetworkEncrypted: ResourceValidationPolicy = {
+    name: "data-network-encrypted",
+    description:
+        "The stack's data network (an overlay that is not attachable) has Docker's `encrypted` option (IPsec between nodes): database and cache " +
+        "traffic never crosses the servers' network in clear. Turned off only by `opsbook:engine.encryptDataNetwork: false`, for kernels without IPsec ESP.",
+    enforcementLevel: "mandatory",
+    severity: "high",
+    validateResource: validateResourceOfType(docker.Network, (network, args, reportViolation) => {
+        if (network.driver !== "overlay" || network.attachable === true) {
+            return;
+        }
+        const options = (network.options ?? {}) as Record<string, unknown>;
+        if (options.encrypted !== "true") {
+            reportViolation(
+                `network \`${String(network.name ?? args.name)}\` carries the stack's database and cache traffic between nodes unencrypted; ` +
+                    "set `opsbook:engine.encryptDataNetwork` to true (the default) before the network is made, on servers whose kernel has IPsec ESP " +
+                    "(README, \"Several servers\"), or set this policy's `enforcementLevel` to advisory in the stack's policy config to accept it.",
+            );
+        }
+    }),
+};
+
+export const productionPolicies = [envRequiredInProduction, backupsScheduled, imagesPinned, monitoringWithReceiver, dataNetworkEncrypted];

@@ -15,10 +15,12 @@ import * as path from "path";
 
 /** How to reach an engine other than the local default; what the state records (nothing secret). */
 export interface EngineConnection {
-    /** unix:///path or ssh://user@host[:port]. */
+    /** unix:///path, ssh://user@host[:port] or tcp://host:port. */
     host: string;
     /** For ssh:// hosts: the options every ssh connection gets (components/engineHost.ts sshOptions). */
     sshOptions: string[];
+    /** For tcp:// hosts: the directory on this machine with the TLS material (components/engineTls.ts); a path, nothing secret. */
+    tlsDir?: string;
 }
 
 export interface CliResult {
@@ -56,6 +58,14 @@ function sshWrapperDir(sshOptions: string[]): string {
     return dir;
 }
 
+/** The files of a tcp:// engine's TLS material in its directory, as the docker CLI reads them (DOCKER_CERT_PATH). */
+export const ENGINE_TLS_FILES = ["ca.pem", "cert.pem", "key.pem"] as const;
+
+/** Whether `dir` holds every file of an engine's TLS material. */
+export function hasEngineTls(dir: string): boolean {
+    return ENGINE_TLS_FILES.every((file) => fs.existsSync(path.join(dir, file)));
+}
+
 /** The environment of a docker CLI call against `engine` (the process's own engine when undefined). */
 export function dockerCliEnv(engine: EngineConnection | undefined): NodeJS.ProcessEnv {
     if (!engine) {
@@ -65,6 +75,20 @@ export function dockerCliEnv(engine: EngineConnection | undefined): NodeJS.Proce
     delete env.DOCKER_CONTEXT;
     if (engine.host.startsWith("ssh://")) {
         env.PATH = `${sshWrapperDir(engine.sshOptions)}${path.delimiter}${process.env.PATH ?? ""}`;
+    }
+    if (engine.host.startsWith("tcp://")) {
+        // Never without TLS, verified both ways: the docker CLI's own variables, on the stack's material.
+        if (!engine.tlsDir || !hasEngineTls(engine.tlsDir)) {
+            throw new Error(
+                `the TLS material for ${engine.host} is not on this machine${engine.tlsDir ? ` (${engine.tlsDir})` : ""}: run \`pulumi preview\` of the stack here once ` +
+                    "(the stack's program writes it from its ENGINE_TLS_CA, ENGINE_TLS_CERT and ENGINE_TLS_KEY secrets)",
+            );
+        }
+        env.DOCKER_TLS_VERIFY = "1";
+        env.DOCKER_CERT_PATH = engine.tlsDir;
+    } else {
+        delete env.DOCKER_TLS_VERIFY;
+        delete env.DOCKER_CERT_PATH;
     }
     return env;
 }

@@ -1,7 +1,9 @@
 // Prints the shell assignments that point the docker CLI at a deployed stack's engine, from the
-// stack's outputs (`pulumi stack output --json`, on stdin): DOCKER_HOST, and for an ssh:// engine
-// a PATH whose `ssh` checks the server's host key against the stack's known_hosts line, exactly as
-// the stack's own docker calls do (providers/engineCli.ts). Nothing secret is printed.
+// stack's outputs (`pulumi stack output --json`, on stdin): DOCKER_HOST, for an ssh:// engine a
+// PATH whose `ssh` checks the server's host key against the stack's known_hosts line, and for a
+// tcp:// engine DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (the directory the stack's program wrote its
+// TLS material to), exactly as the stack's own docker calls do (providers/engineCli.ts). Nothing
+// secret is printed.
 //
 //   eval "$(pulumi stack output --json | node --import tsx scripts/lib/engine-env.ts)"
 //
@@ -29,5 +31,15 @@ if (typeof engine.host !== "string" || !Array.isArray(engine.sshOptions)) {
     process.stderr.write(`engine-env: the stack's \`engine\` output is not {host, sshOptions}: ${JSON.stringify(engine)}\n`);
     process.exit(1);
 }
-const env = dockerCliEnv(engine);
+let env: NodeJS.ProcessEnv;
+try {
+    env = dockerCliEnv(engine);
+} catch (err) {
+    process.stderr.write(`engine-env: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+}
 process.stdout.write(`export DOCKER_HOST=${shellQuote(engine.host)}\nexport PATH=${shellQuote(env.PATH ?? "")}\n`);
+// A tcp:// engine: the docker CLI's TLS variables, on the material's directory (a path, not the material).
+if (env.DOCKER_CERT_PATH) {
+    process.stdout.write(`export DOCKER_TLS_VERIFY=1\nexport DOCKER_CERT_PATH=${shellQuote(env.DOCKER_CERT_PATH)}\n`);
+}

@@ -17,7 +17,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { sshOptions } from "../../components/engineHost";
 import { EngineConnection, dockerCli } from "../../providers/engineCli";
-import { ANY_IMAGE_HEALTH_PATH, ANY_IMAGE_PORT, buildAnyImage, removeImages } from "../fixtures/any-image/image";
+import { ANY_IMAGE_HEALTH_PATH, buildAnyImage, removeImages, serverStackConfig } from "../fixtures/any-image/image";
 import { TestServer, startTestServer, stopTestServer } from "../hosts/server";
 import { ROOT, TestStack, httpGet, requireEngines, run, stackSecretValues, waitFor } from "./harness";
 
@@ -38,20 +38,7 @@ describe("a stack on a server's engine over SSH", { timeout: 30 * 60 * 1000 }, (
     };
 
     // Monitoring is off: this file counts the services and image deliveries on the server.
-    const config = (engineYaml: string) => `config:
-  opsbook:engine:
-${engineYaml}
-  opsbook:monitoring:
-    enabled: false
-  opsbook:redis:
-    enabled: false
-  opsbook:services:
-    api:
-      image: ${imageTag}
-      port: ${ANY_IMAGE_PORT}
-      healthPath: ${ANY_IMAGE_HEALTH_PATH}
-      uses: [postgres]
-`;
+    const config = (engineYaml: string) => serverStackConfig(engineYaml, imageTag);
     const engineYaml = (host: string, knownHosts: string) =>
         `    host: ${host}\n    knownHosts: "${knownHosts}"\n    identityFile: ${server.identityFile}\n    publishAddress: ${SERVER.address}`;
 

@@ -3,9 +3,10 @@
 # their own address on a host bridge, as a remote server would be reached (only over SSH, only at
 # that address). The e2e tests make and remove them; nothing here is used by a deploy.
 #
-#   bash test/hosts/server.sh up NAME ADDRESS [--sshd-only | --no-swarm]   # e.g. up opsbook-n1 10.213.0.11
+#   bash test/hosts/server.sh up NAME ADDRESS [--sshd-only | --no-swarm | --tls]   # e.g. up opsbook-n1 10.213.0.11
 #   bash test/hosts/server.sh down NAME
 #   bash test/hosts/server.sh start-engine NAME ADDRESS   # start its dockerd again (after a kill), state kept
+#   bash test/hosts/server.sh power-off NAME   # SIGKILL its engine and everything it runs, as a power loss
 #   bash test/hosts/server.sh --help
 #
 # `up` prints, on stdout, shell assignments the caller reads (nothing secret):
@@ -14,10 +15,13 @@
 #   SERVER_IDENTITY_FILE=/root/.cache/opsbook/test-hosts/NAME/client_key
 #   SERVER_DOCKER_SOCKET=/run/opsbook-test-hosts/NAME/docker.sock   (not with --sshd-only)
 #   SERVER_DATA_DIR=/root/.cache/opsbook/test-hosts/NAME/data       (--sshd-only: an empty directory)
+#   SERVER_TLS_DIR=/root/.cache/opsbook/test-hosts/NAME/tls/client  (--tls: ca.pem, cert.pem, key.pem)
 # --sshd-only makes a host with sshd (and its SFTP subsystem) and no engine: an off-site backup
 # host. The namespace has its own network only, so files sent over SFTP land in SERVER_DATA_DIR
 # on this machine's filesystem, where a test can look at what the host stores.
 # --no-swarm makes an engine in no swarm: a server for a stack to join as a node.
+# --tls makes the engine also listen on tcp://ADDRESS:2376 with --tlsverify: a CA of its own signs
+# the server's certificate (for ADDRESS) and one client certificate, which SERVER_TLS_DIR holds.
 # The engine is a one-node swarm manager (advertise ADDRESS). sshd allows root with that key only,
 # and sets DOCKER_HOST for the session, so `docker system dial-stdio` (what the docker CLI and the
 # docker provider run over ssh://) reaches the namespace's engine.
@@ -38,9 +42,10 @@ usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
 cmd="${1:-}"
 case "$cmd" in
 	-h | --help | help) usage; exit 0 ;;
-	up) [[ $# -eq 3 || ( $# -eq 4 && ( "${4:-}" == --sshd-only || "${4:-}" == --no-swarm ) ) ]] || { usage >&2; exit 2; } ;;
+	up) [[ $# -eq 3 || ( $# -eq 4 && ( "${4:-}" == --sshd-only || "${4:-}" == --no-swarm || "${4:-}" == --tls ) ) ]] || { usage >&2; exit 2; } ;;
 	down) [[ $# -eq 2 ]] || { usage >&2; exit 2; } ;;
 	start-engine) [[ $# -eq 3 ]] || { usage >&2; exit 2; } ;;
+	power-off) [[ $# -eq 2 ]] || { usage >&2; exit 2; } ;;
 	*) usage >&2; exit 2 ;;
 esac
 NAME="$2"
@@ -48,6 +53,8 @@ SSHD_ONLY=0
 NO_SWARM=0
 [[ "${4:-}" == --sshd-only ]] && SSHD_ONLY=1
 [[ "${4:-}" == --no-swarm ]] && NO_SWARM=1
+TLS=0
+[[ "${4:-}" == --tls ]] && TLS=1
 [[ "$NAME" =~ ^[a-z0-9-]{1,11}$ ]] || { echo "[test-host] NAME must be 1-11 of a-z 0-9 - (it names a veth): $NAME" >&2; exit 2; }
 STATE="$CACHE/test-hosts/$NAME"
 RUN="/run/opsbook-test-hosts/$NAME"
@@ -123,6 +130,9 @@ up() {
 	in_ns ip link set lo up
 	in_ns ip route add default via "${BRIDGE_CIDR%/*}"
 
+	if [[ $TLS == 1 ]]; then
+		make_tls "$address"
+	fi
 	if [[ $SSHD_ONLY == 0 ]]; then
 		start_engine "$address"
 	fi
@@ -162,6 +172,44 @@ up() {
 	else
 		printf 'SERVER_DOCKER_SOCKET=%s\n' "$SOCKET"
 	fi
+	[[ $TLS == 0 ]] || printf 'SERVER_TLS_DIR=%s\n' "$STATE/tls/client"
+}
+
+# make_tls ADDRESS: a CA, the engine's certificate for ADDRESS and a client certificate (what
+# `dockerd --tlsverify` and a client of it need), in $STATE/tls.
+make_tls() {
+	local address="$1" dir="$STATE/tls"
+	progress "TLS: a CA, the engine's certificate for $address, a client certificate"
+	mkdir -p "$dir/client"
+	(
+		cd "$dir"
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=$NAME test CA" -keyout ca-key.pem -out ca.pem
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$address" -keyout server-key.pem -out server.csr
+		printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "$address" >server.ext
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 -extfile server.ext -out server-cert.pem
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=opsbook e2e client" -keyout client/key.pem -out client.csr
+		printf 'extendedKeyUsage=clientAuth\n' >client.ext
+		openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 -extfile client.ext -out client/cert.pem
+		cp ca.pem client/ca.pem
+		chmod 600 ca-key.pem server-key.pem client/key.pem
+	) >>"$STATE/tls.log" 2>&1 || fail "openssl (making the test CA and certificates)" "$STATE/tls.log"
+}
+
+# power_off: what a server's power loss does to its engine: dockerd, its containerd, the shims
+# and every container process SIGKILLed at once (killing dockerd alone leaves its containers
+# running under their shims, which no lost machine does). sshd and the namespace stay.
+power_off() {
+	local ids=() id dir
+	mapfile -t ids < <(DOCKER_HOST="unix://$SOCKET" timeout 20 docker ps -q --no-trunc 2>/dev/null)
+	[[ -s "$RUN/docker.pid" ]] && kill -KILL "$(cat "$RUN/docker.pid")" 2>/dev/null || true
+	# containerd and the shims name the engine's exec root on their command lines.
+	pkill -KILL -f -- "$RUN/exec/" || true
+	for id in "${ids[@]}"; do
+		for dir in /sys/fs/cgroup/pids/docker/"$id" /sys/fs/cgroup/docker/"$id"; do
+			[[ -f "$dir/cgroup.procs" ]] && xargs -r kill -KILL <"$dir/cgroup.procs" 2>/dev/null || true
+		done
+	done
+	progress "powered off (engine, containerd, shims and ${#ids[@]} containers killed)"
 }
 
 start_engine() {
@@ -169,10 +217,13 @@ start_engine() {
 	progress "starting dockerd in the namespace"
 	# nsenter --net only (not `ip netns exec`, which remounts /sys and loses the cgroup mounts).
 	# Its own bridge range, so its containers never shadow the host's or another server's.
-	local n="${address##*.}"
+	local n="${address##*.}" tls=()
+	# A server made with --tls keeps its TCP listener when its engine is started again.
+	[[ -f "$STATE/tls/server-cert.pem" ]] &&
+		tls=(-H "tcp://$address:2376" --tlsverify --tlscacert "$STATE/tls/ca.pem" --tlscert "$STATE/tls/server-cert.pem" --tlskey "$STATE/tls/server-key.pem")
 	setsid nsenter --net="$NETNS" dockerd \
 		--data-root "$STATE/docker" --exec-root "$RUN/exec" --pidfile "$RUN/docker.pid" \
-		-H "unix://$SOCKET" --bip "172.$((100 + n % 100)).0.1/24" --default-address-pool "base=10.$((100 + n % 100)).0.0/16,size=24" \
+		-H "unix://$SOCKET" "${tls[@]}" --bip "172.$((100 + n % 100)).0.1/24" --default-address-pool "base=10.$((100 + n % 100)).0.0/16,size=24" \
 		</dev/null >>"$STATE/dockerd.log" 2>&1 &
 	for _ in $(seq 150); do
 		DOCKER_HOST="unix://$SOCKET" docker info >/dev/null 2>&1 && break
@@ -194,5 +245,9 @@ case "$cmd" in
 		# The engine finds its swarm membership in its state: no init, no join.
 		NO_SWARM=1 start_engine "$3"
 		progress "engine started"
+		;;
+	power-off)
+		[[ -e "$NETNS" ]] || fail "no server $NAME to power off"
+		power_off
 		;;
 esac

@@ -14,7 +14,7 @@ import * as production from "../../policies/production";
 
 const POLICY_DIR = path.join(__dirname, "..", "..", "policies");
 const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "remediate", "disabled"];
-const PRODUCTION_ONLY = ["env-required-in-production", "backups-scheduled", "images-pinned", "monitoring-with-receiver"];
+const PRODUCTION_ONLY = ["env-required-in-production", "backups-scheduled", "images-pinned", "monitoring-with-receiver", "data-network-encrypted"];
 
 type AnyPolicy = ResourceValidationPolicy | StackValidationPolicy;
 

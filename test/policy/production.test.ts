@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LABEL_ALERT_RECEIVERS, LABEL_MONITORING_PART } from "../../components/naming";
 import type { ReceiverSecretState } from "../../components/monitoring/settings";
-import { backupsScheduled, envRequiredInProduction, imagesPinned, monitoringWithReceiver, parseImageReference, unpinnedReason } from "../../policies/production";
+import { backupsScheduled, dataNetworkEncrypted, envRequiredInProduction, imagesPinned, monitoringWithReceiver, parseImageReference, unpinnedReason } from "../../policies/production";
 import { NAMES, PINNED_APP, apiSpec, changed, serviceProps, validGateway, validMigration, validPostgres, validService, validStack, withEnv } from "./fixtures";
 import { CONTAINER, ONE_SHOT, SERVICE, UNKNOWN_STRING, runResourcePolicy, runStackPolicy, urnOf } from "./harness";
 
@@ -175,5 +175,21 @@ describe("monitoring-with-receiver", () => {
                     "run `pulumi config set --secret ALERT_TELEGRAM_CHAT_ID` and paste the value at the prompt, or remove the receiver.",
             ],
         );
+    });
+});
+
+describe("data-network-encrypted", () => {
+    const NETWORK = "docker:index/network:Network";
+    const network = (props: Record<string, unknown>) => runResourcePolicy(dataNetworkEncrypted, { type: NETWORK, name: "network-data", props: { name: "opsbook-production-data", driver: "overlay", ...props } });
+
+    it("accepts the encrypted data network, and the attachable edge network without encryption", async () => {
+        assert.deepEqual(await network({ attachable: false, options: { encrypted: "true" } }), []);
+        assert.deepEqual(await network({ attachable: true, options: {} }), []);
+    });
+
+    it("refuses a data network without encryption, naming the config key that sets it", async () => {
+        const messages = await network({ attachable: false, options: {} });
+        assert.equal(messages.length, 1);
+        assert.match(messages[0], /^network `opsbook-production-data` carries the stack's database and cache traffic between nodes unencrypted; set `opsbook:engine\.encryptDataNetwork` to true/);
     });
 });

@@ -2,7 +2,8 @@
 // every connection gets, and the spec's messages (which name the key and say how to fix it).
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
-import { engineFailureHint } from "../../components/engine";
+import { engineConnection, engineFailureHint } from "../../components/engine";
+import { engineTlsDir, engineTlsProblems } from "../../components/engineTls";
 import { LOCAL_ENGINE_HOST, knownHostsProblems, parseEngineHost, sshOptions } from "../../components/engineHost";
 import { parseSpec } from "../../components/spec";
 import { specProblems } from "./specProblems";
@@ -29,9 +30,16 @@ describe("opsbook:engine.host", () => {
         assert.equal(parseSpec({ services: SERVICES }).engine.publishAddress, "127.0.0.1");
     });
 
-    it("refuses TCP (no engine API without TLS), a host without a user, and anything else, saying what is accepted", () => {
+    it("accepts tcp://host[:port] (always with TLS), port 2376 by default", () => {
+        assert.deepEqual(parseEngineHost("tcp://203.0.113.7"), { kind: "tcp", host: "tcp://203.0.113.7:2376", hostname: "203.0.113.7", port: 2376 });
+        assert.deepEqual(parseEngineHost("tcp://docker.example.com:12376/"), { kind: "tcp", host: "tcp://docker.example.com:12376", hostname: "docker.example.com", port: 12376 });
+        assert.equal(engineConnection(parseSpec({ engine: { host: "tcp://203.0.113.7" }, services: SERVICES }).engine)?.tlsDir, engineTlsDir("tcp://203.0.113.7:2376"));
+    });
+
+    it("refuses the engine API without TLS (port 2375), a host without a user, and anything else, saying what is accepted", () => {
         for (const [host, why] of [
-            ["tcp://203.0.113.7:2376", /over TCP yet/],
+            ["tcp://203.0.113.7:2375", /port for an engine API without TLS, which opsbook never uses/],
+            ["tcp://deploy@203.0.113.7", /not of the form tcp:\/\/host\[:port\]/],
             ["ssh://203.0.113.7", /a user is required/],
             ["ssh://deploy@203.0.113.7:70000", /outside 1-65535/],
             ["203.0.113.7", /is not an engine address/],
@@ -42,6 +50,34 @@ describe("opsbook:engine.host", () => {
             assert.match(problem, why, host);
             assert.match(problem, /ssh:\/\/user@host\[:port\]/, host);
         }
+    });
+});
+
+describe("a tcp:// engine's TLS material", () => {
+    const PEM = { "ca.pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----", "cert.pem": "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----", "key.pem": "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----" };
+
+    it("takes the three secrets in PEM form", () => {
+        assert.deepEqual(engineTlsProblems(PEM, new Set()), []);
+        assert.deepEqual(engineTlsProblems({ ...PEM, "key.pem": "-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----" }, new Set()), []);
+    });
+
+    it("names each missing, plain or malformed secret and how to set it, never quoting a value", () => {
+        const missing = engineTlsProblems({ "ca.pem": PEM["ca.pem"] }, new Set());
+        assert.equal(missing.length, 2);
+        assert.match(missing[0], /^`opsbook:ENGINE_TLS_CERT` is required for a tcp:\/\/ engine \(`opsbook:engine\.host`\).*pulumi config set --secret ENGINE_TLS_CERT < cert\.pem/);
+        assert.match(missing[1], /^`opsbook:ENGINE_TLS_KEY` is required/);
+        assert.match(engineTlsProblems(PEM, new Set(["ENGINE_TLS_KEY"]))[0], /^`opsbook:ENGINE_TLS_KEY` is a secret but is stored in plain text/);
+        const swapped = engineTlsProblems({ ...PEM, "key.pem": PEM["cert.pem"] }, new Set());
+        assert.match(swapped[0], /^`opsbook:ENGINE_TLS_KEY` is not the client certificate's private key in PEM form \(no `-----BEGIN PRIVATE KEY-----` line\)/);
+        assert.ok(!swapped[0].includes("MIIC"));
+    });
+
+    it("explains a failed TLS connection in the user's terms, naming the key", () => {
+        const host = "tcp://203.0.113.7:2376";
+        assert.match(engineFailureHint("tls: failed to verify certificate: x509: certificate signed by unknown authority", host), /not signed by the CA in `opsbook:ENGINE_TLS_CA`/);
+        assert.match(engineFailureHint("remote error: tls: bad certificate", host), /refused the client certificate: `opsbook:ENGINE_TLS_CERT` and `opsbook:ENGINE_TLS_KEY`/);
+        assert.match(engineFailureHint("x509: certificate is valid for 10.0.0.1, not 203.0.113.7", host), /does not name 203\.0\.113\.7/);
+        assert.match(engineFailureHint("dial tcp 203.0.113.7:2376: connect: connection refused", host), /no engine answered at 203\.0\.113\.7:2376/);
     });
 });
 
@@ -113,5 +149,21 @@ describe("opsbook:engine.nodes and dataNode", () => {
         );
         assert.match(problems({ ...manager, nodes: { w2: node("203.0.113.8") }, dataNode: "w9" })[0], /^`opsbook:engine\.dataNode` names `w9`, which is neither `manager` nor a node of `opsbook:engine\.nodes` \(w2\)/);
         assert.match(problems({ ...manager, nodes: { W2: node("203.0.113.8") } })[0], /^`opsbook:engine\.nodes\.W2` must be a node name/);
+    });
+
+    it("takes the traffic nodes among the manager and the nodes, the manager by default, each publishing on its own address", () => {
+        const spec = parseSpec({ engine: { ...manager, nodes: { w2: { ...node("203.0.113.8"), publishAddress: "203.0.113.8" }, w3: node("203.0.113.9") }, trafficNodes: ["w2", "manager"] }, services: SERVICES });
+        assert.deepEqual(spec.engine.trafficNodes, ["w2", "manager"]);
+        assert.equal(spec.engine.nodes.w2.publishAddress, "203.0.113.8");
+        assert.equal(spec.engine.nodes.w3.publishAddress, "127.0.0.1");
+        assert.deepEqual(parseSpec({ services: SERVICES }).engine.trafficNodes, ["manager"]);
+    });
+
+    it("refuses traffic nodes that are no node, named twice, or none, naming the key", () => {
+        const nodes = { w2: node("203.0.113.8") };
+        assert.match(problems({ ...manager, nodes, trafficNodes: ["manager", "w9"] })[0], /^`opsbook:engine\.trafficNodes\.1` names `w9`, which is neither `manager` nor a node of `opsbook:engine\.nodes` \(w2\)/);
+        assert.match(problems({ ...manager, nodes, trafficNodes: ["w2", "w2"] })[0], /^`opsbook:engine\.trafficNodes\.1` names `w2` twice/);
+        assert.match(problems({ ...manager, nodes, trafficNodes: [] })[0], /^`opsbook:engine\.trafficNodes` must name at least one node/);
+        assert.match(problems({ ...manager, nodes: { w2: { ...node("203.0.113.8"), publishAddress: "w2.example" } } })[0], /^`opsbook:engine\.nodes\.w2\.publishAddress` must be an IPv4 address of the node/);
     });
 });
