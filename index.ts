@@ -335,6 +335,20 @@ export = async () => {
     // One gateway per traffic node, each on its own node's engine; the manager's keeps the
     // resource name it always had. A node's gateway starts once the node is in the swarm (the edge
     // network reaches it then) and has the gateway image.
+    const gatewayBackends = [
+        ...published.map((name) => ({
+            name,
+            serviceName: services.get(name)!.serviceName,
+            port: spec.services[name].port,
+            hostPort: spec.services[name].hostPort,
+        })),
+        ...(monitoring
+            ? [
+                  { name: "alertmanager", serviceName: monitoring.alertmanagerService, port: MONITORING_PORTS.alertmanager },
+                  { name: "prometheus", serviceName: monitoring.prometheusService, port: MONITORING_PORTS.prometheus },
+              ]
+            : []),
+    ];
     const gateways =
         gatewayNames.length > 0
             ? traffic.map(
@@ -345,20 +359,7 @@ export = async () => {
                               identity,
                               network: networks.edge,
                               image: image("opsbook:images.gateway"),
-                              backends: [
-                                  ...published.map((name) => ({
-                                      name,
-                                      serviceName: services.get(name)!.serviceName,
-                                      port: spec.services[name].port,
-                                      hostPort: spec.services[name].hostPort,
-                                  })),
-                                  ...(monitoring
-                                      ? [
-                                            { name: "alertmanager", serviceName: monitoring.alertmanagerService, port: MONITORING_PORTS.alertmanager },
-                                            { name: "prometheus", serviceName: monitoring.prometheusService, port: MONITORING_PORTS.prometheus },
-                                        ]
-                                      : []),
-                              ],
+                              backends: gatewayBackends,
                               bindAddress: t.publishAddress,
                               endpointHost: t.endpointHost,
                               ...(t.node === "manager" ? {} : { node: t.node }),

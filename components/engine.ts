@@ -19,10 +19,6 @@ export interface StackEngine {
     readonly connection: EngineConnection | undefined;
     /** True when the engine is not this machine's: images built here must be delivered to it. */
     readonly remote: boolean;
-    /** Where the gateway publishes on the engine's host. */
-    readonly publishAddress: string;
-    /** The host name in the stack's endpoint URLs. */
-    readonly endpointHost: string;
     /** The manager's data root (`DockerRootDir`): where its named volumes live. */
     readonly dataRoot: string;
 }
@@ -114,9 +110,14 @@ export function trafficNodes(spec: Spec["engine"]): TrafficNode[] {
     });
 }
 
+/** The docker provider's arguments for a connection: its host, and the ssh options an ssh:// one needs. */
+function providerConnectionArgs(connection: EngineConnection): docker.ProviderArgs {
+    return { host: connection.host, ...(connection.sshOptions.length > 0 ? { sshOpts: connection.sshOptions } : {}) };
+}
+
 /** The docker provider of a node of `opsbook:engine.nodes`, for what runs on that node alone (its gateway). */
 export function nodeProvider(name: string, connection: EngineConnection): docker.Provider {
-    return new docker.Provider(`engine-${name}`, { host: connection.host, ...(connection.sshOptions.length > 0 ? { sshOpts: connection.sshOptions } : {}) });
+    return new docker.Provider(`engine-${name}`, providerConnectionArgs(connection));
 }
 
 /**
@@ -181,11 +182,9 @@ export async function connectEngine(spec: Spec["engine"], tls?: EngineTlsSecrets
     }
     const provider = new docker.Provider("engine", {
         // The local default stays implicit (the provider's own default, or DOCKER_HOST), as before.
-        ...(connection ? { host: spec.host } : {}),
-        ...(connection && connection.sshOptions.length > 0 ? { sshOpts: connection.sshOptions } : {}),
+        ...(connection ? providerConnectionArgs(connection) : {}),
         // The material itself, as secrets: a destroy from the state needs no file on this machine.
         ...(parsed.kind === "tcp" && tls ? { caMaterial: tls.ca, certMaterial: tls.cert, keyMaterial: tls.key } : {}),
     });
-    const endpointHost = endpointHostOf(spec.publishAddress, spec.host);
-    return { provider, connection, remote: parsed.kind !== "unix", publishAddress: spec.publishAddress, endpointHost, dataRoot: dataRoot?.trim() || "/var/lib/docker" };
+    return { provider, connection, remote: parsed.kind !== "unix", dataRoot: dataRoot?.trim() || "/var/lib/docker" };
 }

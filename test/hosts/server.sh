@@ -95,6 +95,15 @@ down() {
 	progress "removed"
 }
 
+# ensure_package COMMAND PACKAGE: installs Debian's PACKAGE when COMMAND is missing.
+ensure_package() {
+	command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]] && return 0
+	progress "installing $2 (apt-get)"
+	mkdir -p "$CACHE/logs"
+	{ apt-get install -y --no-install-recommends "$2" || { apt-get update && apt-get install -y --no-install-recommends "$2"; }; } \
+		>>"$CACHE/logs/test-hosts-apt.log" 2>&1 || fail "apt-get install $2" "$CACHE/logs/test-hosts-apt.log"
+}
+
 up() {
 	local address="$1"
 	[[ "$address" =~ ^10\.213\.0\.([0-9]+)$ && ${BASH_REMATCH[1]} -ge 2 && ${BASH_REMATCH[1]} -le 254 ]] ||
@@ -104,12 +113,8 @@ up() {
 	mkdir -p "$CACHE"
 	exec 8>"$CACHE/test-hosts.lock"
 	flock -w 600 8 || fail "another test host's set-up held $CACHE/test-hosts.lock for 10 minutes"
-	command -v sshd >/dev/null 2>&1 || [[ -x /usr/sbin/sshd ]] || {
-		progress "installing openssh-server (apt-get)"
-		mkdir -p "$CACHE/logs"
-		{ apt-get install -y --no-install-recommends openssh-server || { apt-get update && apt-get install -y --no-install-recommends openssh-server; }; } \
-			>>"$CACHE/logs/test-hosts-apt.log" 2>&1 || fail "apt-get install openssh-server" "$CACHE/logs/test-hosts-apt.log"
-	}
+	ensure_package sshd openssh-server
+	[[ $TLS == 0 ]] || ensure_package openssl openssl
 	# A server left by an interrupted run is removed first: tests start from nothing.
 	[[ -e "$NETNS" || -d "$STATE" ]] && down
 	mkdir -p "$STATE" "$RUN" /run/sshd
