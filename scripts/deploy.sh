@@ -32,7 +32,17 @@ eval "$(bash "$ROOT/scripts/toolchain.sh")"
 progress_init deploy
 cd "$ROOT"
 
-pulumi stack select --create --non-interactive "$STACK" >&2
+if ! select_out="$(pulumi stack select --create --non-interactive "$STACK" 2>&1)"; then
+    echo "$select_out" >&2
+    # Pulumi.<stack>.yaml's encryptionsalt belongs to the passphrase the stack was made with; a
+    # new machine generates its own passphrase, and Pulumi's message alone does not say which file
+    # disagrees with which.
+    if grep -q 'incorrect passphrase' <<<"$select_out" && grep -q '^encryptionsalt:' "$ROOT/Pulumi.$STACK.yaml"; then
+        echo "deploy: Pulumi.$STACK.yaml's encryptionsalt was made with another passphrase than ${PULUMI_CONFIG_PASSPHRASE_FILE:-PULUMI_CONFIG_PASSPHRASE}." >&2
+        echo "deploy: use that passphrase (PULUMI_CONFIG_PASSPHRASE_FILE, README 'State and secrets'), or, if the file holds no 'secure:' value, delete its encryptionsalt line and deploy again." >&2
+    fi
+    exit 1
+fi
 step_done "stack $STACK selected"
 # A `pulumi up` killed mid-release leaves its lock behind, and every later one would fail with
 # "the stack is currently locked": clear it if its process is gone from this host.

@@ -7,6 +7,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { EngineConnection, dockerCli } from "../../providers/engineCli";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -127,6 +128,11 @@ export class TestStack {
     readonly env: NodeJS.ProcessEnv;
     readonly configFile: string;
     private readonly started = Date.now();
+    /**
+     * The engines the stack's objects live on, manager first: this machine's unless `onEngines`
+     * named a server's (ssh:// or tcp://, with the stack's own connection options).
+     */
+    private engines: (EngineConnection | undefined)[] = [undefined];
 
     constructor(prefix = "e2e") {
         this.name = `${prefix}-${crypto.randomBytes(3).toString("hex")}`;
@@ -147,6 +153,14 @@ export class TestStack {
     /** Logs a step with the time since the stack was made, so a slow CI run shows where time went. */
     log(step: string): void {
         process.stderr.write(`[e2e ${this.name}] ${step} (${Math.round((Date.now() - this.started) / 1000)}s)\n`);
+    }
+
+    /**
+     * The stack runs on these engines (its manager, then its other nodes): the listings below and
+     * `dispose`'s clean-up look there instead of on this machine's engine.
+     */
+    onEngines(manager: EngineConnection, ...nodes: EngineConnection[]): void {
+        this.engines = [manager, ...nodes];
     }
 
     /** Creates the stack with the given config file body (YAML, `config:` at the top). */
@@ -226,10 +240,25 @@ export class TestStack {
         return this.listed(["network", "ls"], "{{.Name}}");
     }
 
+    /** What `docker <command>` lists of this stack on every engine it runs on, sorted. */
     private async listed(command: string[], format: string): Promise<string[]> {
-        const res = await docker(...command, "--filter", `label=opsbook.stack=${this.name}`, "--format", format);
-        assert.equal(res.code, 0, `docker ${command.join(" ")} failed: ${res.stderr}`);
-        return res.stdout.split("\n").filter(Boolean).sort();
+        const found = new Set<string>();
+        for (const engine of this.engines) {
+            const res = await this.onEngine(engine, ...command, "--filter", `label=opsbook.stack=${this.name}`, "--format", format);
+            assert.equal(res.code, 0, `docker ${command.join(" ")} on ${engine?.host ?? "this machine's engine"} failed: ${res.stderr}`);
+            res.stdout.split("\n").filter(Boolean).forEach((name) => found.add(name));
+        }
+        return [...found].sort();
+    }
+
+    private onEngine(engine: EngineConnection | undefined, ...args: string[]): Promise<CliResult> {
+        return engine ? dockerCli(args, { engine, timeoutMs: 120_000 }) : docker(...args);
+    }
+
+    /** `listed` for the clean-up: an engine that no longer answers (a server already gone) has nothing to remove. */
+    private async leftovers(engine: EngineConnection | undefined, command: string[], format: string): Promise<string[]> {
+        const res = await this.onEngine(engine, ...command, "--filter", `label=opsbook.stack=${this.name}`, "--format", format);
+        return res.code === 0 ? res.stdout.split("\n").filter(Boolean) : [];
     }
 
     /** Destroys what is left, removes the stack, its config file, its state and every engine object labelled with it. */
@@ -237,33 +266,47 @@ export class TestStack {
         this.log("dispose");
         await this.pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
         await this.pulumi(["stack", "rm", "--yes", "--force", "--non-interactive"]);
-        // What a failed test or a half-done destroy left: services first (their tasks go with
-        // them), then containers, and only then what running tasks would still hold.
-        for (const name of await this.services()) {
-            await docker("service", "rm", name);
+        // What a failed test or a half-done destroy left, on every engine of the stack: services
+        // first (their tasks go with them), then containers, and only then what running tasks
+        // would still hold. Swarm objects (services, secrets, configs) live on the manager.
+        const [manager] = this.engines;
+        for (const name of await this.leftovers(manager, ["service", "ls"], "{{.Name}}")) {
+            await this.onEngine(manager, "service", "rm", name);
         }
-        for (const name of await this.containers()) {
-            await docker("rm", "-f", name);
+        for (const engine of this.engines) {
+            for (const name of await this.leftovers(engine, ["ps", "-a"], "{{.Names}}")) {
+                await this.onEngine(engine, "rm", "-f", name);
+            }
+            const deadline = Date.now() + 60_000;
+            while (Date.now() < deadline && (await this.leftovers(engine, ["ps", "-a"], "{{.Names}}")).length > 0) {
+                await new Promise((r) => setTimeout(r, 1000));
+            }
         }
-        const deadline = Date.now() + 60_000;
-        while (Date.now() < deadline && (await this.containers()).length > 0) {
-            await new Promise((r) => setTimeout(r, 1000));
+        for (const kind of ["secret", "config"]) {
+            for (const name of await this.leftovers(manager, [kind, "ls"], "{{.Name}}")) {
+                await this.onEngine(manager, kind, "rm", name);
+            }
         }
-        for (const name of await this.secrets()) {
-            await docker("secret", "rm", name);
+        for (const engine of this.engines) {
+            for (const name of await this.leftovers(engine, ["volume", "ls"], "{{.Name}}")) {
+                await this.onEngine(engine, "volume", "rm", "-f", name);
+            }
         }
-        for (const name of await this.configs()) {
-            await docker("config", "rm", name);
-        }
-        for (const name of await this.volumes()) {
-            await docker("volume", "rm", "-f", name);
-        }
-        for (const name of await this.networks()) {
-            await docker("network", "rm", name);
+        for (const engine of this.engines) {
+            for (const name of await this.leftovers(engine, ["network", "ls"], "{{.Name}}")) {
+                await this.onEngine(engine, "network", "rm", name);
+            }
         }
         fs.rmSync(this.configFile, { force: true });
         fs.rmSync(this.stateDir, { recursive: true, force: true });
     }
+}
+
+/** Every swarm service on an engine, a stack's or not, sorted: what a refused preview must not have added to. */
+export async function everyServiceOn(engine: EngineConnection): Promise<string[]> {
+    const res = await dockerCli(["service", "ls", "--format", "{{.Name}}"], { engine, timeoutMs: 120_000 });
+    assert.equal(res.code, 0, `docker service ls on ${engine.host}: ${res.stderr}`);
+    return res.stdout.split("\n").filter(Boolean).sort();
 }
 
 /** The running task containers of a swarm service, newest first (`docker ps` order). */

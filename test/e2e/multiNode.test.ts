@@ -123,6 +123,8 @@ describe("the copy-trading preset on a swarm of three servers", { timeout: 45 * 
         for (const w of WORKERS) {
             connections[w.node] = { host: `ssh://root@${w.address}`, sshOptions: sshOptions(servers[w.node].knownHosts, servers[w.node].identityFile) };
         }
+        // The stack's listings and its clean-up look at the three servers, not this machine's engine.
+        stack.onEngines(manager, ...Object.values(connections));
         const nodeYaml = (w: (typeof WORKERS)[number], extra: string) =>
             `      ${w.node}:\n        host: ssh://root@${w.address}\n        knownHosts: "${servers[w.node].knownHosts}"\n        identityFile: ${servers[w.node].identityFile}\n${extra}`;
         await stack.init(`config:

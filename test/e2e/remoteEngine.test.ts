@@ -19,7 +19,7 @@ import { sshOptions } from "../../components/engineHost";
 import { EngineConnection, dockerCli } from "../../providers/engineCli";
 import { ANY_IMAGE_HEALTH_PATH, buildAnyImage, removeImages, serverStackConfig } from "../fixtures/any-image/image";
 import { TestServer, startTestServer, stopTestServer } from "../hosts/server";
-import { ROOT, TestStack, httpGet, requireEngines, run, stackSecretValues, waitFor } from "./harness";
+import { ROOT, TestStack, everyServiceOn, httpGet, requireEngines, run, stackSecretValues, waitFor } from "./harness";
 
 const SERVER = { name: "opsbook-r1", address: "10.213.0.21" };
 describe("a stack on a server's engine over SSH", { timeout: 30 * 60 * 1000 }, () => {
@@ -31,11 +31,6 @@ describe("a stack on a server's engine over SSH", { timeout: 30 * 60 * 1000 }, (
 
     /** docker on the server, over SSH with the stack's own options. */
     const onServer = (...args: string[]) => dockerCli(args, { engine, timeoutMs: 120_000 });
-    const serverList = async (kind: "service" | "volume" | "secret", all = false) => {
-        const res = await onServer(kind, "ls", ...(all ? [] : ["--filter", `label=opsbook.stack=${stack.name}`]), "--format", "{{.Name}}");
-        assert.equal(res.code, 0, `docker ${kind} ls on the server: ${res.stderr}`);
-        return res.stdout.split("\n").filter(Boolean).sort();
-    };
 
     // Monitoring is off: this file counts the services and image deliveries on the server.
     const config = (engineYaml: string) => serverStackConfig(engineYaml, imageTag);
@@ -47,6 +42,8 @@ describe("a stack on a server's engine over SSH", { timeout: 30 * 60 * 1000 }, (
         await buildAnyImage(imageTag, "v1");
         server = await startTestServer(SERVER.name, SERVER.address);
         engine = { host: `ssh://root@${SERVER.address}`, sshOptions: sshOptions(server.knownHosts, server.identityFile) };
+        // The stack's listings and its clean-up look at the server's engine, not this machine's.
+        stack.onEngines(engine);
         await stack.init(config(engineYaml(engine.host, server.knownHosts)));
     });
 
@@ -87,7 +84,7 @@ describe("a stack on a server's engine over SSH", { timeout: 30 * 60 * 1000 }, (
         assert.match(`${missing.stdout}\n${missing.stderr}`, /`opsbook:engine\.knownHosts` is required for an ssh:\/\/ engine/);
 
         await stack.pulumi(["config", "set", "--path", "opsbook:engine.knownHosts", server.knownHosts]);
-        assert.deepEqual(await serverList("service", true), [], "something was created on the server by a refused preview");
+        assert.deepEqual(await everyServiceOn(engine), [], "something was created on the server by a refused preview");
     });
 
     it("b. deploys over ssh://: images copied, services on the server's swarm, the api at the server's address", async () => {
@@ -100,7 +97,7 @@ describe("a stack on a server's engine over SSH", { timeout: 30 * 60 * 1000 }, (
         const root = await httpGet(`${outputs.endpoints.api}/`);
         assert.equal(root.body.release, "v1");
 
-        const onServerServices = await serverList("service");
+        const onServerServices = await stack.services();
         assert.deepEqual(onServerServices, [outputs.postgresService, outputs.services.api, outputs.backups.agentService].sort());
         const local = await run("docker", ["service", "ls", "-q", "--filter", `label=opsbook.stack=${stack.name}`]);
         assert.equal(local.stdout.trim(), "", "the stack's services run on this machine's engine too");
@@ -126,7 +123,7 @@ describe("a stack on a server's engine over SSH", { timeout: 30 * 60 * 1000 }, (
             const text = JSON.stringify({ env: c.Config.Env, cmd: c.Config.Cmd, entrypoint: c.Config.Entrypoint, args: c.Args, labels: c.Config.Labels });
             assert.ok(!all.some((v) => text.includes(v) || text.includes(encodeURIComponent(v))), `container ${c.Name} on the server shows a secret value`);
         }
-        const secrets = await serverList("secret");
+        const secrets = await stack.secrets();
         assert.ok(secrets.length >= 2, `the server has ${secrets.length} swarm secrets of the stack`);
     });
 
@@ -150,7 +147,7 @@ describe("a stack on a server's engine over SSH", { timeout: 30 * 60 * 1000 }, (
         assert.equal(noop.code, 0, `the second pulumi up over ssh found changes:\n${noop.stdout}\n${noop.stderr}`);
         const destroy = await stack.pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
         assert.equal(destroy.code, 0, `pulumi destroy over ssh failed:\n${destroy.stdout}\n${destroy.stderr}`);
-        assert.deepEqual(await serverList("service"), []);
-        assert.ok((await serverList("volume")).includes(outputs.postgresVolume), "the Postgres volume is gone from the server after destroy");
+        assert.deepEqual(await stack.services(), []);
+        assert.ok((await stack.volumes()).includes(outputs.postgresVolume), "the Postgres volume is gone from the server after destroy");
     });
 });

@@ -13,11 +13,11 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { EngineConnection, dockerCli } from "../../providers/engineCli";
+import type { EngineConnection } from "../../providers/engineCli";
 import { engineTlsDir } from "../../components/engineTls";
 import { ANY_IMAGE_HEALTH_PATH, buildAnyImage, removeImages, serverStackConfig } from "../fixtures/any-image/image";
 import { SERVER_SCRIPT, parseAssignments, stopTestServer } from "../hosts/server";
-import { ROOT, TestStack, httpGet, requireEngines, run, waitFor } from "./harness";
+import { ROOT, TestStack, everyServiceOn, httpGet, requireEngines, run, waitFor } from "./harness";
 
 const SERVER = { name: "opsbook-t22", address: "10.213.0.22" };
 const HOST = `tcp://${SERVER.address}:2376`;
@@ -29,12 +29,6 @@ describe("a stack on a server's engine over TCP with TLS", { timeout: 30 * 60 * 
     let engine: EngineConnection;
     let outputs: Record<string, any> = {};
 
-    const onServer = (...args: string[]) => dockerCli(args, { engine, timeoutMs: 120_000 });
-    const serverList = async (kind: "service" | "volume", all = false) => {
-        const res = await onServer(kind, "ls", ...(all ? [] : ["--filter", `label=opsbook.stack=${stack.name}`]), "--format", "{{.Name}}");
-        assert.equal(res.code, 0, `docker ${kind} ls on the server: ${res.stderr}`);
-        return res.stdout.split("\n").filter(Boolean).sort();
-    };
     /** `pulumi config set --secret NAME < file`, as the README says. */
     const setSecretFromFile = async (name: string, file: string) => {
         const res = await stack.pulumi(["config", "set", "--secret", name], fs.readFileSync(file, "utf8"));
@@ -50,6 +44,7 @@ describe("a stack on a server's engine over TCP with TLS", { timeout: 30 * 60 * 
         assert.ok(tlsDir && fs.existsSync(path.join(tlsDir, "key.pem")), `the test server printed no TLS directory:\n${up.stdout}`);
         // The tests' own view of the server: the same material, from where server.sh made it.
         engine = { host: HOST, sshOptions: [], tlsDir };
+        stack.onEngines(engine);
         await stack.init(serverStackConfig(`    host: ${HOST}\n    publishAddress: ${SERVER.address}`, imageTag));
         await stack.pinImages();
     });
@@ -80,7 +75,7 @@ describe("a stack on a server's engine over TCP with TLS", { timeout: 30 * 60 * 
         assert.notEqual(wrongCa.code, 0);
         assert.match(wrongCaText, /`opsbook:engine\.host` \(tcp:\/\/10\.213\.0\.22:2376\) does not answer: the engine's certificate is not signed by the CA in `opsbook:ENGINE_TLS_CA`/);
         assert.match(wrongCaText, /Tried: `docker info` at 10\.213\.0\.22:2376 over TLS/);
-        assert.deepEqual(await serverList("service", true), [], "something was created on the server by a refused preview");
+        assert.deepEqual(await everyServiceOn(engine), [], "something was created on the server by a refused preview");
         await setSecretFromFile("ENGINE_TLS_CA", path.join(tlsDir, "ca.pem"));
     });
 
@@ -91,7 +86,7 @@ describe("a stack on a server's engine over TCP with TLS", { timeout: 30 * 60 * 
         assert.match(outputs.endpoints.api, new RegExp(`^http://${SERVER.address.replace(/\./g, "\\.")}:\\d+$`));
         const health = await waitFor(`the api at ${outputs.endpoints.api}`, 60, () => httpGet(`${outputs.endpoints.api}${ANY_IMAGE_HEALTH_PATH}`), (r) => r.status === 200);
         assert.equal(health.status, 200);
-        assert.deepEqual(await serverList("service"), [outputs.postgresService, outputs.services.api, outputs.backups.agentService].sort());
+        assert.deepEqual(await stack.services(), [outputs.postgresService, outputs.services.api, outputs.backups.agentService].sort());
         const local = await run("docker", ["service", "ls", "-q", "--filter", `label=opsbook.stack=${stack.name}`]);
         assert.equal(local.stdout.trim(), "", "the stack's services run on this machine's engine too");
 
@@ -126,7 +121,7 @@ describe("a stack on a server's engine over TCP with TLS", { timeout: 30 * 60 * 
         assert.equal(noop.code, 0, `the second pulumi up over tcp:// found changes:\n${noop.stdout}\n${noop.stderr}`);
         const destroy = await stack.pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
         assert.equal(destroy.code, 0, `pulumi destroy over tcp:// failed:\n${destroy.stdout}\n${destroy.stderr}`);
-        assert.deepEqual(await serverList("service"), []);
-        assert.ok((await serverList("volume")).includes(outputs.postgresVolume), "the Postgres volume is gone from the server after destroy");
+        assert.deepEqual(await stack.services(), []);
+        assert.ok((await stack.volumes()).includes(outputs.postgresVolume), "the Postgres volume is gone from the server after destroy");
     });
 });
