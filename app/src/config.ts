@@ -21,7 +21,7 @@
 // | WORKER_NAME               | single heartbeat name, kept for older stacks                            | default                |
 // | STATUS_WORKERS            | comma list of worker names that GET /system/status reports              | none                   |
 // | MAINTENANCE_MODE          | true: every request except HEALTH_PATH answers 503 maintenance          | false                  |
-// | READ_ONLY                 | true: writes to /items and /jobs/eod answer 503; DB sessions read-only  | false                  |
+// | READ_ONLY                 | true: writes (/items, /jobs/eod, /admin/*) answer 503; DB read-only     | false                  |
 // | TELEGRAM_WEBHOOK_SECRET * | enables POST /webhook/telegram, checked against                         | unset: webhook 404     |
 // |                           |   X-Telegram-Bot-Api-Secret-Token                                       |                        |
 // | EOD_CRON_SECRET *         | X-Cron-Secret value that POST /jobs/eod requires                        | unset: always 403      |

@@ -51,6 +51,9 @@ export class PgStore implements Store {
   async listJobRuns(): Promise<JobRun[]> {
     return (await this.query<JobRun>(`SELECT ${JOB_RUN_COLUMNS} FROM job_runs ORDER BY id`)).rows;
   }
+  async recordAudit(action: string): Promise<void> {
+    await this.query("INSERT INTO audit_logs(action) VALUES ($1)", [action]);
+  }
   async close(): Promise<void> {
     // A query stuck on an unreachable server must not hold the exit.
     await withTimeout(this.pool.end(), 1000).catch(() => undefined);
@@ -105,6 +108,23 @@ const MIGRATIONS: Migration[] = [
             job text NOT NULL,
             run_date date NOT NULL,
             source text NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now()
+          )`,
+  },
+  {
+    // Seed 001's platform tables that its runbook acts on with SQL (pause and resume copy
+    // trading, read the audit log): the reference app stands in for that platform, so
+    // `opsbook pause`, `resume` and `audit-logs` work on its staging stack as the README says.
+    version: 3,
+    name: "create copy_profiles and audit_logs",
+    sql: `CREATE TABLE IF NOT EXISTS copy_profiles (
+            id serial PRIMARY KEY,
+            user_id text NOT NULL,
+            status text NOT NULL
+          );
+          CREATE TABLE IF NOT EXISTS audit_logs (
+            id serial PRIMARY KEY,
+            action text NOT NULL,
             created_at timestamptz NOT NULL DEFAULT now()
           )`,
   },

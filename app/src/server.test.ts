@@ -130,6 +130,26 @@ test("admin: 404 without tokens, 401 wrong, 200 with either token", async () => 
   assert.deepEqual((await req(port, "POST", "/admin/retry-relayer", { Authorization: "Bearer t2" }, { txId: "0xabc" })).body, { ok: true, action: "retry-relayer", txId: "0xabc" });
 });
 
+test("admin: an action is recorded in the audit log first, and refused read-only", async () => {
+  class AuditedStore extends MemoryStore {
+    audit: string[] = [];
+    async recordAudit(action: string): Promise<void> { this.audit.push(action); }
+  }
+  const store = new AuditedStore();
+  const { port } = await app({ ADMIN_TOKEN: "t1" }, store);
+  assert.equal((await req(port, "POST", "/admin/reconcile", { Authorization: "Bearer t1" })).status, 200);
+  assert.equal((await req(port, "POST", "/admin/retry-relayer", { Authorization: "Bearer t1" }, { txId: "tx-123" })).status, 200);
+  assert.deepEqual(store.audit, ["reconcile", "retry-relayer tx-123"]);
+  // Unauthenticated calls leave no entry.
+  assert.equal((await req(port, "POST", "/admin/reconcile", { Authorization: "Bearer nope" })).status, 401);
+  assert.equal(store.audit.length, 2);
+
+  const readOnly = new AuditedStore();
+  const ro = await app({ ADMIN_TOKEN: "t1", READ_ONLY: "true" }, readOnly);
+  assert.equal((await req(ro.port, "POST", "/admin/reconcile", { Authorization: "Bearer t1" })).status, 503);
+  assert.deepEqual(readOnly.audit, []);
+});
+
 test("system status: fresh vs stale workers, 200 either way", async () => {
   const store = new MemoryStore();
   const { port } = await app({ STATUS_WORKERS: "copy-trading,auto-claim" }, store);

@@ -123,8 +123,14 @@ function appRoutes(deps: Deps): Record<string, MethodHandlers> {
     }
     const body = await readJson(req);
     const txId = (body as { txId?: unknown } | null)?.txId;
+    const tx = typeof txId === "string" && txId.length <= 200 ? txId : undefined;
+    // Recorded in the platform's audit log before it counts as done (read-only: refused, as any write).
+    if (deps.store?.recordAudit) {
+      refuseWhenReadOnly(deps);
+      await withStore(deps, (s) => s.recordAudit!(tx ? `${action} ${tx}` : action));
+    }
     log.info("admin action", { action });
-    send(res, 200, { ok: true, action, ...(typeof txId === "string" && txId.length <= 200 ? { txId } : {}) });
+    send(res, 200, { ok: true, action, ...(tx ? { txId: tx } : {}) });
   };
 
   return {

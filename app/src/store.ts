@@ -10,6 +10,8 @@ export interface Store {
   addItem(name: string): Promise<Item>;
   recordJobRun(job: string, runDate: string, source: string): Promise<JobRun>;
   listJobRuns(): Promise<JobRun[]>;
+  /** Appends an admin action to seed 001's audit log (Postgres only: no SQLite system has one). */
+  recordAudit?(action: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -224,13 +224,12 @@ describe("opsbook CLI on a copy-trading stack", { timeout: 20 * 60 * 1000 }, () 
     });
 
     it("pause and resume copy trading: the rows change; audit-logs reads the platform's log newest first", async () => {
-        // The platform's own tables (seed 001), made by the role that owns the schema, as its migrations would.
+        // The platform's own tables (seed 001) come with the reference app's migrations; its rows
+        // are the platform's. The log's rows are dated after the admin calls above (reconcile
+        // wrote its own entry), so the newest two are these.
         await sql(
-            "SET ROLE app_migrator; " +
-                "CREATE TABLE copy_profiles (id serial PRIMARY KEY, user_id text NOT NULL, status text NOT NULL); " +
-                "INSERT INTO copy_profiles (user_id, status) VALUES ('u1', 'ENABLED'), ('u2', 'ENABLED'), ('u3', 'DISABLED'); " +
-                "CREATE TABLE audit_logs (id serial PRIMARY KEY, action text NOT NULL, created_at timestamptz NOT NULL); " +
-                "INSERT INTO audit_logs (action, created_at) VALUES ('login', now() - interval '2 minutes'), ('withdraw, \"large\"', now() - interval '1 minute'), ('logout', now());",
+            "INSERT INTO copy_profiles (user_id, status) VALUES ('u1', 'ENABLED'), ('u2', 'ENABLED'), ('u3', 'DISABLED'); " +
+                "INSERT INTO audit_logs (action, created_at) VALUES ('login', now() + interval '1 minute'), ('withdraw, \"large\"', now() + interval '2 minutes'), ('logout', now() + interval '3 minutes');",
         );
         const statuses = () => sql("SELECT string_agg(user_id || '=' || status, ' ' ORDER BY user_id) FROM copy_profiles");
 
@@ -250,6 +249,11 @@ describe("opsbook CLI on a copy-trading stack", { timeout: 20 * 60 * 1000 }, () 
             JSON.parse(logs.stdout).rows.map((r: any) => r.action),
             ["logout", 'withdraw, "large"'],
         );
+        // The admin calls made through the CLI earlier are in the platform's log too (the app writes them).
+        const all = await opsbook("audit-logs", "--limit", "50", "--json");
+        const actions: string[] = JSON.parse(all.stdout).rows.map((r: any) => r.action);
+        assert.ok(actions.includes("reconcile"), `no reconcile in the platform's audit log: ${JSON.stringify(actions)}`);
+        assert.ok(actions.some((a) => /^retry-relayer \S+$/.test(a)), `no retry-relayer in the platform's audit log: ${JSON.stringify(actions)}`);
     });
 
     it("rollback: back to the previous release, deployed through pulumi up", async () => {
