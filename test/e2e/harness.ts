@@ -240,10 +240,14 @@ export class TestStack {
         return this.listed(["network", "ls"], "{{.Name}}");
     }
 
-    /** What `docker <command>` lists of this stack on every engine it runs on, sorted. */
+    /**
+     * What `docker <command>` lists of this stack, sorted: swarm objects (services, secrets,
+     * configs) from the manager, which alone answers for them; the rest from every engine.
+     */
     private async listed(command: string[], format: string): Promise<string[]> {
         const found = new Set<string>();
-        for (const engine of this.engines) {
+        const swarmScoped = ["service", "secret", "config"].includes(command[0]);
+        for (const engine of swarmScoped ? this.engines.slice(0, 1) : this.engines) {
             const res = await this.onEngine(engine, ...command, "--filter", `label=opsbook.stack=${this.name}`, "--format", format);
             assert.equal(res.code, 0, `docker ${command.join(" ")} on ${engine?.host ?? "this machine's engine"} failed: ${res.stderr}`);
             res.stdout.split("\n").filter(Boolean).forEach((name) => found.add(name));
