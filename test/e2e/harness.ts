@@ -183,7 +183,26 @@ export class TestStack {
         this.log(`pulumi up ${extra.join(" ")}`);
         const res = await this.pulumi(["up", "--yes", "--non-interactive", ...extra]);
         this.log(`pulumi up exited ${res.code}`);
+        if (res.code !== 0) {
+            // Into the test's log, not into the result: some tests assert what a failed up prints.
+            this.log(await this.serviceDiagnostics());
+        }
         return res;
+    }
+
+    /**
+     * Each service's tasks (state and error) and last log lines, for a failed `pulumi up`: by the
+     * time a test's failure is read, the tasks that did not converge are gone.
+     */
+    async serviceDiagnostics(): Promise<string> {
+        const [manager] = this.engines;
+        const parts: string[] = [];
+        for (const service of await this.leftovers(manager, ["service", "ls"], "{{.Name}}")) {
+            const tasks = await this.onEngine(manager, "service", "ps", "--no-trunc", "--format", "{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}", service);
+            const logs = await this.onEngine(manager, "service", "logs", "--tail", "20", "--no-task-ids", service);
+            parts.push(`--- ${service}: tasks\n${tasks.stdout.trim()}\n--- ${service}: last log lines\n${(logs.stdout + logs.stderr).trim()}`);
+        }
+        return `diagnostics of stack ${this.name}'s services after the failed pulumi up:\n${parts.join("\n")}`;
     }
 
     /**
