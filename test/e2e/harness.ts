@@ -195,7 +195,7 @@ export class TestStack {
      * time a test's failure is read, the tasks that did not converge are gone.
      */
     async serviceDiagnostics(): Promise<string> {
-        const [manager] = this.engines;
+        const [manager] = this.enginesHolding("service");
         const parts: string[] = [];
         for (const service of await this.leftovers(manager, ["service", "ls"], "{{.Name}}")) {
             const tasks = await this.onEngine(manager, "service", "ps", "--no-trunc", "--format", "{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}", service);
@@ -260,27 +260,36 @@ export class TestStack {
     }
 
     /**
-     * What `docker <command>` lists of this stack, sorted: swarm objects (services, secrets,
-     * configs) from the manager, which alone answers for them; the rest from every engine.
+     * What `docker <command>` lists of this stack, sorted, from every engine that holds that
+     * kind of object (`enginesHolding`).
      */
     private async listed(command: string[], format: string): Promise<string[]> {
         const found = new Set<string>();
-        const swarmScoped = ["service", "secret", "config"].includes(command[0]);
-        for (const engine of swarmScoped ? this.engines.slice(0, 1) : this.engines) {
-            const res = await this.onEngine(engine, ...command, "--filter", `label=opsbook.stack=${this.name}`, "--format", format);
+        for (const engine of this.enginesHolding(command[0])) {
+            const res = await this.labelled(engine, command, format);
             assert.equal(res.code, 0, `docker ${command.join(" ")} on ${engine?.host ?? "this machine's engine"} failed: ${res.stderr}`);
             res.stdout.split("\n").filter(Boolean).forEach((name) => found.add(name));
         }
         return [...found].sort();
     }
 
+    /** Swarm objects (services, secrets, configs) only on the manager, which alone answers for them; the rest on every engine. */
+    private enginesHolding(kind: string): (EngineConnection | undefined)[] {
+        return ["service", "secret", "config"].includes(kind) ? this.engines.slice(0, 1) : this.engines;
+    }
+
     private onEngine(engine: EngineConnection | undefined, ...args: string[]): Promise<CliResult> {
         return engine ? dockerCli(args, { engine, timeoutMs: 120_000 }) : docker(...args);
     }
 
+    /** `docker <command>` on one engine, filtered to this stack's label. */
+    private labelled(engine: EngineConnection | undefined, command: string[], format: string): Promise<CliResult> {
+        return this.onEngine(engine, ...command, "--filter", `label=opsbook.stack=${this.name}`, "--format", format);
+    }
+
     /** `listed` for the clean-up: an engine that no longer answers (a server already gone) has nothing to remove. */
     private async leftovers(engine: EngineConnection | undefined, command: string[], format: string): Promise<string[]> {
-        const res = await this.onEngine(engine, ...command, "--filter", `label=opsbook.stack=${this.name}`, "--format", format);
+        const res = await this.labelled(engine, command, format);
         return res.code === 0 ? res.stdout.split("\n").filter(Boolean) : [];
     }
 
@@ -291,35 +300,26 @@ export class TestStack {
         await this.pulumi(["stack", "rm", "--yes", "--force", "--non-interactive"]);
         // What a failed test or a half-done destroy left, on every engine of the stack: services
         // first (their tasks go with them), then containers, and only then what running tasks
-        // would still hold. Swarm objects (services, secrets, configs) live on the manager.
-        const [manager] = this.engines;
-        for (const name of await this.leftovers(manager, ["service", "ls"], "{{.Name}}")) {
-            await this.onEngine(manager, "service", "rm", name);
-        }
-        for (const engine of this.engines) {
-            for (const name of await this.leftovers(engine, ["ps", "-a"], "{{.Names}}")) {
-                await this.onEngine(engine, "rm", "-f", name);
+        // would still hold.
+        const removeAll = async (kind: string, listing: string[], format: string, remove: string[]) => {
+            for (const engine of this.enginesHolding(kind)) {
+                for (const name of await this.leftovers(engine, listing, format)) {
+                    await this.onEngine(engine, ...remove, name);
+                }
             }
+        };
+        await removeAll("service", ["service", "ls"], "{{.Name}}", ["service", "rm"]);
+        await removeAll("container", ["ps", "-a"], "{{.Names}}", ["rm", "-f"]);
+        for (const engine of this.engines) {
             const deadline = Date.now() + 60_000;
             while (Date.now() < deadline && (await this.leftovers(engine, ["ps", "-a"], "{{.Names}}")).length > 0) {
                 await new Promise((r) => setTimeout(r, 1000));
             }
         }
-        for (const kind of ["secret", "config"]) {
-            for (const name of await this.leftovers(manager, [kind, "ls"], "{{.Name}}")) {
-                await this.onEngine(manager, kind, "rm", name);
-            }
-        }
-        for (const engine of this.engines) {
-            for (const name of await this.leftovers(engine, ["volume", "ls"], "{{.Name}}")) {
-                await this.onEngine(engine, "volume", "rm", "-f", name);
-            }
-        }
-        for (const engine of this.engines) {
-            for (const name of await this.leftovers(engine, ["network", "ls"], "{{.Name}}")) {
-                await this.onEngine(engine, "network", "rm", name);
-            }
-        }
+        await removeAll("secret", ["secret", "ls"], "{{.Name}}", ["secret", "rm"]);
+        await removeAll("config", ["config", "ls"], "{{.Name}}", ["config", "rm"]);
+        await removeAll("volume", ["volume", "ls"], "{{.Name}}", ["volume", "rm", "-f"]);
+        await removeAll("network", ["network", "ls"], "{{.Name}}", ["network", "rm"]);
         fs.rmSync(this.configFile, { force: true });
         fs.rmSync(this.stateDir, { recursive: true, force: true });
     }
