@@ -34,22 +34,62 @@ export function shellQuote(word: string): string {
     return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The directory holding the `ssh` wrapper for these options, written once per set of options. */
+/**
+ * The `ssh` wrapper's script: ssh with the stack's options, and a connection or session that the
+ * server refused for load tried again. sshd's defaults refuse exactly what a deploy does: more than
+ * 10 sessions on one shared connection (MaxSessions; the docker provider's calls and these share
+ * it), and past 10 connections mid-handshake it drops new ones (MaxStartups 10:30:100). Both fail
+ * before the remote command starts and before ssh reads its input, so running ssh again is safe;
+ * any other failure (a wrong host, a refused key, a session cut mid-way) is passed on at once.
+ * stderr is held until ssh ends (the docker CLI reads it only then); stdout passes through on fd 3. Pure.
+ */
+export function sshWrapperScript(realSsh: string, sshOptions: string[]): string {
+    return `#!/bin/sh
+# Written by opsbook: ssh with the stack's options, a refusal for load tried again (see providers/engineCli.ts).
+exec 3>&1
+attempt=1
+while :; do
+	err=$( { ${shellQuote(realSsh)} ${sshOptions.map(shellQuote).join(" ")} "$@" 2>&1 1>&3 3>&-; echo "opsbook-ssh-exit=$?"; } )
+	code=\${err##*opsbook-ssh-exit=}
+	err=\${err%opsbook-ssh-exit=*}
+	case "$code:$err" in
+	255:*kex_exchange_identification*|255:*"Session open refused"*|255:*"no more sessions"*)
+		if [ "$attempt" -lt ${SSH_ATTEMPTS} ]; then
+			# Backing off, spread by process: the refused callers do not all come back at once.
+			tenths=$((attempt * 5 + ($$ + attempt) % 5))
+			sleep "$((tenths / 10)).$((tenths % 10))"
+			attempt=$((attempt + 1))
+			continue
+		fi
+		printf '%sopsbook: the server refused this SSH connection or session %s times (sshd MaxStartups or MaxSessions)\\n' "$err" "$attempt" >&2
+		exit "$code"
+		;;
+	esac
+	printf '%s' "$err" >&2
+	exit "$code"
+done
+`;
+}
+
+/** How many times the wrapper asks before it gives a refusal for load back (0.5 s more each time: 7.5 to 9.5 s in all). */
+const SSH_ATTEMPTS = 6;
+
+/** The directory holding the `ssh` wrapper for these options, written once per script. */
 function sshWrapperDir(sshOptions: string[]): string {
-    const digest = crypto.createHash("sha256").update(JSON.stringify(sshOptions)).digest("hex").slice(0, 16);
+    const realSsh = (process.env.PATH ?? "")
+        .split(path.delimiter)
+        .map((d) => path.join(d, "ssh"))
+        .find((p) => !p.startsWith(os.tmpdir()) && fs.existsSync(p));
+    if (!realSsh) {
+        throw new Error("no `ssh` on PATH: an ssh:// engine needs the OpenSSH client (apt-get install openssh-client)");
+    }
+    const script = sshWrapperScript(realSsh, sshOptions);
+    // Keyed by the whole script: a wrapper written by an older opsbook is never reused.
+    const digest = crypto.createHash("sha256").update(script).digest("hex").slice(0, 16);
     const dir = path.join(os.tmpdir(), `opsbook-ssh-${digest}`);
     const wrapper = path.join(dir, "ssh");
     if (!fs.existsSync(wrapper)) {
-        const realSsh = (process.env.PATH ?? "")
-            .split(path.delimiter)
-            .map((d) => path.join(d, "ssh"))
-            .find((p) => !p.startsWith(os.tmpdir()) && fs.existsSync(p));
-        if (!realSsh) {
-            throw new Error("no `ssh` on PATH: an ssh:// engine needs the OpenSSH client (apt-get install openssh-client)");
-        }
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const options = sshOptions;
-        const script = `#!/bin/sh\n# Written by opsbook: ssh with the stack's options (see providers/engineCli.ts).\nexec ${shellQuote(realSsh)} ${options.map(shellQuote).join(" ")} "$@"\n`;
         // Written aside and renamed: a concurrent caller never runs half a script.
         const partial = `${wrapper}.${process.pid}.partial`;
         fs.writeFileSync(partial, script, { mode: 0o700 });
@@ -209,8 +249,20 @@ export function engineApi(engine: EngineConnection | undefined, method: "GET" | 
         );
         req.on("timeout", () => req.destroy(new Error(`${where} did not answer ${method} ${apiPath} within ${timeoutMs / 1000} s`)));
         req.on("error", (e) => {
-            dial.kill("SIGTERM");
-            reject(new Error(`${where} gave no HTTP answer to ${method} ${apiPath}: ${e.message}; ${err.trim().split("\n").pop() ?? ""}`));
+            // What ssh or the docker CLI said comes on stderr as they end: wait for it (a little),
+            // it is what names the cause (a refused key, an sshd refusing for load).
+            let told = false;
+            const tell = () => {
+                if (told) return;
+                told = true;
+                const said = err.trim().split("\n").slice(-2).join(" ");
+                reject(new Error(`${where} gave no HTTP answer to ${method} ${apiPath}: ${e.message}${said ? `; ${said}` : ""}`));
+            };
+            dial.on("close", tell);
+            setTimeout(() => {
+                dial.kill("SIGTERM");
+                tell();
+            }, dial.exitCode === null ? 2_000 : 0).unref();
         });
         req.end(payload);
     });

@@ -84,6 +84,11 @@ stop_pidfile() { # stop_pidfile FILE SECONDS: SIGTERM, then SIGKILL after SECOND
 }
 
 down() {
+	# What sshd refused for load while the server ran: the deploys over SSH must have come through
+	# anyway (their ssh wrapper tries again), and the count says how hard they pressed.
+	if [[ -s "$STATE/sshd.log" ]]; then
+		progress "sshd refused $(grep -c 'no more sessions' "$STATE/sshd.log") sessions past MaxSessions and dropped $(grep -c 'past MaxStartups' "$STATE/sshd.log") connections past MaxStartups"
+	fi
 	progress "stopping sshd and dockerd"
 	stop_pidfile "$RUN/sshd.pid" 5
 	stop_pidfile "$RUN/docker.pid" 60

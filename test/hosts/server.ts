@@ -52,6 +52,10 @@ export async function startOffsiteHost(name: string, address: string): Promise<{
     return { host, target: `sftp://root@${address}${host.dataDir}/opsbook` };
 }
 
+/** Removes the server; what its sshd refused for load goes into the test's output. */
 export async function stopTestServer(name: string): Promise<void> {
-    await run("bash", [SERVER_SCRIPT, "down", name]);
+    const down = await run("bash", [SERVER_SCRIPT, "down", name]);
+    for (const line of down.stderr.split("\n").filter((l) => l.includes("sshd refused"))) {
+        process.stderr.write(`${line}\n`);
+    }
 }
