@@ -74,19 +74,41 @@ done
 /** How many times the wrapper asks before it gives a refusal for load back (0.5 s more each time: 7.5 to 9.5 s in all). */
 const SSH_ATTEMPTS = 6;
 
+/**
+ * This user's own directory for the ssh wrappers, ${OPSBOOK_CACHE:-~/.cache/opsbook}/ssh (0700).
+ * Not /tmp: a wrapper's path there can be foreseen (it is named by its script), so another local
+ * user could put a script there first and have it run with the deploy's SSH key. Refused, saying
+ * how to fix it, when the directory is not this user's.
+ */
+function privateSshDir(): string {
+    const dir = path.join(process.env.OPSBOOK_CACHE || path.join(os.homedir(), ".cache", "opsbook"), "ssh");
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const stat = fs.lstatSync(dir);
+    if (!stat.isDirectory() || stat.uid !== process.getuid?.()) {
+        throw new Error(`${dir} is not a directory of this user's (it holds the ssh wrappers of ssh:// engines): remove it, or set OPSBOOK_CACHE to a directory of your own`);
+    }
+    if ((stat.mode & 0o077) !== 0) {
+        fs.chmodSync(dir, 0o700);
+    }
+    return dir;
+}
+
 /** The directory holding the `ssh` wrapper for these options, written once per script. */
 function sshWrapperDir(sshOptions: string[]): string {
+    const root = privateSshDir();
+    // The real ssh: not a wrapper that is already on PATH (this one's, or one an older opsbook put in /tmp).
     const realSsh = (process.env.PATH ?? "")
         .split(path.delimiter)
+        .filter((d) => d !== "" && !d.startsWith(root) && !path.basename(d).startsWith("opsbook-ssh-"))
         .map((d) => path.join(d, "ssh"))
-        .find((p) => !p.startsWith(os.tmpdir()) && fs.existsSync(p));
+        .find((p) => fs.existsSync(p));
     if (!realSsh) {
         throw new Error("no `ssh` on PATH: an ssh:// engine needs the OpenSSH client (apt-get install openssh-client)");
     }
     const script = sshWrapperScript(realSsh, sshOptions);
     // Keyed by the whole script: a wrapper written by an older opsbook is never reused.
     const digest = crypto.createHash("sha256").update(script).digest("hex").slice(0, 16);
-    const dir = path.join(os.tmpdir(), `opsbook-ssh-${digest}`);
+    const dir = path.join(root, `wrapper-${digest}`);
     const wrapper = path.join(dir, "ssh");
     if (!fs.existsSync(wrapper)) {
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
-import { sshWrapperScript } from "../../providers/engineCli";
+import { dockerCliEnv, sshWrapperScript } from "../../providers/engineCli";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "opsbook-sshwrapper-test-"));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -81,5 +81,44 @@ describe("the ssh wrapper of an ssh:// engine", () => {
             assert.equal(result.stderr, `${failure}\n`);
             assert.equal(runs(), 1);
         }
+    });
+});
+
+describe("where the ssh wrapper is written", () => {
+    const engine = { host: "ssh://deploy@203.0.113.7", sshOptions: ["-o", "BatchMode=yes"] };
+
+    function withCache<T>(cache: string, body: () => T): T {
+        const before = process.env.OPSBOOK_CACHE;
+        process.env.OPSBOOK_CACHE = cache;
+        try {
+            return body();
+        } finally {
+            if (before === undefined) delete process.env.OPSBOOK_CACHE;
+            else process.env.OPSBOOK_CACHE = before;
+        }
+    }
+
+    it("is this user's own directory (0700) under OPSBOOK_CACHE, first on the docker CLI's PATH, never /tmp", () => {
+        const cache = path.join(dir, "cache-own");
+        fs.mkdirSync(path.join(cache, "ssh"), { recursive: true, mode: 0o777 });
+        fs.chmodSync(path.join(cache, "ssh"), 0o777);
+        const env = withCache(cache, () => dockerCliEnv(engine));
+        const first = (env.PATH ?? "").split(path.delimiter)[0];
+        assert.equal(path.dirname(first), path.join(cache, "ssh"));
+        assert.match(path.basename(first), /^wrapper-[0-9a-f]{16}$/);
+        assert.equal(fs.statSync(path.join(cache, "ssh")).mode & 0o777, 0o700, "a directory others could write to is made private");
+        assert.match(fs.readFileSync(path.join(first, "ssh"), "utf8"), /'-o' 'BatchMode=yes' "\$@"/);
+        assert.equal(env.DOCKER_HOST, engine.host);
+    });
+
+    it("is refused, saying how to fix it, when another user owns it", () => {
+        const cache = path.join(dir, "cache-other");
+        fs.mkdirSync(path.join(cache, "ssh"), { recursive: true });
+        fs.chownSync(path.join(cache, "ssh"), 65534, 65534);
+        assert.throws(() => withCache(cache, () => dockerCliEnv(engine)), (err: Error) => {
+            assert.match(err.message, /ssh is not a directory of this user's .*: remove it, or set OPSBOOK_CACHE to a directory of your own/);
+            return true;
+        });
+        assert.deepEqual(fs.readdirSync(path.join(cache, "ssh")), [], "nothing written into it");
     });
 });
