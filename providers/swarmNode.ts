@@ -106,7 +106,20 @@ async function apply(inputs: SwarmNodeInputs, old?: SwarmNodeOutputs): Promise<S
     const { nodeId, membership } = await ensureMember(inputs);
     const stale = old && old.nodeId === nodeId ? Object.keys(old.labels).filter((k) => !(k in inputs.labels)) : [];
     await setLabels(inputs.manager, nodeId, inputs.labels, stale);
+    if (old && old.nodeId !== nodeId) {
+        // Another server under this name: the one it replaces gives up the stack's labels, after
+        // the new one has them (so a service is never left with no node to run on).
+        await takeLabelsOff(inputs.manager, old.nodeId, Object.keys(old.labels));
+    }
     return { ...inputs, nodeId, membership };
+}
+
+/** Takes the stack's labels off a node, unless the node is gone from the swarm already. */
+async function takeLabelsOff(manager: EngineConnection | undefined, nodeId: string, keys: string[]): Promise<void> {
+    const res = await dockerCli(["node", "inspect", "--format", "{{.ID}}", nodeId], { engine: manager });
+    if (res.code === 0) {
+        await setLabels(manager, nodeId, {}, keys);
+    }
 }
 
 const swarmNodeProvider: pulumi.dynamic.ResourceProvider = {
@@ -117,19 +130,19 @@ const swarmNodeProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: SwarmNodeOutputs, news: SwarmNodeInputs) {
         const changes =
             JSON.stringify([olds.manager, olds.node, olds.advertiseAddress, olds.labels]) !== JSON.stringify([news.manager, news.node, news.advertiseAddress, news.labels]);
-        // Another server under the same name is another node.
-        const replaces = JSON.stringify(olds.node) !== JSON.stringify(news.node) ? ["node"] : [];
-        return { changes, replaces, deleteBeforeReplace: false };
+        // Never replaced, always updated in place (apply moves the labels when the name now means
+        // another server). A replacement would create the new resource and then delete the old,
+        // and the delete takes the labels off: off the very node the new one had just labelled
+        // when only the way to reach it changed (a new host key line, another key file). Swarm
+        // then stops every task whose placement needs those labels, Postgres's among them.
+        return { changes, replaces: [], deleteBeforeReplace: false };
     },
     async update(_id: string, olds: SwarmNodeOutputs, news: SwarmNodeInputs) {
         return { outs: await apply(news, olds) };
     },
     async delete(id: string, olds: SwarmNodeOutputs) {
-        // A node that is gone already has no labels to take off.
-        const res = await dockerCli(["node", "inspect", "--format", "{{.ID}}", id], { engine: olds.manager });
-        if (res.code === 0) {
-            await setLabels(olds.manager, id, {}, Object.keys(olds.labels));
-        }
+        // The node it labels now (an update may have moved it to another server than the id's).
+        await takeLabelsOff(olds.manager, olds.nodeId ?? id, Object.keys(olds.labels));
     },
 };
 

@@ -12,7 +12,8 @@
 //     gateway on the manager and on w53 (none on w52), each answering from every echo replica;
 //  c. a second `pulumi up` changes nothing; `opsbook exec` reaches a task on another node;
 //  d. a release (a new app image and a new echo image) under steady load through w53's gateway:
-//     0 failed requests;
+//     0 failed requests; in the same deploy w52's key file moves (a key rotated), and the data
+//     node keeps its labels and its running Postgres and Redis tasks;
 //  e. w53 drained under load through its own gateway: 0 failed requests, its tasks move;
 //  f. w53 lost under load through the manager's gateway (its engine SIGKILLed with everything it
 //     runs, as a power loss): its tasks are rescheduled; failed requests and the time back to full
@@ -25,6 +26,7 @@
 //     is unprotected, as the README says, destroy leaves no container of the stack on any node,
 //     takes the labels off, and keeps the nodes in the swarm and the data volumes on the data node.
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { sshOptions } from "../../components/engineHost";
@@ -87,6 +89,8 @@ describe("the copy-trading preset on a swarm of three servers", { timeout: 45 * 
         const ids = lines(await onManager("service", "ps", "-q", "--filter", "desired-state=running", service));
         return Promise.all(ids.map((id) => onManager("inspect", "--format", "{{.NodeID}}", id)));
     };
+    /** The IDs of a service's tasks that should be running, sorted. */
+    const runningTasks = async (service: string) => lines(await onManager("service", "ps", "-q", "--filter", "desired-state=running", service)).sort();
     const nodeLabels = async () => {
         const ids = lines(await onManager("node", "ls", "-q"));
         return Promise.all(ids.map(async (id) => ({ id, labels: JSON.parse(await onManager("node", "inspect", "--format", "{{json .Spec.Labels}}", id)) as Record<string, string> })));
@@ -252,6 +256,15 @@ ${nodeYaml(DATA, "")}${nodeYaml(TRAFFIC, `        publishAddress: ${TRAFFIC.addr
             const set = await stack.pulumi(["config", "set", "--path", key, value]);
             assert.equal(set.code, 0, set.stderr);
         }
+        // In the same deploy w52's key file moves (as when a key is rotated): only the way to reach
+        // the data node changes, so its labels, and the data services they place on it, must stay.
+        const movedKey = `${servers[DATA.node].identityFile}-moved`;
+        fs.copyFileSync(servers[DATA.node].identityFile, movedKey);
+        fs.chmodSync(movedKey, 0o600);
+        const keySet = await stack.pulumi(["config", "set", "--path", `opsbook:engine.nodes.${DATA.node}.identityFile`, movedKey]);
+        assert.equal(keySet.code, 0, keySet.stderr);
+        const dataServices = [outputs.postgresService, outputs.redisService] as string[];
+        const dataTasksBefore = await Promise.all(dataServices.map(runningTasks));
         const urls = outputs.trafficEndpoints[TRAFFIC.node];
         const started = Date.now();
         const { result: api, load: echoLoad } = await underLoad(`${urls.echo}/`, () => underLoad(`${urls.api}/`, () => stack.up()));
@@ -265,6 +278,9 @@ ${nodeYaml(DATA, "")}${nodeYaml(TRAFFIC, `        publishAddress: ${TRAFFIC.addr
         assert.equal(echoLoad.failed, 0, `failed echo requests during the release: ${JSON.stringify(echoLoad.failures)}`);
         assert.equal(apiLoad.lastRelease, "2");
         assert.equal(echoLoad.lastRelease, "v2");
+        const dataLabelled = (await nodeLabels()).filter((n) => n.labels[labels.data] === "true").map((n) => n.labels[labels.node]);
+        assert.deepEqual(dataLabelled, [DATA.node], "the data node lost its label when only its key file moved");
+        assert.deepEqual(await Promise.all(dataServices.map(runningTasks)), dataTasksBefore, "Postgres or Redis was stopped or restarted when only w52's key file moved");
         for (const service of spread()) {
             const nodes = await waitFor(`three running tasks of ${service}`, 60, () => taskNodes(service), (n) => n.length === 3);
             // Swarm's spread is a preference: a start-first update places each new task beside the old
