@@ -9,10 +9,9 @@
 // engine, written from the stack's secrets by every run of the stack's program and of the CLI.
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import type * as pulumi from "@pulumi/pulumi";
-import { ENGINE_TLS_FILES } from "../providers/engineCli";
+import { ENGINE_TLS_FILES, opsbookCacheDir } from "../providers/engineCli";
 
 export type EngineTlsFile = (typeof ENGINE_TLS_FILES)[number];
 
@@ -59,7 +58,7 @@ export function engineTlsProblems(values: Partial<Record<EngineTlsFile, string>>
 
 /** The private directory on this machine that holds the material for `host` (not secret: a path). */
 export function engineTlsDir(host: string): string {
-    const cache = process.env.OPSBOOK_CACHE || path.join(os.homedir(), ".cache", "opsbook");
+    const cache = opsbookCacheDir();
     const digest = crypto.createHash("sha256").update(host).digest("hex").slice(0, 16);
     return path.join(cache, "engine-tls", digest);
 }

@@ -74,6 +74,11 @@ done
 /** How many times the wrapper asks before it gives a refusal for load back (0.5 s more each time: 7.5 to 9.5 s in all). */
 const SSH_ATTEMPTS = 6;
 
+/** This machine's opsbook cache for the user: $OPSBOOK_CACHE, or ~/.cache/opsbook (as scripts/toolchain.sh has it). */
+export function opsbookCacheDir(): string {
+    return process.env.OPSBOOK_CACHE || path.join(os.homedir(), ".cache", "opsbook");
+}
+
 /**
  * This user's own directory for the ssh wrappers, ${OPSBOOK_CACHE:-~/.cache/opsbook}/ssh (0700).
  * Not /tmp: a wrapper's path there can be foreseen (it is named by its script), so another local
@@ -81,7 +86,7 @@ const SSH_ATTEMPTS = 6;
  * how to fix it, when the directory is not this user's.
  */
 function privateSshDir(): string {
-    const dir = path.join(process.env.OPSBOOK_CACHE || path.join(os.homedir(), ".cache", "opsbook"), "ssh");
+    const dir = path.join(opsbookCacheDir(), "ssh");
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const stat = fs.lstatSync(dir);
     if (!stat.isDirectory() || stat.uid !== process.getuid?.()) {

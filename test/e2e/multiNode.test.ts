@@ -84,13 +84,10 @@ describe("the copy-trading preset on a swarm of three servers", { timeout: 45 * 
     };
     const onManager = (...args: string[]) => onEngine(manager, ...args);
     const lines = (text: string) => text.split("\n").filter(Boolean);
-    /** The node ID of every running task of a service. */
-    const taskNodes = async (service: string) => {
-        const ids = lines(await onManager("service", "ps", "-q", "--filter", "desired-state=running", service));
-        return Promise.all(ids.map((id) => onManager("inspect", "--format", "{{.NodeID}}", id)));
-    };
     /** The IDs of a service's tasks that should be running, sorted. */
     const runningTasks = async (service: string) => lines(await onManager("service", "ps", "-q", "--filter", "desired-state=running", service)).sort();
+    /** The node ID of every running task of a service. */
+    const taskNodes = async (service: string) => Promise.all((await runningTasks(service)).map((id) => onManager("inspect", "--format", "{{.NodeID}}", id)));
     const nodeLabels = async () => {
         const ids = lines(await onManager("node", "ls", "-q"));
         return Promise.all(ids.map(async (id) => ({ id, labels: JSON.parse(await onManager("node", "inspect", "--format", "{{json .Spec.Labels}}", id)) as Record<string, string> })));
