@@ -5,7 +5,7 @@
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import { ANY_IMAGE_HEALTH_PATH, ANY_IMAGE_PORT, buildAnyImage, removeImages, toolsInImage } from "../fixtures/any-image/image";
-import { TestStack, docker, httpGet, requireEngines, waitFor } from "./harness";
+import { TestStack, docker, httpGet, printed, requireEngines, waitFor } from "./harness";
 import { underLoad } from "./loadProbe";
 
 describe("any image: a Perl server with neither Node.js nor curl, no database", { timeout: 20 * 60 * 1000 }, () => {
@@ -44,7 +44,7 @@ describe("any image: a Perl server with neither Node.js nor curl, no database", 
 
     it("deploys and serves the image through the gateway", async () => {
         const res = await stack.up();
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const outputs = await stack.outputs();
         endpoint = outputs.endpoints.web;
         serviceName = outputs.services.web;
@@ -77,7 +77,7 @@ describe("any image: a Perl server with neither Node.js nor curl, no database", 
 
         const { result: res, load } = await underLoad(`${endpoint}/`, () => stack.up());
         stack.log(`release v2: ${load.requests} requests, ${load.failed} failed ${JSON.stringify(load.failures)}, longest outage ${load.longestOutageMs} ms`);
-        assert.equal(res.code, 0, `pulumi up of v2 failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up of v2 failed:\n${printed(res)}`);
         assert.ok(load.requests > 100, `too little load to prove anything: ${load.requests} requests`);
         assert.equal(load.failed, 0, `failed requests during the release: ${JSON.stringify(load.failures)}`);
         assert.equal(load.lastRelease, "v2", "the load never saw v2");

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { TestStack, agentMetrics, assertSecretsOnlyAsFiles, backupCli, docker, httpGet, httpPost, inspect, postgresApiConfig, requireEngines, taskContainer, waitFor } from "./harness";
+import { TestStack, agentMetrics, assertSecretsOnlyAsFiles, backupCli, docker, httpGet, httpPost, inspect, postgresApiConfig, printed, requireEngines, taskContainer, waitFor } from "./harness";
 
 const PRODUCTION_POLICY = ["--policy-pack", "policies", "--policy-pack-config", "policies/config/production.json"];
 
@@ -58,7 +58,7 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
 
     it("deploys an agent that has a verified first backup before `pulumi up` returns, and says where backups are", async () => {
         const res = await stack.up();
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const outputs = await stack.outputs();
         api = outputs.endpoints.api;
         postgresService = outputs.postgresService;
@@ -101,7 +101,7 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
             assert.equal(res.status, 201, JSON.stringify(res.body));
         }
         const res = await backupCli(stack, ["now"]);
-        assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `${printed(res)}`);
         assert.match(res.stdout, /^verified {2}postgres-app-\d{8}T\d{6}Z\.dump {2}[\d.]+ KiB in [\d.]+s {2}\d+ tables; public\.items 5 rows$/m);
         assert.match(res.stderr, /\[backup\] .*pg_dump -Fc of app at snapshot \S+ .*\(\d+\.\ds\)/);
         assert.match(res.stderr, /\[backup\] .*verify: pg_restore into verify_\d{8}t\d{6}z, compare, drop/);
@@ -147,7 +147,7 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
         assert.equal((await items()).length, 0);
 
         const res = await backupCli(stack, ["restore", backedUp], `${stack.name}\n`);
-        assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `${printed(res)}`);
         assert.match(res.stdout, new RegExp(`^Restored ${backedUp} into database app of stack ${stack.name}\\.$`, "m"));
         assert.match(res.stdout, /READ_ONLY' true/);
         assert.match(res.stdout, /The previous database is kept as app_pre_restore_\d{8}t\d{6}z/);
@@ -195,7 +195,7 @@ describe("backups of a Postgres stack", { timeout: 20 * 60 * 1000 }, () => {
 
     it("changes nothing on a second pulumi up", async () => {
         const res = await stack.up(["--expect-no-changes"]);
-        assert.equal(res.code, 0, `second pulumi up reported changes or failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `second pulumi up reported changes or failed:\n${printed(res)}`);
     });
 
     it("records the schedule in a BackupSchedule resource whose refresh reports the last verified backup", async () => {
@@ -278,7 +278,7 @@ describe("online backup of the market watchdog's SQLite file, into a host direct
 
     it("deploys with the SQLite file on its volume as the target and the host directory as the location", async () => {
         const res = await stack.up();
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const outputs = await stack.outputs();
         web = outputs.endpoints.web;
         agentService = outputs.backups.agentService;
@@ -314,7 +314,7 @@ describe("online backup of the market watchdog's SQLite file, into a host direct
         for (let round = 0; round < 3; round++) {
             const ackedBefore = Math.max(...acked);
             const res = await backupCli(stack, ["now", "--json"]);
-            assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+            assert.equal(res.code, 0, `${printed(res)}`);
             const made = JSON.parse(res.stdout).backups[0];
             assert.equal(made.status, "verified", JSON.stringify(made));
             assert.equal(made.check.integrity, "ok");
@@ -340,7 +340,7 @@ describe("online backup of the market watchdog's SQLite file, into a host direct
         assert.equal((await httpGet(`${web}/items`)).body.items.length, 0);
 
         const res = await backupCli(stack, ["restore", "--force"]);
-        assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `${printed(res)}`);
         assert.match(res.stdout, new RegExp(`^Restored ${newest.name} into the live SQLite file /sources/data/signal_sentinel\\.db`, "m"));
         assert.equal((await httpGet(`${web}/items`)).body.items.length, expected);
         const write = await httpPost(`${web}/items`, { name: "after-restore" });

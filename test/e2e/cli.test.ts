@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CliResult, ROOT, TestStack, backupCli, docker, httpGet, httpPost, inspect, requireEngines, run, stackSecretValues, taskContainer, taskContainers, waitFor } from "./harness";
+import { CliResult, ROOT, TestStack, backupCli, docker, httpGet, httpPost, inspect, printed, requireEngines, run, stackSecretValues, taskContainer, taskContainers, waitFor } from "./harness";
 import { underLoad } from "./loadProbe";
 
 const STAGING_POLICY = ["--policy-pack", "policies", "--policy-pack-config", "policies/config/staging.json"];
@@ -45,7 +45,7 @@ describe("opsbook CLI on a copy-trading stack", { timeout: 20 * 60 * 1000 }, () 
         // Backups off: the agent's first verified backup would only lengthen every deploy here.
         await stack.init("config:\n  opsbook:preset: copy-trading\n  opsbook:backups:\n    enabled: false\n  opsbook:monitoring:\n    enabled: false\n");
         const res = await stack.up(STAGING_POLICY);
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const outputs = await stack.outputs();
         endpoints = outputs.endpoints;
         services = { ...outputs.services, postgres: outputs.postgresService };
@@ -312,7 +312,7 @@ describe("opsbook CLI on a signal-bot stack: replay and read-only", { timeout: 2
         const set = await stack.pulumi(["config", "set", "--secret", "TELEGRAM_BOT_TOKEN", "7000000001:AAF4x9Qd2LkVb8Zp1Rt6Yw3Hn5Jm7Kc0Ue"]);
         assert.equal(set.code, 0, set.stderr);
         const res = await stack.up(STAGING_POLICY);
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         app = (await stack.outputs()).endpoints.app;
     });
     after(() => stack.dispose());
@@ -385,7 +385,7 @@ describe("opsbook CLI on a prediction-market stack: revoke-admin", { timeout: 20
         requireEngines();
         await stack.init("config:\n  opsbook:preset: prediction-market\n  opsbook:backups:\n    enabled: false\n  opsbook:monitoring:\n    enabled: false\n");
         const res = await stack.up(STAGING_POLICY);
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const outputs = await stack.outputs();
         backend = outputs.endpoints.backend;
         backendService = outputs.services.backend;
@@ -454,7 +454,7 @@ describe("opsbook CLI on an energy-trading stack: restore, then preflight (seed 
         const set = await stack.pulumi(["config", "set", "--secret", "CLIENT_CERT_SUBJECT_HEADER"], "X-SSL-Client-S-DN");
         assert.equal(set.code, 0, set.stderr);
         const res = await stack.up(STAGING_POLICY);
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const outputs = await stack.outputs();
         api = outputs.services.api;
         apiUrl = outputs.endpoints.api;
@@ -467,7 +467,7 @@ describe("opsbook CLI on an energy-trading stack: restore, then preflight (seed 
             assert.equal((await httpPost(`${apiUrl}/items`, { name })).status, 201);
         }
         const made = await backupCli(stack, ["now"]);
-        assert.equal(made.code, 0, `${made.stdout}\n${made.stderr}`);
+        assert.equal(made.code, 0, `${printed(made)}`);
         const listed = await backupCli(stack, ["list", "--json"]);
         assert.equal(listed.code, 0, listed.stderr);
         const [backup] = (JSON.parse(listed.stdout).backups as any[]).filter((b) => b.restoreDefault);
@@ -490,7 +490,7 @@ describe("opsbook CLI on an energy-trading stack: restore, then preflight (seed 
         assert.deepEqual(JSON.parse((await opsbook("audit", "--json")).stdout), [], "bad input or a refusal left an audit entry");
 
         const res = await opsbook("restore", "--yes");
-        assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `${printed(res)}`);
         const result = JSON.parse(res.stdout);
         assert.equal(result.restored, backup.name, "the newest verified backup is the default");
         assert.equal(result.kind, "postgres");

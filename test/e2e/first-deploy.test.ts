@@ -4,7 +4,7 @@
 // service behind (and keeps the data volumes, as documented, for a redeploy to find).
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
-import { TestStack, assertSecretsOnlyAsFiles, docker, httpGet, inspect, requireEngines, taskContainer, waitFor } from "./harness";
+import { TestStack, assertSecretsOnlyAsFiles, docker, httpGet, inspect, printed, requireEngines, taskContainer, waitFor } from "./harness";
 
 // The first slice: one api on the reference app with Postgres and Redis, no preset.
 // Monitoring is off: this file counts the stack's services and ports (monitoring.test.ts covers it).
@@ -37,7 +37,7 @@ describe("first deploy: one api with Postgres and Redis", { timeout: 20 * 60 * 1
 
     it("deploys with pulumi up and exports the api endpoint and the swarm services", async () => {
         const res = await stack.up();
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const outputs = await stack.outputs();
         endpoints = outputs.endpoints;
         postgresService = outputs.postgresService;
@@ -94,7 +94,7 @@ describe("first deploy: one api with Postgres and Redis", { timeout: 20 * 60 * 1
 
     it("changes nothing on a second pulumi up", async () => {
         const res = await stack.up(["--expect-no-changes"]);
-        assert.equal(res.code, 0, `second pulumi up reported changes or failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `second pulumi up reported changes or failed:\n${printed(res)}`);
     });
 
     it("keeps a row written before a Postgres restart", async () => {
@@ -126,7 +126,7 @@ describe("first deploy: one api with Postgres and Redis", { timeout: 20 * 60 * 1
         const set = await stack.pulumi(["config", "set", "--path", "opsbook:postgres.memoryMb", "640"]);
         assert.equal(set.code, 0, set.stderr);
         const res = await stack.up();
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         assert.equal((await stack.outputs()).postgresService, postgresService, "the service was renamed");
         const service = await inspect(postgresService, "service");
         assert.equal(service.Spec.TaskTemplate.Resources.Limits.MemoryBytes, 640 * 1024 * 1024, "the memory change did not reach the service");
@@ -146,7 +146,7 @@ describe("first deploy: one api with Postgres and Redis", { timeout: 20 * 60 * 1
 
     it("leaves no container, swarm service, secret, config or network of the stack after pulumi destroy, and keeps the data volumes", async () => {
         const res = await stack.pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
-        assert.equal(res.code, 0, `pulumi destroy failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi destroy failed:\n${printed(res)}`);
         assert.deepEqual(await stack.services(), [], "swarm services are left");
         // Task containers go a moment after their service.
         await waitFor("no container of the stack", 60, () => stack.containers(), (c) => c.length === 0);
@@ -164,7 +164,7 @@ describe("first deploy: one api with Postgres and Redis", { timeout: 20 * 60 * 1
         // The destroy above kept the volumes but not the generated superuser password: the new
         // deployment's password must still open the old data directory.
         const res = await stack.up();
-        assert.equal(res.code, 0, `pulumi up after destroy failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up after destroy failed:\n${printed(res)}`);
         const outputs = await stack.outputs();
         postgresService = outputs.postgresService;
         const read = await psql("SELECT v FROM e2e_probe;");

@@ -15,6 +15,17 @@ export interface CliResult {
     code: number;
     stdout: string;
     stderr: string;
+    /** For a failed `pulumi up`: what the stack's services looked like just after it (see `TestStack.up`). */
+    diagnostics?: string;
+}
+
+/**
+ * What a command printed, for a failed assertion's message, with the services' state after a
+ * failed `pulumi up` last: a CI report keeps the end of a long message, and the tasks' errors are
+ * what says why a service did not converge.
+ */
+export function printed(res: CliResult): string {
+    return `${res.stdout}\n${res.stderr}${res.diagnostics ? `\n${res.diagnostics}` : ""}`;
 }
 
 /** Fails the test with a reason when an engine the e2e tests need is not there. */
@@ -121,6 +132,119 @@ export async function agentMetrics(agentTask: string): Promise<string> {
     return res.stdout;
 }
 
+/** Each test stack's state directory, under the OS's temp directory: `<prefix><random>`. */
+export const STATE_DIR_PREFIX = "opsbook-e2e-state-";
+/** In a state directory: which stack it holds and which test process made it (see `ownerOf`). */
+export const OWNER_FILE = "owner.json";
+
+export interface StackOwner {
+    /** The stack's name: its engine objects carry `opsbook.stack=<name>`. */
+    stack: string;
+    /** The config file the stack was given (in the clone that ran it). */
+    configFile: string;
+    /** `ownerOf` of the test process that made it. */
+    process: string;
+}
+
+/**
+ * A process, as the boot, its pid and its start time: a pid alone is reused, after a reboot or on
+ * a machine restored from an image, by some other process. Undefined when no such process runs.
+ */
+export function ownerOf(pid: number): string | undefined {
+    try {
+        const boot = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        // Fields after the command name (which may hold spaces): state is field 3, starttime 22.
+        const startTime = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[22 - 3];
+        return `${boot} ${pid} ${startTime}`;
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * Removes every object labelled `opsbook.stack=<stack>` on the given engines (undefined: this
+ * machine's): services first (their tasks go with them), then containers, and only then what
+ * running tasks would still hold. An engine that no longer answers (a server already gone) has
+ * nothing to remove.
+ */
+/** Swarm objects (services, secrets, configs) only on the manager, which alone answers for them; the rest on every engine. */
+function enginesHolding(engines: (EngineConnection | undefined)[], kind: string): (EngineConnection | undefined)[] {
+    return ["service", "secret", "config"].includes(kind) ? engines.slice(0, 1) : engines;
+}
+
+/** `docker <args>` on one engine (undefined: this machine's). */
+function onEngine(engine: EngineConnection | undefined, ...args: string[]): Promise<CliResult> {
+    return engine ? dockerCli(args, { engine, timeoutMs: 120_000 }) : docker(...args);
+}
+
+/** `docker <command>` on one engine, filtered to a stack's label. */
+function labelled(stack: string, engine: EngineConnection | undefined, command: string[], format: string): Promise<CliResult> {
+    return onEngine(engine, ...command, "--filter", `label=opsbook.stack=${stack}`, "--format", format);
+}
+
+/** A stack's objects of one kind on one engine, for a clean-up: an engine that no longer answers (a server already gone) has none. */
+async function leftovers(stack: string, engine: EngineConnection | undefined, command: string[], format: string): Promise<string[]> {
+    const res = await labelled(stack, engine, command, format);
+    return res.code === 0 ? res.stdout.split("\n").filter(Boolean) : [];
+}
+
+/**
+ * Removes every object labelled `opsbook.stack=<stack>` on the given engines (manager first;
+ * undefined: this machine's): services first (their tasks go with them), then containers, and
+ * only then what running tasks would still hold.
+ */
+async function removeStackObjects(stack: string, engines: (EngineConnection | undefined)[]): Promise<void> {
+    const removeAll = async (kind: string, listing: string[], format: string, remove: string[]) => {
+        for (const engine of enginesHolding(engines, kind)) {
+            for (const name of await leftovers(stack, engine, listing, format)) {
+                await onEngine(engine, ...remove, name);
+            }
+        }
+    };
+    await removeAll("service", ["service", "ls"], "{{.Name}}", ["service", "rm"]);
+    await removeAll("container", ["ps", "-a"], "{{.Names}}", ["rm", "-f"]);
+    for (const engine of engines) {
+        const deadline = Date.now() + 60_000;
+        while (Date.now() < deadline && (await leftovers(stack, engine, ["ps", "-a"], "{{.Names}}")).length > 0) {
+            await new Promise((r) => setTimeout(r, 1000));
+        }
+    }
+    await removeAll("secret", ["secret", "ls"], "{{.Name}}", ["secret", "rm"]);
+    await removeAll("config", ["config", "ls"], "{{.Name}}", ["config", "rm"]);
+    await removeAll("volume", ["volume", "ls"], "{{.Name}}", ["volume", "rm", "-f"]);
+    await removeAll("network", ["network", "ls"], "{{.Name}}", ["network", "rm"]);
+}
+
+/**
+ * The stacks of test runs that ended without their clean-up (killed, or a machine stopped under
+ * them), removed from this machine's engine: left running, their services (Postgres, backup
+ * agents, the apps) load every later run, and a stopped machine restarts them with its engine.
+ * A stack whose test process still runs (another test run on this machine) is left alone. Its
+ * test servers' engines are gone with their network namespaces. Returns the stacks removed.
+ */
+export async function sweepAbandonedStacks(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const entry of fs.readdirSync(os.tmpdir()).filter((e) => e.startsWith(STATE_DIR_PREFIX))) {
+        const dir = path.join(os.tmpdir(), entry);
+        let owner: StackOwner;
+        try {
+            owner = JSON.parse(fs.readFileSync(path.join(dir, OWNER_FILE), "utf8")) as StackOwner;
+        } catch {
+            continue; // No owner file: not a state directory this harness made.
+        }
+        const pid = Number(owner.process.split(" ")[1]);
+        if (Number.isInteger(pid) && ownerOf(pid) === owner.process) {
+            continue;
+        }
+        await removeStackObjects(owner.stack, [undefined]);
+        fs.rmSync(owner.configFile, { force: true });
+        fs.rmSync(dir, { recursive: true, force: true });
+        removed.push(owner.stack);
+    }
+    return removed;
+}
+
 /** A stack of this project with its own state directory and passphrase, removed by `dispose`. */
 export class TestStack {
     readonly name: string;
@@ -136,8 +260,10 @@ export class TestStack {
 
     constructor(prefix = "e2e") {
         this.name = `${prefix}-${crypto.randomBytes(3).toString("hex")}`;
-        this.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "opsbook-e2e-state-"));
+        this.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), STATE_DIR_PREFIX));
         this.configFile = path.join(ROOT, `Pulumi.${this.name}.yaml`);
+        const owner: StackOwner = { stack: this.name, configFile: this.configFile, process: ownerOf(process.pid)! };
+        fs.writeFileSync(path.join(this.stateDir, OWNER_FILE), JSON.stringify(owner));
         this.env = {
             ...process.env,
             PULUMI_BACKEND_URL: `file://${this.stateDir}`,
@@ -184,8 +310,10 @@ export class TestStack {
         const res = await this.pulumi(["up", "--yes", "--non-interactive", ...extra]);
         this.log(`pulumi up exited ${res.code}`);
         if (res.code !== 0) {
-            // Into the test's log, not into the result: some tests assert what a failed up prints.
-            this.log(await this.serviceDiagnostics());
+            // Beside what pulumi printed, not in it: some tests assert what a failed up prints.
+            const diagnostics = await this.serviceDiagnostics();
+            this.log(diagnostics);
+            return { ...res, diagnostics };
         }
         return res;
     }
@@ -195,11 +323,11 @@ export class TestStack {
      * time a test's failure is read, the tasks that did not converge are gone.
      */
     async serviceDiagnostics(): Promise<string> {
-        const [manager] = this.enginesHolding("service");
+        const [manager] = this.engines;
         const parts: string[] = [];
-        for (const service of await this.leftovers(manager, ["service", "ls"], "{{.Name}}")) {
-            const tasks = await this.onEngine(manager, "service", "ps", "--no-trunc", "--format", "{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}", service);
-            const logs = await this.onEngine(manager, "service", "logs", "--tail", "20", "--no-task-ids", service);
+        for (const service of await leftovers(this.name, manager, ["service", "ls"], "{{.Name}}")) {
+            const tasks = await onEngine(manager, "service", "ps", "--no-trunc", "--format", "{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}", service);
+            const logs = await onEngine(manager, "service", "logs", "--tail", "20", "--no-task-ids", service);
             parts.push(`--- ${service}: tasks\n${tasks.stdout.trim()}\n--- ${service}: last log lines\n${(logs.stdout + logs.stderr).trim()}`);
         }
         return `diagnostics of stack ${this.name}'s services after the failed pulumi up:\n${parts.join("\n")}`;
@@ -265,32 +393,12 @@ export class TestStack {
      */
     private async listed(command: string[], format: string): Promise<string[]> {
         const found = new Set<string>();
-        for (const engine of this.enginesHolding(command[0])) {
-            const res = await this.labelled(engine, command, format);
+        for (const engine of enginesHolding(this.engines, command[0])) {
+            const res = await labelled(this.name, engine, command, format);
             assert.equal(res.code, 0, `docker ${command.join(" ")} on ${engine?.host ?? "this machine's engine"} failed: ${res.stderr}`);
             res.stdout.split("\n").filter(Boolean).forEach((name) => found.add(name));
         }
         return [...found].sort();
-    }
-
-    /** Swarm objects (services, secrets, configs) only on the manager, which alone answers for them; the rest on every engine. */
-    private enginesHolding(kind: string): (EngineConnection | undefined)[] {
-        return ["service", "secret", "config"].includes(kind) ? this.engines.slice(0, 1) : this.engines;
-    }
-
-    private onEngine(engine: EngineConnection | undefined, ...args: string[]): Promise<CliResult> {
-        return engine ? dockerCli(args, { engine, timeoutMs: 120_000 }) : docker(...args);
-    }
-
-    /** `docker <command>` on one engine, filtered to this stack's label. */
-    private labelled(engine: EngineConnection | undefined, command: string[], format: string): Promise<CliResult> {
-        return this.onEngine(engine, ...command, "--filter", `label=opsbook.stack=${this.name}`, "--format", format);
-    }
-
-    /** `listed` for the clean-up: an engine that no longer answers (a server already gone) has nothing to remove. */
-    private async leftovers(engine: EngineConnection | undefined, command: string[], format: string): Promise<string[]> {
-        const res = await this.labelled(engine, command, format);
-        return res.code === 0 ? res.stdout.split("\n").filter(Boolean) : [];
     }
 
     /** Destroys what is left, removes the stack, its config file, its state and every engine object labelled with it. */
@@ -298,28 +406,8 @@ export class TestStack {
         this.log("dispose");
         await this.pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
         await this.pulumi(["stack", "rm", "--yes", "--force", "--non-interactive"]);
-        // What a failed test or a half-done destroy left, on every engine of the stack: services
-        // first (their tasks go with them), then containers, and only then what running tasks
-        // would still hold.
-        const removeAll = async (kind: string, listing: string[], format: string, remove: string[]) => {
-            for (const engine of this.enginesHolding(kind)) {
-                for (const name of await this.leftovers(engine, listing, format)) {
-                    await this.onEngine(engine, ...remove, name);
-                }
-            }
-        };
-        await removeAll("service", ["service", "ls"], "{{.Name}}", ["service", "rm"]);
-        await removeAll("container", ["ps", "-a"], "{{.Names}}", ["rm", "-f"]);
-        for (const engine of this.engines) {
-            const deadline = Date.now() + 60_000;
-            while (Date.now() < deadline && (await this.leftovers(engine, ["ps", "-a"], "{{.Names}}")).length > 0) {
-                await new Promise((r) => setTimeout(r, 1000));
-            }
-        }
-        await removeAll("secret", ["secret", "ls"], "{{.Name}}", ["secret", "rm"]);
-        await removeAll("config", ["config", "ls"], "{{.Name}}", ["config", "rm"]);
-        await removeAll("volume", ["volume", "ls"], "{{.Name}}", ["volume", "rm", "-f"]);
-        await removeAll("network", ["network", "ls"], "{{.Name}}", ["network", "rm"]);
+        // What a failed test or a half-done destroy left, on every engine of the stack.
+        await removeStackObjects(this.name, this.engines);
         fs.rmSync(this.configFile, { force: true });
         fs.rmSync(this.stateDir, { recursive: true, force: true });
     }

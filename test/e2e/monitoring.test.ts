@@ -15,7 +15,7 @@ import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FakeBotApi, SentMessage, fakeBotToken, startFakeBotApi } from "../fakes/telegramBotApi";
-import { ROOT, TestStack, assertSecretsOnlyAsFiles, docker, httpGet, requireEngines, run, waitFor } from "./harness";
+import { ROOT, TestStack, assertSecretsOnlyAsFiles, docker, httpGet, printed, requireEngines, run, waitFor } from "./harness";
 
 const STAGING_POLICY = ["--policy-pack", "policies", "--policy-pack-config", "policies/config/staging.json"];
 const CHAT_ID = "-1001234567890";
@@ -144,7 +144,7 @@ describe("monitoring: alerts reach Telegram (a fake Bot API) and resolve", { tim
             assert.equal(set.code, 0, set.stderr);
         }
         const res = await stack.up(STAGING_POLICY);
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         assert.ok(!(res.stdout + res.stderr).includes(token), "the bot token was printed");
         assert.ok(!(res.stdout + res.stderr).includes(hookToken), "the webhook's bot token was printed");
         assert.equal(api.webhook(hookToken)?.url, WEBHOOK_URL, "the api's webhook was not registered");

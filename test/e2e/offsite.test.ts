@@ -11,7 +11,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { TestStack, backupCli, docker, httpGet, httpPost, postgresApiConfig, requireEngines, run, taskContainer, waitFor } from "./harness";
+import { TestStack, backupCli, docker, httpGet, httpPost, postgresApiConfig, printed, requireEngines, run, taskContainer, waitFor } from "./harness";
 import { TestServer, startOffsiteHost, stopTestServer } from "../hosts/server";
 
 // An address of its own on the test bridge (.21 and .31 belong to other tests).
@@ -121,7 +121,7 @@ describe("off-site copies over SFTP, encrypted, and a fresh stack restored from 
 
     it("deploys with the off-site copy healthy: the first backup is copied, pruned and checked before `pulumi up` returns", async () => {
         const res = await first.up();
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const outputs = await first.outputs();
         assert.equal(outputs.backups.offsite.target, target);
         const status = JSON.parse((await backupCli(first, ["status"])).stdout);
@@ -144,7 +144,7 @@ describe("off-site copies over SFTP, encrypted, and a fresh stack restored from 
             assert.equal(res.status, 201, JSON.stringify(res.body));
         }
         const res = await backupCli(first, ["now"]);
-        assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `${printed(res)}`);
         assert.match(res.stdout, /^verified {2}postgres-app-\d{8}T\d{6}Z\.dump .* public\.items 5 rows$/m);
         assert.match(res.stdout, new RegExp(`^off-site  ${target.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} snapshot [0-9a-f]{8}: .* \\(checked\\)$`, "m"));
         backedUp = /postgres-app-\d{8}T\d{6}Z\.dump/.exec(res.stdout)![0];
@@ -184,14 +184,14 @@ describe("off-site copies over SFTP, encrypted, and a fresh stack restored from 
         await fresh.init(stackConfig(target, host.knownHosts));
         await setOffsiteSecrets(fresh, host.identityFile, encryptionKey);
         const up = await fresh.up();
-        assert.equal(up.code, 0, `pulumi up of the fresh stack failed:\n${up.stdout}\n${up.stderr}`);
+        assert.equal(up.code, 0, `pulumi up of the fresh stack failed:\n${printed(up)}`);
         const api = (await fresh.outputs()).endpoints.api;
         assert.deepEqual((await httpGet(`${api}/items`)).body.items, [], "the fresh stack is not empty");
 
         const started = Date.now();
         const res = await backupCli(fresh, ["restore", "--from-offsite"], `${fresh.name}\n`);
         const seconds = (Date.now() - started) / 1000;
-        assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `${printed(res)}`);
         assert.match(res.stderr, new RegExp(`fetched from the off-site copy: .*${backedUp}`));
         assert.match(res.stdout, new RegExp(`^Restored ${backedUp} into database app of stack ${fresh.name}\\.$`, "m"));
         const restored = await waitFor("the api reads the restored rows", 30, async () => (await httpGet(`${api}/items`)).body.items as { name: string }[], (r) => r.length === 5);

@@ -11,7 +11,7 @@ import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { TestStack, agentMetrics, backupCli, docker, httpPost, postgresApiConfig, requireEngines, taskContainer, waitFor } from "./harness";
+import { TestStack, agentMetrics, backupCli, docker, httpPost, postgresApiConfig, printed, requireEngines, taskContainer, waitFor } from "./harness";
 import { TestServer, startOffsiteHost, stopTestServer } from "../hosts/server";
 
 // Addresses of this file on the test bridge (.41/.42 belong to offsite.test.ts).
@@ -86,7 +86,7 @@ describe("host loss: a fresh stack restores Postgres from the off-site pgBackRes
     it("ships the pgBackRest repository off-site every walEverySeconds, its age in status and /metrics", async () => {
         await init(lost);
         const up = await lost.up();
-        assert.equal(up.code, 0, `pulumi up failed:\n${up.stdout}\n${up.stderr}`);
+        assert.equal(up.code, 0, `pulumi up failed:\n${printed(up)}`);
         const outputs = await lost.outputs();
         assert.equal(outputs.backups.offsite.walEverySeconds, WAL_EVERY);
         assert.equal(outputs.backups.pointInTime.keySource, "generated");
@@ -157,14 +157,14 @@ describe("host loss: a fresh stack restores Postgres from the off-site pgBackRes
     it("refuses to restore without the lost stack's key, and with another key, naming PITR_REPOSITORY_KEY, before anything changes", async () => {
         await init(fresh);
         const up = await fresh.up();
-        assert.equal(up.code, 0, `pulumi up of the fresh stack failed:\n${up.stdout}\n${up.stderr}`);
+        assert.equal(up.code, 0, `pulumi up of the fresh stack failed:\n${printed(up)}`);
         const missing = await backupCli(fresh, ["restore", "--from-offsite", "--to", "latest", "--force"]);
         assert.equal(missing.code, 2, `${missing.stdout}\n${missing.stderr}`);
         assert.match(missing.stderr, /`opsbook:PITR_REPOSITORY_KEY` is not set: stack e2e-offwal2-\w+ runs with a key it generated.*nothing was changed/);
 
         await setSecret(fresh, "PITR_REPOSITORY_KEY", crypto.randomBytes(48).toString("base64"));
         const wrongUp = await fresh.up();
-        assert.equal(wrongUp.code, 0, `pulumi up with another key failed:\n${wrongUp.stdout}\n${wrongUp.stderr}`);
+        assert.equal(wrongUp.code, 0, `pulumi up with another key failed:\n${printed(wrongUp)}`);
         assert.equal((await fresh.outputs()).backups.pointInTime.keySource, "PITR_REPOSITORY_KEY");
         const wrong = await backupCli(fresh, ["restore", "--from-offsite", "--to", "latest", "--force"]);
         assert.equal(wrong.code, 2, `${wrong.stdout}\n${wrong.stderr}`);
@@ -178,7 +178,7 @@ describe("host loss: a fresh stack restores Postgres from the off-site pgBackRes
     it("restores the latest base backup plus the shipped WAL: every row acknowledged up to (loss - bound), nothing invented", async () => {
         await setSecret(fresh, "PITR_REPOSITORY_KEY", repositoryKey);
         const up = await fresh.up();
-        assert.equal(up.code, 0, `pulumi up with the kept key failed:\n${up.stdout}\n${up.stderr}`);
+        assert.equal(up.code, 0, `pulumi up with the kept key failed:\n${printed(up)}`);
         const t0 = Date.now();
         const res = await backupCli(fresh, ["restore", "--from-offsite", "--to", "latest", "--force"]);
         const restoreSeconds = (Date.now() - t0) / 1000;

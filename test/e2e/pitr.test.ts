@@ -8,7 +8,7 @@
 // Figures (base backup, archive lag under the writer, restore durations) are printed, not asserted.
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
-import { TestStack, agentMetrics, backupCli, docker, httpPost, postgresApiConfig, requireEngines, taskContainer, waitFor } from "./harness";
+import { TestStack, agentMetrics, backupCli, docker, httpPost, postgresApiConfig, printed, requireEngines, taskContainer, waitFor } from "./harness";
 
 // An api on Postgres (its migrations make the /items table); archive_timeout at its floor so the
 // drill does not wait a minute for a segment switch.
@@ -46,7 +46,7 @@ describe("point-in-time recovery of Postgres with pgBackRest", { timeout: 10 * 6
 
     it("deploys Postgres archiving into <location>/pgbackrest, encrypted, with the key only in a secret file, and proves a first base backup", async () => {
         const res = await stack.up();
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const outputs = await stack.outputs();
         api = outputs.endpoints.api;
         postgresService = outputs.postgresService;
@@ -136,7 +136,7 @@ describe("point-in-time recovery of Postgres with pgBackRest", { timeout: 10 * 6
         // Scratch: the live database is untouched.
         let t0 = Date.now();
         const scratch = await backupCli(stack, ["restore", "--to", typed(mark), "--scratch", "--json"]);
-        assert.equal(scratch.code, 0, `${scratch.stdout}\n${scratch.stderr}`);
+        assert.equal(scratch.code, 0, `${printed(scratch)}`);
         figure("restore to a time into a scratch database", `${((Date.now() - t0) / 1000).toFixed(1)} s (command: npm run backup -- restore --to "${typed(mark)}" --scratch)`);
         const copy = JSON.parse(scratch.stdout).database as string;
         assert.match(copy, /^app_pitr_\d{8}t\d{6}$/);
@@ -148,7 +148,7 @@ describe("point-in-time recovery of Postgres with pgBackRest", { timeout: 10 * 6
         // Live: safety backup, restart, replay to T, promote.
         t0 = Date.now();
         const res = await backupCli(stack, ["restore", "--to", typed(mark), "--force"]);
-        assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `${printed(res)}`);
         figure("restore to a time into the live database (safety backup, restart, replay, promote)", `${((Date.now() - t0) / 1000).toFixed(1)} s (command: npm run backup -- restore --to "${typed(mark)}" --force)`);
         assert.match(res.stdout, /READ-ONLY/);
         assert.match(res.stdout, /npx opsbook read-only on/);
@@ -181,7 +181,7 @@ describe("point-in-time recovery of Postgres with pgBackRest", { timeout: 10 * 6
     it("takes and proves a full base backup on demand, and lists it with the archive lag", async () => {
         const t0 = Date.now();
         const res = await backupCli(stack, ["now", "--full"]);
-        assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `${printed(res)}`);
         const line = res.stdout.split("\n").find((l) => l.startsWith("{") && l.includes('"label"'));
         assert.ok(line, res.stdout);
         const b = JSON.parse(line);

@@ -5,7 +5,7 @@
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import { PRESETS } from "../../presets";
-import { TestStack, docker, httpGet, httpPost, inspect, requireEngines, taskContainer, taskContainers, waitFor } from "./harness";
+import { TestStack, docker, httpGet, httpPost, inspect, printed, requireEngines, taskContainer, taskContainers, waitFor } from "./harness";
 
 const STAGING_POLICY = ["--policy-pack", "policies", "--policy-pack-config", "policies/config/staging.json"];
 
@@ -48,7 +48,7 @@ describe("every preset previews cleanly under the staging policy", { timeout: 15
                     assert.equal(set.code, 0, set.stderr);
                 }
                 const res = await stack.pulumi(["preview", "--non-interactive", ...STAGING_POLICY]);
-                assert.equal(res.code, 0, `preview of ${preset} failed:\n${res.stdout}\n${res.stderr}`);
+                assert.equal(res.code, 0, `preview of ${preset} failed:\n${printed(res)}`);
                 assert.doesNotMatch(res.stdout, /mandatory/, res.stdout);
                 assert.deepEqual(await stack.containers(), [], "a preview created containers");
                 assert.deepEqual(await stack.services(), [], "a preview created swarm services");
@@ -72,7 +72,7 @@ describe("copy-trading: api, workers and web with Postgres and Redis", { timeout
 
     it("deploys under the staging policy", async () => {
         const res = await stack.up(STAGING_POLICY);
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         endpoints = (await stack.outputs()).endpoints;
         assert.deepEqual(Object.keys(endpoints).sort(), ["api", "web"], "workers must not be published");
     });
@@ -135,7 +135,7 @@ describe("prediction-market: migrations gate a release", { timeout: 20 * 60 * 10
 
     it("deploys release 1: migrations, then backend, orderbook, reality-engine and frontend", async () => {
         const res = await stack.up(STAGING_POLICY);
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const outputs = await stack.outputs();
         endpoints = outputs.endpoints;
         servicesBefore = await serviceSnapshot(outputs.services);
@@ -152,7 +152,7 @@ describe("prediction-market: migrations gate a release", { timeout: 20 * 60 * 10
 
     it("does not run migrations again when nothing in the release changed", async () => {
         const res = await stack.up(["--expect-no-changes", ...STAGING_POLICY]);
-        assert.equal(res.code, 0, `second up reported changes:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `second up reported changes:\n${printed(res)}`);
     });
 
     it("fails the deploy when release 2's migration fails, and release 1 keeps serving untouched", async () => {
@@ -178,7 +178,7 @@ describe("prediction-market: migrations gate a release", { timeout: 20 * 60 * 10
         const rm = await stack.pulumi(["config", "rm", "--path", "opsbook:migrations.env.MIGRATE_FAIL"]);
         assert.equal(rm.code, 0, rm.stderr);
         const res = await stack.up(STAGING_POLICY);
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const outputs = await stack.outputs();
         const backend = await httpGet(`${outputs.endpoints.backend}/health`);
         assert.equal(backend.body.release, "2");
@@ -188,7 +188,7 @@ describe("prediction-market: migrations gate a release", { timeout: 20 * 60 * 10
         const set = await stack.pulumi(["config", "set", "--path", "opsbook:services.backend.env.MAINTENANCE_MODE", "true"]);
         assert.equal(set.code, 0, set.stderr);
         const res = await stack.up(STAGING_POLICY);
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const { endpoints: now } = await stack.outputs();
         assert.equal((await httpGet(`${now.backend}/items`)).status, 503);
         assert.equal((await httpGet(`${now.backend}/health`)).status, 200);
@@ -206,7 +206,7 @@ describe("market-watchdog: SQLite on a volume", { timeout: 20 * 60 * 1000 }, () 
 
     it("deploys web and worker on one SQLite file, with no Postgres or Redis", async () => {
         const res = await stack.up(STAGING_POLICY);
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const outputs = await stack.outputs();
         assert.equal(outputs.postgresService, undefined);
         assert.equal(outputs.redisService, undefined);
@@ -223,7 +223,7 @@ describe("market-watchdog: SQLite on a volume", { timeout: 20 * 60 * 1000 }, () 
         const set = await stack.pulumi(["config", "set", "--path", "opsbook:services.web.env.LOG_LEVEL", "debug"]);
         assert.equal(set.code, 0, set.stderr);
         const res = await stack.up(STAGING_POLICY);
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         ({ endpoints } = await stack.outputs());
         const fresh = await taskContainer(services.web);
         assert.notEqual(fresh, old, "the web service still runs its old task");

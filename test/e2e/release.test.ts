@@ -3,7 +3,7 @@
 // update of the api's swarm service that Swarm completes (no automatic rollback).
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
-import { TestStack, httpGet, inspect, requireEngines, taskContainers, waitFor } from "./harness";
+import { TestStack, httpGet, inspect, printed, requireEngines, taskContainers, waitFor } from "./harness";
 import { underLoad } from "./loadProbe";
 
 // Two api replicas behind the gateway, Postgres and Redis; the release label is the only change.
@@ -29,7 +29,7 @@ describe("releases and rollbacks with no failed request", { timeout: 20 * 60 * 1
         requireEngines();
         await stack.init(SPEC);
         const res = await stack.up();
-        assert.equal(res.code, 0, `first pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `first pulumi up failed:\n${printed(res)}`);
         const outputs = await stack.outputs();
         api = outputs.endpoints.api;
         apiService = outputs.services.api;
@@ -57,7 +57,7 @@ describe("releases and rollbacks with no failed request", { timeout: 20 * 60 * 1
             return { res, atReturn, settled };
         });
         const { res, atReturn, settled } = result;
-        assert.equal(res.code, 0, `pulumi up of release ${release} failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up of release ${release} failed:\n${printed(res)}`);
         stack.log(
             `release ${release}: ${load.requests} requests, ${load.failed} failed, longest outage ${load.longestOutageMs} ms; ` +
                 `update ${atReturn.update?.State} when pulumi up returned (${atReturn.tasks.filter((t) => before.includes(t)).length} old tasks running), then ${settled.update?.State}`,

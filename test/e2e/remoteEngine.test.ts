@@ -19,7 +19,7 @@ import { sshOptions } from "../../components/engineHost";
 import { EngineConnection, dockerCli } from "../../providers/engineCli";
 import { ANY_IMAGE_HEALTH_PATH, buildAnyImage, removeImages, serverStackConfig } from "../fixtures/any-image/image";
 import { TestServer, startTestServer, stopTestServer } from "../hosts/server";
-import { ROOT, TestStack, everyServiceOn, httpGet, requireEngines, run, stackSecretValues, waitFor } from "./harness";
+import { ROOT, TestStack, everyServiceOn, httpGet, printed, requireEngines, run, stackSecretValues, waitFor } from "./harness";
 
 const SERVER = { name: "opsbook-r1", address: "10.213.0.21" };
 describe("a stack on a server's engine over SSH", { timeout: 30 * 60 * 1000 }, () => {
@@ -89,7 +89,7 @@ describe("a stack on a server's engine over SSH", { timeout: 30 * 60 * 1000 }, (
 
     it("b. deploys over ssh://: images copied, services on the server's swarm, the api at the server's address", async () => {
         const res = await stack.up();
-        assert.equal(res.code, 0, `pulumi up over ssh failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up over ssh failed:\n${printed(res)}`);
         outputs = await stack.outputs();
         assert.match(outputs.endpoints.api, new RegExp(`^http://${SERVER.address.replace(/\./g, "\\.")}:\\d+$`));
         const health = await waitFor(`the api at ${outputs.endpoints.api}`, 60, () => httpGet(`${outputs.endpoints.api}${ANY_IMAGE_HEALTH_PATH}`), (r) => r.status === 200);
@@ -144,9 +144,9 @@ describe("a stack on a server's engine over SSH", { timeout: 30 * 60 * 1000 }, (
 
     it("e. a second pulumi up changes nothing; destroy removes the services there and keeps the data volume", async () => {
         const noop = await stack.up(["--expect-no-changes"]);
-        assert.equal(noop.code, 0, `the second pulumi up over ssh found changes:\n${noop.stdout}\n${noop.stderr}`);
+        assert.equal(noop.code, 0, `the second pulumi up over ssh found changes:\n${printed(noop)}`);
         const destroy = await stack.pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
-        assert.equal(destroy.code, 0, `pulumi destroy over ssh failed:\n${destroy.stdout}\n${destroy.stderr}`);
+        assert.equal(destroy.code, 0, `pulumi destroy over ssh failed:\n${printed(destroy)}`);
         assert.deepEqual(await stack.services(), []);
         assert.ok((await stack.volumes()).includes(outputs.postgresVolume), "the Postgres volume is gone from the server after destroy");
     });

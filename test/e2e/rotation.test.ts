@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { TestStack, assertSecretsOnlyAsFiles, docker, requireEngines, taskContainer, taskContainers } from "./harness";
+import { TestStack, assertSecretsOnlyAsFiles, docker, printed, requireEngines, taskContainer, taskContainers } from "./harness";
 import { underLoad } from "./loadProbe";
 
 const SPEC = `config:
@@ -69,7 +69,7 @@ describe("rotating the app's database password", { timeout: 20 * 60 * 1000 }, ()
         const set = await stack.pulumi(["config", "set", "--path", "opsbook:rotation.POSTGRES_APP_PASSWORD", String(n)]);
         assert.equal(set.code, 0, set.stderr);
         const { result: res, load } = await underLoad(`${api}/health`, () => stack.up());
-        assert.equal(res.code, 0, `pulumi up of rotation ${n} failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up of rotation ${n} failed:\n${printed(res)}`);
         stack.log(`rotation ${n}: ${load.requests} requests, ${load.failed} failed, longest outage ${load.longestOutageMs} ms`);
         assert.ok(load.requests > 100, `too little load: ${load.requests}`);
         assert.equal(load.failed, 0, `failed requests during rotation ${n}: ${JSON.stringify(load.failures)}`);
@@ -79,7 +79,7 @@ describe("rotating the app's database password", { timeout: 20 * 60 * 1000 }, ()
         requireEngines();
         await stack.init(SPEC);
         const res = await stack.up();
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const outputs = await stack.outputs();
         api = outputs.endpoints.api;
         apiService = outputs.services.api;

@@ -20,7 +20,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { ANY_IMAGE_HEALTH_PATH, ANY_IMAGE_PORT, buildAnyImage, removeImages } from "../fixtures/any-image/image";
-import { TestStack, docker, httpGet, requireEngines, restartEngine, waitFor } from "./harness";
+import { TestStack, docker, httpGet, printed, requireEngines, restartEngine, waitFor } from "./harness";
 import { underLoad } from "./loadProbe";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -238,7 +238,7 @@ describe("swarm guarantees: rollback, one Postgres per volume, stable endpoints,
         const events = captureEvents();
         const res = await stack.up();
         deployEvents = await events.stop();
-        assert.equal(res.code, 0, `first pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `first pulumi up failed:\n${printed(res)}`);
         outputs = await stack.outputs();
         const root = await httpGet(`${outputs.endpoints.api}/`);
         assert.equal(root.body.release, "v1", JSON.stringify(root.body));
@@ -335,7 +335,7 @@ describe("swarm guarantees: rollback, one Postgres per volume, stable endpoints,
             const back = await stack.pulumi(["config", "set", "--path", "opsbook:services.api.image", good]);
             assert.equal(back.code, 0, back.stderr);
             const again = await stack.up();
-            assert.equal(again.code, 0, `pulumi up back to the good image failed:\n${again.stdout}\n${again.stderr}`);
+            assert.equal(again.code, 0, `pulumi up back to the good image failed:\n${printed(again)}`);
         }
         const output = `${res.stdout}\n${res.stderr}`;
         assert.notEqual(res.code, 0, `pulumi up of an image that never gets healthy succeeded:\n${output}`);
@@ -352,7 +352,7 @@ describe("swarm guarantees: rollback, one Postgres per volume, stable endpoints,
         );
         assert.equal(load.lastRelease, "v1");
         const noop = await stack.up(["--expect-no-changes"]);
-        assert.equal(noop.code, 0, `the stack did not settle after the rollback:\n${noop.stdout}\n${noop.stderr}`);
+        assert.equal(noop.code, 0, `the stack did not settle after the rollback:\n${printed(noop)}`);
         assert.equal((await serviceSpec(api)).Spec.TaskTemplate.ContainerSpec.Image, goodId);
     });
 
@@ -370,7 +370,7 @@ describe("swarm guarantees: rollback, one Postgres per volume, stable endpoints,
         const set = await stack.pulumi(["config", "set", "--path", "opsbook:postgres.memoryMb", "640"]);
         assert.equal(set.code, 0, set.stderr);
         const res = await oneServerAtATime("postgres.memoryMb 512 -> 640", () => stack.up());
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const memory = (await serviceSpec(outputs.postgresService)).Spec.TaskTemplate.Resources.Limits.MemoryBytes;
         assert.equal(memory, 640 * 1024 * 1024);
         assert.deepEqual(await rows(), ["row-1", "row-2"]);
@@ -382,7 +382,7 @@ describe("swarm guarantees: rollback, one Postgres per volume, stable endpoints,
         assert.ok(server, "no postgres-server service in the state");
         const serviceIdBefore = (await serviceSpec(outputs.postgresService)).ID;
         const res = await oneServerAtATime("replacement of the Postgres service", () => stack.up(["--replace", server.urn]));
-        assert.equal(res.code, 0, `pulumi up --replace failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up --replace failed:\n${printed(res)}`);
         assert.notEqual((await serviceSpec(outputs.postgresService)).ID, serviceIdBefore, "the Postgres service was not replaced");
         assert.equal((await stack.outputs()).postgresVolume, outputs.postgresVolume);
         assert.deepEqual(await rows(), ["row-1", "row-2"]);
@@ -410,7 +410,7 @@ describe("swarm guarantees: rollback, one Postgres per volume, stable endpoints,
         }
         assert.deepEqual((await stack.outputs()).endpoints, endpoints);
         const noop = await stack.up(["--expect-no-changes"]);
-        assert.equal(noop.code, 0, `pulumi up found changes after the out-of-band restarts:\n${noop.stdout}\n${noop.stderr}`);
+        assert.equal(noop.code, 0, `pulumi up found changes after the out-of-band restarts:\n${printed(noop)}`);
     });
 
     it("c2. a refresh after the out-of-band restarts finds nothing to change (no rolling restart on `pulumi up --refresh`)", async () => {
@@ -470,21 +470,21 @@ describe("swarm guarantees: rollback, one Postgres per volume, stable endpoints,
         assert.equal(onVolume.stdout.split("\n").filter(Boolean).length, 1, `not exactly one server on ${outputs.postgresVolume}: ${onVolume.stdout}`);
         assert.deepEqual(await rows(), ["row-1", "row-2"]);
         const noop = await stack.up(["--expect-no-changes"]);
-        assert.equal(noop.code, 0, `pulumi up found changes after the engine restart:\n${noop.stdout}\n${noop.stderr}`);
+        assert.equal(noop.code, 0, `pulumi up found changes after the engine restart:\n${printed(noop)}`);
         const refreshed = await stack.pulumi(["preview", "--refresh", "--non-interactive", "--expect-no-changes"]);
-        assert.equal(refreshed.code, 0, `a refresh after the engine restart wants changes:\n${refreshed.stdout}\n${refreshed.stderr}`);
+        assert.equal(refreshed.code, 0, `a refresh after the engine restart wants changes:\n${printed(refreshed)}`);
     });
 
     it("e. keeps the data volume across pulumi destroy; a redeploy finds the rows", async () => {
         const destroy = await stack.pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
-        assert.equal(destroy.code, 0, `pulumi destroy failed:\n${destroy.stdout}\n${destroy.stderr}`);
+        assert.equal(destroy.code, 0, `pulumi destroy failed:\n${printed(destroy)}`);
         const services = await docker("service", "ls", "-q", "--filter", `label=opsbook.stack=${stack.name}`);
         assert.equal(services.stdout.trim(), "", "services of the stack are left after destroy");
         const volumes = (await docker("volume", "ls", "-q", "--filter", `label=opsbook.stack=${stack.name}`)).stdout.split("\n").filter(Boolean);
         assert.ok(volumes.includes(outputs.postgresVolume), `the Postgres volume is gone after destroy: ${volumes.join(", ")}`);
 
         const res = await stack.up();
-        assert.equal(res.code, 0, `pulumi up after destroy failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up after destroy failed:\n${printed(res)}`);
         const redeployed = await stack.outputs();
         assert.equal(redeployed.postgresVolume, outputs.postgresVolume);
         assert.deepEqual(redeployed.endpoints, outputs.endpoints, "the redeploy moved the endpoints");

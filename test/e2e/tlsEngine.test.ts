@@ -17,7 +17,7 @@ import type { EngineConnection } from "../../providers/engineCli";
 import { engineTlsDir } from "../../components/engineTls";
 import { ANY_IMAGE_HEALTH_PATH, buildAnyImage, removeImages, serverStackConfig } from "../fixtures/any-image/image";
 import { SERVER_SCRIPT, parseAssignments, stopTestServer } from "../hosts/server";
-import { ROOT, TestStack, everyServiceOn, httpGet, requireEngines, run, waitFor } from "./harness";
+import { ROOT, TestStack, everyServiceOn, httpGet, printed, requireEngines, run, waitFor } from "./harness";
 
 const SERVER = { name: "opsbook-t22", address: "10.213.0.22" };
 const HOST = `tcp://${SERVER.address}:2376`;
@@ -81,7 +81,7 @@ describe("a stack on a server's engine over TCP with TLS", { timeout: 30 * 60 * 
 
     it("b. deploys over tcp:// with TLS: images copied, services on the server's swarm, the api at the server's address; the CLI and npm run backup reach it", async () => {
         const res = await stack.up();
-        assert.equal(res.code, 0, `pulumi up over tcp:// failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up over tcp:// failed:\n${printed(res)}`);
         outputs = await stack.outputs();
         assert.match(outputs.endpoints.api, new RegExp(`^http://${SERVER.address.replace(/\./g, "\\.")}:\\d+$`));
         const health = await waitFor(`the api at ${outputs.endpoints.api}`, 60, () => httpGet(`${outputs.endpoints.api}${ANY_IMAGE_HEALTH_PATH}`), (r) => r.status === 200);
@@ -91,7 +91,7 @@ describe("a stack on a server's engine over TCP with TLS", { timeout: 30 * 60 * 
         assert.equal(local.stdout.trim(), "", "the stack's services run on this machine's engine too");
 
         const status = await run("node", [path.join(ROOT, "cli", "opsbook.js"), "--stack", stack.name, "status", "--json"], { env: stack.env });
-        assert.equal(status.code, 0, `opsbook status over tcp:// failed:\n${status.stdout}\n${status.stderr}`);
+        assert.equal(status.code, 0, `opsbook status over tcp:// failed:\n${printed(status)}`);
         const services = (JSON.parse(status.stdout).services as { name: string; running: number }[]).map((s) => `${s.name}:${s.running}`);
         stack.log(`opsbook status: ${services.join(", ")}`);
         assert.ok(services.includes("api:1"), status.stdout);
@@ -118,9 +118,9 @@ describe("a stack on a server's engine over TCP with TLS", { timeout: 30 * 60 * 
 
     it("d. a second pulumi up changes nothing; destroy removes the services there and keeps the data volume", async () => {
         const noop = await stack.up(["--expect-no-changes"]);
-        assert.equal(noop.code, 0, `the second pulumi up over tcp:// found changes:\n${noop.stdout}\n${noop.stderr}`);
+        assert.equal(noop.code, 0, `the second pulumi up over tcp:// found changes:\n${printed(noop)}`);
         const destroy = await stack.pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
-        assert.equal(destroy.code, 0, `pulumi destroy over tcp:// failed:\n${destroy.stdout}\n${destroy.stderr}`);
+        assert.equal(destroy.code, 0, `pulumi destroy over tcp:// failed:\n${printed(destroy)}`);
         assert.deepEqual(await stack.services(), []);
         assert.ok((await stack.volumes()).includes(outputs.postgresVolume), "the Postgres volume is gone from the server after destroy");
     });

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FakeBotApi, RecordedCall, fakeBotToken, startFakeBotApi } from "../fakes/telegramBotApi";
-import { CliResult, TestStack, assertSecretsOnlyAsFiles, docker, httpPost, inspect, requireEngines, taskContainer, taskContainers } from "./harness";
+import { CliResult, TestStack, assertSecretsOnlyAsFiles, docker, httpPost, inspect, printed, requireEngines, taskContainer, taskContainers } from "./harness";
 
 const STAGING_POLICY = ["--policy-pack", "policies", "--policy-pack-config", "policies/config/staging.json"];
 const WEBHOOK_URL = "https://bot.example.net/webhook/telegram";
@@ -100,7 +100,7 @@ describe("Telegram webhook: signal-bot against a fake Bot API", { timeout: 40 * 
 
     it("registers the webhook on the first deploy, with exactly the spec's parameters", async () => {
         const res = await up(STAGING_POLICY);
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const sets = setWebhooks();
         assert.equal(sets.length, 1, JSON.stringify(api.calls.map((c) => [c.method, c.status, c.description])));
         const { secret_token: secret, ...rest } = sets[0].params;
@@ -122,7 +122,7 @@ describe("Telegram webhook: signal-bot against a fake Bot API", { timeout: 40 * 
 
     it("changes nothing on a second pulumi up", async () => {
         const res = await up(["--expect-no-changes"]);
-        assert.equal(res.code, 0, `second up reported changes:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `second up reported changes:\n${printed(res)}`);
         assert.equal(setWebhooks().length, 1);
     });
 
@@ -132,7 +132,7 @@ describe("Telegram webhook: signal-bot against a fake Bot API", { timeout: 40 * 
         const secret = lastSecret();
         await configSet("--path", "opsbook:telegram.webhook.maxConnections", "10");
         const res = await up();
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         assert.equal(setWebhooks().length, 2);
         assert.equal(setWebhooks()[1].params.max_connections, 10);
         assert.equal(lastSecret(), secret);
@@ -144,7 +144,7 @@ describe("Telegram webhook: signal-bot against a fake Bot API", { timeout: 40 * 
         const old = lastSecret();
         await configSet("--path", "opsbook:rotation.TELEGRAM_WEBHOOK_SECRET", "2");
         const res = await up();
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         const fresh = lastSecret();
         assert.notEqual(fresh, old, "the webhook still has the old secret");
         assert.match(fresh, /^[A-Za-z0-9]{48}$/);
@@ -166,7 +166,7 @@ describe("Telegram webhook: signal-bot against a fake Bot API", { timeout: 40 * 
     it("shows a webhook changed behind the stack's back on refresh, and pulumi up sets it back", async () => {
         api.tamper(token, { url: "https://intruder.example.org/hook", maxConnections: 99, pendingUpdateCount: 5 });
         const refresh = await pulumi(["refresh", "--yes", "--non-interactive", "--diff"]);
-        assert.equal(refresh.code, 0, `pulumi refresh failed:\n${refresh.stdout}\n${refresh.stderr}`);
+        assert.equal(refresh.code, 0, `pulumi refresh failed:\n${printed(refresh)}`);
         assert.match(refresh.stdout, /TelegramWebhook/);
         assert.match(refresh.stdout, /intruder\.example\.org/, `the drift is not shown:\n${refresh.stdout}`);
         // Stack outputs change only with `up`; the resource's own outputs show what refresh read.
@@ -178,7 +178,7 @@ describe("Telegram webhook: signal-bot against a fake Bot API", { timeout: 40 * 
         assert.notEqual(preview.code, 0, "the drift would not be undone");
         const before = setWebhooks().length;
         const res = await up();
-        assert.equal(res.code, 0, `pulumi up failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi up failed:\n${printed(res)}`);
         assert.equal(setWebhooks().length, before + 1);
         assert.equal(api.webhook(token)?.url, WEBHOOK_URL);
         assert.equal(api.webhook(token)?.maxConnections, 10);
@@ -197,13 +197,13 @@ describe("Telegram webhook: signal-bot against a fake Bot API", { timeout: 40 * 
         assert.match(refusal ?? "", /setWebhook failed: 429 Too Many Requests: retry after 7; Telegram asks to wait 7s/);
         assert.equal(api.webhook(token)?.maxConnections, 10);
         const retry = await up();
-        assert.equal(retry.code, 0, `pulumi up after the failure failed:\n${retry.stdout}\n${retry.stderr}`);
+        assert.equal(retry.code, 0, `pulumi up after the failure failed:\n${printed(retry)}`);
         assert.equal(api.webhook(token)?.maxConnections, 20);
     });
 
     it("deletes the webhook on pulumi destroy", async () => {
         const res = await pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"]);
-        assert.equal(res.code, 0, `pulumi destroy failed:\n${res.stdout}\n${res.stderr}`);
+        assert.equal(res.code, 0, `pulumi destroy failed:\n${printed(res)}`);
         const deletes = api.callsOf("deleteWebhook", token);
         assert.equal(deletes.length, 1);
         assert.equal(deletes[0].status, 200);
