@@ -65,6 +65,18 @@ export function duration(seconds: number): string {
     return text;
 }
 
+/**
+ * Health timing of the stack's one-task data services (Postgres, Redis). They are updated
+ * stop-first, so each restart is an outage for every service that uses them, and a stateless
+ * service whose own health check asks them fails with them (its tasks are then restarted too). A
+ * check that is only slow must not restart them: on a busy machine the engine's exec of the
+ * check waits for CPU (seen here: Redis's check ran past 3 s three times in a row during a
+ * release on a loaded two-core host, and Swarm restarted Redis). 10 s per check and 5 failures
+ * in a row: a server that hangs is still restarted, within about a minute; one that exits is
+ * restarted at once, health check or not.
+ */
+export const DATA_SERVICE_HEALTH: HealthTiming = { timeoutSeconds: 10, retries: 5 };
+
 /** A health check in the engine's exec form (no shell is assumed in the image). */
 export function healthcheck(tests: Input<string>[], timing: HealthTiming = {}): docker.types.input.ServiceTaskSpecContainerSpecHealthcheck {
     return {

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { settledAfter } from "../providers/serviceSettled";
-import { healthcheck } from "./hardening";
+import { DATA_SERVICE_HEALTH, healthcheck } from "./hardening";
 import { LocalImage } from "./images";
 import { StackNetwork } from "./networks";
 import { StackIdentity, engineName, labelList, stackLabels } from "./naming";
@@ -49,6 +49,15 @@ export const POSTGRES_HOST = "postgres";
 export const POSTGRES_PORT = 5432;
 /** The image's postgres user: the password file is readable by it alone. */
 const POSTGRES_UID = "999";
+
+/**
+ * The server's health check: it accepts connections on its TCP port. pg_isready waits up to 8 s
+ * for the answer, inside the engine's 10 s (DATA_SERVICE_HEALTH), so a slow answer is reported as
+ * such and not cut off. Up to 120 s to start (recovery after an unclean stop replays WAL).
+ */
+export function postgresHealthcheck(): docker.types.input.ServiceTaskSpecContainerSpecHealthcheck {
+    return healthcheck(["pg_isready", "-q", "-t", "8", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT)], { ...DATA_SERVICE_HEALTH, startPeriodSeconds: 120 });
+}
 
 /**
  * PostgreSQL as a one-task swarm service: a named volume that outlives the service (and, by
@@ -144,7 +153,7 @@ export class Postgres extends pulumi.ComponentResource {
             ...(pitr ? { groups: [PITR_REPO_GROUP] } : {}),
             // The server writes its socket and lock files outside the data volume.
             tmpfs: { "/var/run/postgresql": 8 },
-            healthcheck: healthcheck(["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT)], { startPeriodSeconds: 120 }),
+            healthcheck: postgresHealthcheck(),
             replicas: 1,
             // Two servers must never run on one data directory: they cannot see each other's
             // locks across containers, and both would write. A database change is a short

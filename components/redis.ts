@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { settledAfter } from "../providers/serviceSettled";
-import { healthcheck } from "./hardening";
+import { DATA_SERVICE_HEALTH, healthcheck } from "./hardening";
 import { LocalImage } from "./images";
 import { StackNetwork } from "./networks";
 import { StackIdentity, engineName, labelList, stackLabels } from "./naming";
@@ -28,6 +28,11 @@ export const REDIS_HOST = "redis";
 export const REDIS_PORT = 6379;
 /** The image's redis user: the password file is readable by it alone. */
 const REDIS_UID = "999";
+
+/** The image's own check: AUTH and PING, the password read from the file, never on argv. */
+export function redisHealthcheck(): docker.types.input.ServiceTaskSpecContainerSpecHealthcheck {
+    return healthcheck(["redis-healthcheck"], { ...DATA_SERVICE_HEALTH, startPeriodSeconds: 30 });
+}
 
 /** Redis as a one-task swarm service: a generated password as a file, append-only persistence on a named volume. */
 export class Redis extends pulumi.ComponentResource {
@@ -60,8 +65,7 @@ export class Redis extends pulumi.ComponentResource {
             networks: [{ id: args.network.id, aliases: [REDIS_HOST] }],
             volumes: [{ source: volume.name, target: "/data" }],
             tmpfs: { "/run/redis": 1 },
-            // The image's own check: PING with the password read from the file, never on argv.
-            healthcheck: healthcheck(["redis-healthcheck"], { startPeriodSeconds: 30 }),
+            healthcheck: redisHealthcheck(),
             replicas: 1,
             // One writer per append-only file: the old server stops before the new one starts.
             updateOrder: "stop-first",

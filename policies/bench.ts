@@ -19,6 +19,8 @@ import {
 } from "@pulumi/policy";
 import type { EnvContract } from "../components/envContract";
 import { healthcheck, httpHealthcheck } from "../components/hardening";
+import { postgresHealthcheck } from "../components/postgres";
+import { redisHealthcheck } from "../components/redis";
 import { LABEL_SECRET_ENV, engineName, labelList, stackLabels } from "../components/naming";
 import { secretMount } from "../components/secretFiles";
 import { type SwarmServiceSpec, swarmServiceArgs } from "../components/swarmService";
@@ -129,7 +131,7 @@ const services: [string, SwarmServiceSpec][] = [
             networks: [{ ...data, aliases: ["postgres"] }],
             volumes: [{ source: "opsbook-production-postgres-data", target: "/var/lib/postgresql/data" }],
             tmpfs: { "/var/run/postgresql": 8 },
-            healthcheck: healthcheck(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"], { startPeriodSeconds: 120 }),
+            healthcheck: postgresHealthcheck(),
             replicas: 1,
             updateOrder: "stop-first",
             memoryMb: 1024,
@@ -146,7 +148,7 @@ const services: [string, SwarmServiceSpec][] = [
             secrets: mount(["REDIS_PASSWORD"], { uid: "999", gid: "999" }),
             networks: [{ ...data, aliases: ["redis"] }],
             volumes: [{ source: "opsbook-production-redis-data", target: "/data" }],
-            healthcheck: healthcheck(["redis-healthcheck"]),
+            healthcheck: redisHealthcheck(),
             replicas: 1,
             updateOrder: "stop-first",
             memoryMb: 256,

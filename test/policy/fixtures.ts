@@ -6,6 +6,8 @@
 // thing per case.
 import type { EnvContract } from "../../components/envContract";
 import { healthcheck, httpHealthcheck } from "../../components/hardening";
+import { postgresHealthcheck } from "../../components/postgres";
+import { redisHealthcheck } from "../../components/redis";
 import { LABEL_SECRET_ENV, engineName, labelList, stackLabels } from "../../components/naming";
 import { type SecretMount, secretMount } from "../../components/secretFiles";
 import { type SwarmServiceSpec, swarmServiceArgs } from "../../components/swarmService";
@@ -165,7 +167,7 @@ export function postgresSpec(): SwarmServiceSpec {
         networks: [{ id: DATA_NETWORK, aliases: ["postgres"] }],
         volumes: [{ source: "opsbook-production-postgres-data", target: "/var/lib/postgresql/data" }],
         tmpfs: { "/var/run/postgresql": 8 },
-        healthcheck: healthcheck(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"], { startPeriodSeconds: 120 }),
+        healthcheck: postgresHealthcheck(),
         replicas: 1,
         updateOrder: "stop-first",
         memoryMb: 512,
@@ -190,7 +192,7 @@ export function validRedis(overrides: Partial<SwarmServiceSpec> = {}): ServicePr
         networks: [{ id: DATA_NETWORK, aliases: ["redis"] }],
         volumes: [{ source: "opsbook-production-redis-data", target: "/data" }],
         tmpfs: { "/run/redis": 1 },
-        healthcheck: healthcheck(["redis-healthcheck"], { startPeriodSeconds: 30 }),
+        healthcheck: redisHealthcheck(),
         replicas: 1,
         updateOrder: "stop-first",
         memoryMb: 256,

@@ -263,6 +263,14 @@ describe("the staging stack under mocks", () => {
         }
         assert.deepEqual(containerSpec(service("database")).healthcheck.tests.slice(0, 2), ["CMD", "pg_isready"]);
         assert.deepEqual(containerSpec(service("backup")).healthcheck.tests, ["CMD", "backup-agent", "health"]);
+        // A slow check on a busy machine must not restart the one-task data services (each restart
+        // is an outage of everything that uses them): 10 s per check, 5 failures in a row.
+        for (const which of ["database", "cache"]) {
+            const check = containerSpec(service(which)).healthcheck;
+            assert.deepEqual([check.timeout, check.retries], ["10s", 5], which);
+        }
+        // The api's stays quick to drop a task that stops answering: another replica serves.
+        assert.deepEqual([containerSpec(service("api")).healthcheck.timeout, containerSpec(service("api")).healthcheck.retries], ["3s", 3]);
     });
 
     it("updates one-writer services stop-first and replaces them delete-first; stateless ones start-first with rollback", () => {
