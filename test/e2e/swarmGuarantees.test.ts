@@ -16,11 +16,10 @@
 //     `pulumi destroy`, and a redeploy finds the rows.
 // The stack: Postgres, Redis and one http service from an image built here (no Node.js, no curl).
 import { strict as assert } from "node:assert";
-import { ChildProcess, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { ANY_IMAGE_HEALTH_PATH, ANY_IMAGE_PORT, buildAnyImage, removeImages } from "../fixtures/any-image/image";
-import { TestStack, docker, httpGet, printed, requireEngines, restartEngine, waitFor } from "./harness";
+import { TestStack, captureEvents, docker, httpGet, printed, requireEngines, restartEngine, waitFor } from "./harness";
 import { underLoad } from "./loadProbe";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -55,23 +54,6 @@ function exportedSecretValues(deployment: unknown, minLength = 8): Set<string> {
     };
     walk(deployment, false);
     return values;
-}
-
-/** `docker events` from now until `stop`, as JSON lines. */
-function captureEvents(filters: string[] = []): { stop(): Promise<string[]> } {
-    const child: ChildProcess = spawn("docker", ["events", "--format", "{{json .}}", ...filters.flatMap((f) => ["--filter", f])], { stdio: ["ignore", "pipe", "pipe"] });
-    let text = "";
-    child.stdout!.on("data", (c: Buffer) => (text += c.toString()));
-    const exited = new Promise<void>((r) => child.on("close", () => r()));
-    return {
-        async stop() {
-            // Events are delivered a moment after they happen.
-            await sleep(1000);
-            child.kill("SIGTERM");
-            await exited;
-            return text.split("\n").filter(Boolean);
-        },
-    };
 }
 
 interface VolumeWatch {
