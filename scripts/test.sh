@@ -71,9 +71,11 @@ if [[ "$which" != "unit" ]]; then
     # running on this engine, restarted with it: they would load every e2e file below.
     run_step "remove stacks left behind by killed test runs" node --import tsx test/e2e/sweep.ts
     # Files that must have the machine to themselves: they restart the Docker engine, run three
-    # more engines, or measure failed requests, alert delays and outages under load.
+    # more engines, measure failed requests, alert delays and outages under load, or plant a
+    # leaked VXLAN device for the next overlay network (which another file's network could take).
     alone=(test/e2e/swarmGuarantees.test.ts test/e2e/multiNode.test.ts test/e2e/remoteEngine.test.ts
-        test/e2e/release.test.ts test/e2e/rotation.test.ts test/e2e/monitoring.test.ts test/e2e/anyImage.test.ts)
+        test/e2e/release.test.ts test/e2e/rotation.test.ts test/e2e/monitoring.test.ts test/e2e/anyImage.test.ts
+        test/e2e/sweep.test.ts)
     shared=()
     for f in "${e2e_files[@]}"; do
         [[ " ${alone[*]} " == *" $f "* ]] || shared+=("$f")
