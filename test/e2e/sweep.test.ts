@@ -87,7 +87,7 @@ describe("stacks and VXLAN devices left behind", { timeout: 5 * 60 * 1000 }, () 
 
         const removed = await removeLeakedVxlanDevices();
 
-        assert.deepEqual(removed, [device]);
+        assert.ok(removed.includes(device), `the planted device was not removed (removed: ${removed.join(", ")})`);
         await waitFor("a running task once the device is gone", 90, () => docker("service", "ps", "--filter", "desired-state=running", "--format", "{{.CurrentState}}", probe.service), (r) => /^Running/m.test(r.stdout));
     });
 });
