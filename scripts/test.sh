@@ -7,8 +7,10 @@
 #   npm test -- unit         # only test/unit and test/policy (no stack deployed; the promtool
 #                            # tests run `docker run` of the monitoring image), with the Go tests
 #                            # of the monitoring image's two exporters
-#   npm test -- e2e          # only test/e2e: most files two at a time, then those that need the
-#                            # machine alone (engine restarts, more engines, measurements under load)
+#   npm test -- e2e          # only test/e2e: first removes what killed test runs left on this
+#                            # engine and VXLAN devices the engine leaked, then most files two at a
+#                            # time, then those that need the machine alone (engine restarts, more
+#                            # engines, measurements under load, a planted VXLAN device)
 #   npm test -- plugins      # only the provider plugins' Go tests (random, docker: real engine)
 set -euo pipefail
 
