@@ -149,6 +149,9 @@ export function captureEvents(filters: string[] = []): { stop(): Promise<string[
     };
 }
 
+/** `docker service ps --format` of a diagnostic: each task's node, desired and current state, and error. */
+export const TASK_HISTORY_FORMAT = "{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}";
+
 /** Each test stack's state directory, under the OS's temp directory: `<prefix><random>`. */
 export const STATE_DIR_PREFIX = "opsbook-e2e-state-";
 /** In a state directory: which stack it holds and which test process made it (see `ownerOf`). */
@@ -179,12 +182,6 @@ export function ownerOf(pid: number): string | undefined {
     }
 }
 
-/**
- * Removes every object labelled `opsbook.stack=<stack>` on the given engines (undefined: this
- * machine's): services first (their tasks go with them), then containers, and only then what
- * running tasks would still hold. An engine that no longer answers (a server already gone) has
- * nothing to remove.
- */
 /** Swarm objects (services, secrets, configs) only on the manager, which alone answers for them; the rest on every engine. */
 function enginesHolding(engines: (EngineConnection | undefined)[], kind: string): (EngineConnection | undefined)[] {
     return ["service", "secret", "config"].includes(kind) ? engines.slice(0, 1) : engines;
@@ -267,7 +264,7 @@ export async function sweepAbandonedStacks(): Promise<string[]> {
  * the health checks' own execs left out, the last 80: how tasks started, failed their checks and
  * died.
  */
-function containerEventLines(events: string[]): string {
+export function containerEventLines(events: string[]): string {
     const lines = events
         .map((line) => JSON.parse(line) as { time?: number; Action?: string; Actor?: { Attributes?: Record<string, string> } })
         .filter((e) => e.Action && !e.Action.startsWith("exec_"))
@@ -276,7 +273,7 @@ function containerEventLines(events: string[]): string {
             const time = e.time ? new Date(e.time * 1000).toISOString().slice(11, 19) : "?";
             return `${time} ${e.Action} ${attrs.name ?? "?"}${attrs.exitCode ? ` exit ${attrs.exitCode}` : ""}`;
         });
-    return `--- the stack's container events during the up (${lines.length}, the last 80):\n${lines.slice(-80).join("\n")}`;
+    return `${lines.length} container events (the last 80):\n${lines.slice(-80).join("\n")}`;
 }
 
 /**
@@ -369,8 +366,6 @@ export class TestStack {
      */
     async up(extra: string[] = []): Promise<CliResult> {
         this.log(`pulumi up ${extra.join(" ")}`);
-        // On this machine's engine, the stack's container events during the up: when a service
-        // does not converge, the provider removes it, and its tasks' containers go with it.
         const local = this.engines[0] === undefined;
         if (local) {
             const leaked = await removeLeakedVxlanDevices();
@@ -378,13 +373,15 @@ export class TestStack {
                 this.log(`removed VXLAN devices the engine leaked (moby/libnetwork#1765): ${leaked.join(", ")}`);
             }
         }
+        // On this machine's engine, the stack's container events during the up: when a service
+        // does not converge, the provider removes it, and its tasks' containers go with it.
         const events = local ? captureEvents(["type=container", `label=opsbook.stack=${this.name}`]) : undefined;
         const res = await this.pulumi(["up", "--yes", "--non-interactive", ...extra]);
         const seen = (await events?.stop()) ?? [];
         this.log(`pulumi up exited ${res.code}`);
         if (res.code !== 0) {
             // Beside what pulumi printed, not in it: some tests assert what a failed up prints.
-            const diagnostics = `${await this.serviceDiagnostics()}\n${containerEventLines(seen)}`;
+            const diagnostics = `${await this.serviceDiagnostics()}\n--- the stack's ${containerEventLines(seen)}`;
             this.log(diagnostics);
             return { ...res, diagnostics };
         }
@@ -399,7 +396,7 @@ export class TestStack {
         const [manager] = this.engines;
         const parts: string[] = [];
         for (const service of await leftovers(this.name, manager, ["service", "ls"], "{{.Name}}")) {
-            const tasks = await onEngine(manager, "service", "ps", "--no-trunc", "--format", "{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}", service);
+            const tasks = await onEngine(manager, "service", "ps", "--no-trunc", "--format", TASK_HISTORY_FORMAT, service);
             const logs = await onEngine(manager, "service", "logs", "--tail", "20", "--no-task-ids", service);
             parts.push(`--- ${service}: tasks\n${tasks.stdout.trim()}\n--- ${service}: last log lines\n${(logs.stdout + logs.stderr).trim()}`);
         }

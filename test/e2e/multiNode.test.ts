@@ -34,7 +34,7 @@ import { stackNodeLabels } from "../../components/naming";
 import { EngineConnection, dockerCli, engineApi } from "../../providers/engineCli";
 import { ANY_IMAGE_PORT, ANY_IMAGE_HEALTH_PATH, buildAnyImage, removeImages } from "../fixtures/any-image/image";
 import { SERVER_SCRIPT, TestServer, startTestServer, stopTestServer } from "../hosts/server";
-import { ROOT, TestStack, httpGet, pinnedImageTags, printed, requireEngines, run, waitFor } from "./harness";
+import { ROOT, TASK_HISTORY_FORMAT, TestStack, containerEventLines, httpGet, pinnedImageTags, printed, requireEngines, run, waitFor } from "./harness";
 import { underLoad } from "./loadProbe";
 
 const MANAGER = { name: "opsbook-m51", address: "10.213.0.51" };
@@ -121,15 +121,15 @@ describe("the copy-trading preset on a swarm of three servers", { timeout: 45 * 
         const until = String(Math.ceil(Date.now() / 1000));
         const parts: string[] = [];
         for (const service of services) {
-            const tasks = await onManager("service", "ps", "--no-trunc", "--format", "{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}", service);
+            const tasks = await onManager("service", "ps", "--no-trunc", "--format", TASK_HISTORY_FORMAT, service);
             parts.push(`--- ${service}: tasks\n${tasks}`);
         }
         for (const [node, engine] of [["manager", manager] as const, ...Object.entries(connections)]) {
             const events = await dockerCli(
-                ["events", "--since", String(sinceSec), "--until", until, "--filter", "type=container", "--filter", `label=opsbook.stack=${stack.name}`, "--format", '{{.Time}} {{.Action}} {{index .Actor.Attributes "name"}}'],
+                ["events", "--since", String(sinceSec), "--until", until, "--filter", "type=container", "--filter", `label=opsbook.stack=${stack.name}`, "--format", "{{json .}}"],
                 { engine, timeoutMs: 60_000 },
             );
-            parts.push(`--- ${node}: container events\n${lines(events.stdout).filter((l) => !/ exec_/.test(l)).join("\n")}${events.code === 0 ? "" : events.stderr}`);
+            parts.push(`--- ${node}: ${containerEventLines(lines(events.stdout))}${events.code === 0 ? "" : events.stderr}`);
         }
         const gateway = lines(await stackContainers(connections[TRAFFIC.node])).find((n) => n.includes("gateway"));
         if (gateway) {
